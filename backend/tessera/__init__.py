@@ -1,0 +1,1 @@
+"""Tessera: personal coupons delivered to wallets and redeemed exactly once at the till."""

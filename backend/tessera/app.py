@@ -1,0 +1,160 @@
+"""``create_app(settings)``: the whole HTTP application, built from settings with no globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from tessera.auth.controllers import AuthController
+from tessera.auth.guards import current_principal
+from tessera.auth.passwords import PasswordHasher
+from tessera.auth.principal import Principal
+from tessera.auth.services import Authenticator, StaffLogin
+from tessera.campaigns.controllers import CampaignController
+from tessera.clock import Clock, SystemClock
+from tessera.codes.keys import CodeKeys
+from tessera.context import AppContext
+from tessera.coupons.controllers import CouponController
+from tessera.customers.controllers import MeController, RegistrationController
+from tessera.db.engine import create_engine, session_factory
+from tessera.health import HealthController
+from tessera.idempotency.service import IdempotencyStore
+from tessera.logs import configure_logging
+from tessera.problems import exception_handlers
+from tessera.redemptions.controllers import RedemptionController
+from tessera.redemptions.ledger import RedemptionLedger
+from tessera.services import Services
+from tessera.settings import Settings
+from tessera.stores.controllers import StoreController
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_REQUEST_BODY = 1024 * 1024
+
+
+async def open_ledger(settings: Settings) -> RedemptionLedger:
+    if settings.database.is_sqlite:
+        from tessera.db.sqlite_worker import SqliteWorker
+        from tessera.redemptions.ledger_sqlite import SqliteLedger
+
+        return SqliteLedger(SqliteWorker(settings.database.sqlite_path))
+    from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
+
+    return PostgresLedger(await create_pool(settings.database.asyncpg_dsn, settings.database.pool_size))
+
+
+def _context(state: State) -> AppContext:
+    context: AppContext = state.ctx
+    return context
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    return current_principal(request)
+
+
+def _docs() -> OpenAPIConfig:
+    vendor = "/static/vendor/swagger-ui"
+    return OpenAPIConfig(
+        title="Tessera API",
+        version="1",
+        description=(
+            "Personal coupons, wallet passes and exactly-once redemption. Every error is "
+            "application/problem+json with a stable `code`. Each operation's summary names the "
+            "role that may call it."
+        ),
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{vendor}/swagger-ui-bundle.js",
+                css_url=f"{vendor}/swagger-ui.css",
+                standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{vendor}/favicon-32x32.png'>",
+                path="/swagger",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="Marketer API key, staff token or customer token",
+                )
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
+    """The application for ``settings``; ``clock`` lets tests move time."""
+    clock = clock or SystemClock()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database)
+        sessions = session_factory(engine)
+        passwords = PasswordHasher(settings.security)
+        ledger = await open_ledger(settings)
+        ctx = AppContext(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            sessions=sessions,
+            code_keys=CodeKeys(settings.security.code_secret),
+            passwords=passwords,
+            authenticator=Authenticator(sessions, clock),
+            staff_login=StaffLogin(sessions, clock, passwords, settings.security.staff_token_minutes),
+            idempotency=IdempotencyStore(sessions, clock),
+            ledger=ledger,
+        )
+        app.state.ctx = ctx
+        app.state.services = Services.build(ctx)
+        try:
+            yield
+        finally:
+            await ledger.close()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            AuthController,
+            RegistrationController,
+            MeController,
+            CouponController,
+            StoreController,
+            CampaignController,
+            RedemptionController,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
+        dependencies={
+            "ctx": Provide(_context, sync_to_thread=False),
+            "services": Provide(_services, sync_to_thread=False),
+            "principal": Provide(_principal, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        openapi_config=_docs(),
+        request_max_body_size=MAX_REQUEST_BODY,
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for ASGI servers: ``uvicorn --factory tessera.app:app_from_env``."""
+    return create_app(Settings.from_env())

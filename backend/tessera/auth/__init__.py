@@ -1,0 +1,1 @@
+"""Who may call what: marketer API keys, staff accounts and sessions, customer tokens."""

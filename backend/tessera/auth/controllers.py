@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from tessera.auth.guards import allow
+from tessera.auth.principal import Principal
+from tessera.auth.services import InvalidCredentials
+from tessera.context import AppContext
+from tessera.errors import TooManyRequests
+
+
+class StaffLoginInput(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class StaffToken(msgspec.Struct):
+    token: str
+    expires_at: datetime
+    store_id: int
+    staff_id: int
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["auth"]
+
+    @post("/staff/login", status_code=HTTP_200_OK, summary="Staff login (public)")
+    async def staff_login(self, ctx: AppContext, data: StaffLoginInput) -> StaffToken:
+        """Username and password → an expiring staff token. Failed logins are throttled."""
+        now = ctx.clock.now()
+        rule = ctx.login_throttle(data.username)
+        if await ctx.ledger.throttled(rule, now):
+            raise TooManyRequests(rule.retry_after(now), "Too many failed logins; try again later")
+        try:
+            token, expires_at, store_id, staff_id = await ctx.staff_login.login(data.username, data.password)
+        except InvalidCredentials:
+            await ctx.ledger.record_failure(rule, now)
+            raise
+        return StaffToken(token=token, expires_at=expires_at, store_id=store_id, staff_id=staff_id)
+
+    @post(
+        "/staff/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        guards=allow("staff"),
+        summary="Staff logout (staff)",
+    )
+    async def staff_logout(self, ctx: AppContext, principal: Principal, request: Request[Any, Any, Any]) -> None:
+        assert principal.session_id is not None
+        await ctx.staff_login.logout(principal.session_id)
+        ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())

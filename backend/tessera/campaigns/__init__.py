@@ -1,0 +1,1 @@
+"""Campaigns: the rules of an offer (discount, window, limits, segment, code format)."""

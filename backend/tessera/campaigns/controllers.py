@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.guards import allow
+from tessera.auth.principal import Principal
+from tessera.campaigns.schemas import (
+    CampaignCreate,
+    CampaignUpdate,
+    CampaignView,
+    PersonalCouponCreate,
+    PublishResult,
+)
+from tessera.campaigns.services import view
+from tessera.context import AppContext
+from tessera.http import CURSOR, IDEMPOTENCY_KEY, LIMIT, after_id, next_cursor, stored_response
+from tessera.idempotency.service import request_hash
+from tessera.schemas import Page
+from tessera.services import Services
+
+
+class CampaignController(Controller):
+    path = "/api/campaigns"
+    tags = ["campaigns"]
+    guards = allow("marketer")
+
+    @post("/", summary="Create a campaign (marketer)")
+    async def create(
+        self,
+        ctx: AppContext,
+        services: Services,
+        principal: Principal,
+        data: CampaignCreate,
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, object]:
+            return 201, view(await services.campaigns.create(session, data, now), now)
+
+        answer = await ctx.idempotency.run(
+            f"campaigns:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        return stored_response(answer)
+
+    @get("/", summary="List campaigns (marketer)")
+    async def list_campaigns(
+        self,
+        ctx: AppContext,
+        services: Services,
+        limit: Annotated[int, LIMIT],
+        cursor: Annotated[str | None, CURSOR] = None,
+    ) -> Page[CampaignView]:
+        now = ctx.clock.now()
+        async with ctx.sessions() as session:
+            found = await services.campaigns.list(session, limit, after_id(cursor))
+        return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
+
+    @get("/{campaign_id:int}", summary="One campaign (marketer)")
+    async def get_campaign(self, ctx: AppContext, services: Services, campaign_id: int) -> CampaignView:
+        async with ctx.sessions() as session:
+            return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
+
+    @patch("/{campaign_id:int}", summary="Change a campaign (marketer)")
+    async def update(
+        self, ctx: AppContext, services: Services, campaign_id: int, data: CampaignUpdate
+    ) -> CampaignView:
+        """Discount and start are fixed once published; adding a limit counts past redemptions."""
+        now = ctx.clock.now()
+        async with ctx.sessions.begin() as session:
+            return view(await services.campaigns.update(session, campaign_id, data, now), now)
+
+    @post("/{campaign_id:int}/publish", summary="Publish: issue coupons to the segment (marketer)")
+    async def publish(
+        self,
+        ctx: AppContext,
+        services: Services,
+        principal: Principal,
+        campaign_id: int,
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        """Idempotent by nature: publishing again issues only to customers who have none yet."""
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, PublishResult]:
+            return 200, await services.campaigns.publish(session, campaign_id, now)
+
+        answer = await ctx.idempotency.run(
+            f"publish:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, b""),
+            effect,
+        )
+        return stored_response(answer)
+
+    @post("/{campaign_id:int}/coupons", summary="Issue one personal coupon for one message (marketer)")
+    async def issue_personal(
+        self,
+        ctx: AppContext,
+        services: Services,
+        principal: Principal,
+        campaign_id: int,
+        data: PersonalCouponCreate,
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        """A fresh code for one e-mail/SMS; ``message_id`` (or the Idempotency-Key) makes it
+        one code per message however often it is asked for."""
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, object]:
+            coupon_id = await services.campaigns.issue_personal(session, campaign_id, data, now)
+            return 201, await services.coupons.view_for_marketer(session, coupon_id, now)
+
+        answer = await ctx.idempotency.run(
+            f"coupons:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        return stored_response(answer)

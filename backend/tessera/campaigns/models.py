@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.db.base import Base, JSONType
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    discount_kind: Mapped[str] = mapped_column(String(16))
+    discount_value: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    coupon_valid_days: Mapped[int | None]
+    code_format: Mapped[str] = mapped_column(String(16))
+    code_length: Mapped[int]
+    ean_prefix: Mapped[str | None] = mapped_column(String(3))
+    ean_number: Mapped[int | None] = mapped_column(unique=True)
+    per_customer_limit: Mapped[int | None]
+    max_redemptions: Mapped[int | None]
+    redemption_count: Mapped[int] = mapped_column(default=0)
+    next_serial: Mapped[int] = mapped_column(BigInteger, default=0)
+    segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,38 @@
+"""Pure campaign rules: who is in a segment, when a coupon expires, which code it carries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tessera.campaigns.models import Campaign
+from tessera.codes.keys import CodeKeys
+
+
+def in_segment(segment: Mapping[str, Any], tags: Sequence[str], attributes: Mapping[str, Any]) -> bool:
+    """``tags_any``: at least one shared tag; ``attributes``: every listed value equal."""
+    wanted_tags = segment.get("tags_any") or []
+    if wanted_tags and not set(wanted_tags) & set(tags):
+        return False
+    wanted_attributes: Mapping[str, Any] = segment.get("attributes") or {}
+    return all(attributes.get(name) == value for name, value in wanted_attributes.items())
+
+
+def coupon_expiry(campaign: Campaign, issued_at: datetime) -> datetime:
+    """The earlier of the campaign's end and ``issued_at + coupon_valid_days``."""
+    if campaign.coupon_valid_days is None:
+        return campaign.ends_at
+    return min(campaign.ends_at, issued_at + timedelta(days=campaign.coupon_valid_days))
+
+
+def is_running(campaign: Campaign, now: datetime) -> bool:
+    return campaign.published_at is not None and campaign.starts_at <= now < campaign.ends_at
+
+
+def code_for(keys: CodeKeys, campaign: Campaign, serial: int) -> str:
+    if campaign.code_format == "ean13":
+        if campaign.ean_prefix is None or campaign.ean_number is None:
+            raise ValueError("EAN-13 campaign without prefix or number")
+        return keys.ean_code(campaign.ean_prefix, campaign.ean_number, campaign.id, serial)
+    return keys.random_code(campaign.id, serial, campaign.code_length)

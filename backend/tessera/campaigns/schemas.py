@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from tessera.schemas import AttributeValue, LongText, ShortText, Tag
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class Discount(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["percent", "amount", "free_item"]
+    value: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+class CodeSpec(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["random", "ean13"] = "random"
+    length: Annotated[int, msgspec.Meta(ge=14, le=24)] | None = None
+    prefix: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,3}$")] | None = None
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True):
+    per_customer: Positive | None = 1
+    max_redemptions: Positive | None = None
+
+
+class Segment(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    tags_any: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=dict
+    )
+
+
+class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: ShortText
+    discount: Discount
+    starts_at: datetime
+    ends_at: datetime
+    description: LongText = ""
+    coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    code: CodeSpec = msgspec.field(default_factory=CodeSpec)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    segment: Segment = msgspec.field(default_factory=Segment)
+
+
+class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    per_customer: Positive | None | msgspec.UnsetType = msgspec.UNSET
+    max_redemptions: Positive | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: ShortText | msgspec.UnsetType = msgspec.UNSET
+    description: LongText | msgspec.UnsetType = msgspec.UNSET
+    discount: Discount | msgspec.UnsetType = msgspec.UNSET
+    starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None | msgspec.UnsetType = msgspec.UNSET
+    limits: LimitsUpdate | msgspec.UnsetType = msgspec.UNSET
+    segment: Segment | msgspec.UnsetType = msgspec.UNSET
+
+
+class CodeFormatView(msgspec.Struct):
+    format: str
+    length: int
+    prefix: str | None
+
+
+class CampaignView(msgspec.Struct):
+    id: int
+    name: str
+    description: str
+    discount: Discount
+    starts_at: datetime
+    ends_at: datetime
+    coupon_valid_days: int | None
+    code: CodeFormatView
+    limits: Limits
+    segment: Segment
+    redemption_count: int | None
+    published_at: datetime | None
+    status: Literal["draft", "scheduled", "running", "ended"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignSummary(msgspec.Struct):
+    id: int
+    name: str
+    description: str
+
+
+class PublishResult(msgspec.Struct):
+    issued: int
+    already_had: int
+    not_eligible: int
+
+
+class PersonalCouponCreate(msgspec.Struct, forbid_unknown_fields=True):
+    customer_id: int
+    channel: Annotated[str, msgspec.Meta(pattern=r"^(pwa|push|email|sms|print|api)$")] = "api"
+    message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None

@@ -1,0 +1,338 @@
+"""Campaign rules, publishing and personal (per-message) coupons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from msgspec import UNSET
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import in_segment, is_running
+from tessera.campaigns.schemas import (
+    CampaignCreate,
+    CampaignUpdate,
+    CampaignView,
+    CodeFormatView,
+    Discount,
+    Limits,
+    LimitsUpdate,
+    PersonalCouponCreate,
+    PublishResult,
+    Segment,
+)
+from tessera.codes.formats import ean13_campaign_digits
+from tessera.codes.keys import CodeKeys
+from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
+from tessera.coupons.models import Coupon
+from tessera.customers.models import Customer
+from tessera.errors import InvalidInput, NotFound, Unprocessable
+from tessera.redemptions.models import CustomerRedemptionCount, Redemption
+from tessera.settings import CodeSettings
+
+ISSUE_CHUNK = 1000
+
+
+class CampaignNotFound(NotFound):
+    code = "campaign_not_found"
+    title = "No such campaign"
+
+
+class CampaignEnded(Unprocessable):
+    code = "campaign_ended"
+    title = "The campaign has ended"
+
+
+class CampaignLocked(Unprocessable):
+    code = "campaign_published"
+    title = "This field cannot change once the campaign is published"
+
+
+class CustomerNotEligible(Unprocessable):
+    code = "customer_not_eligible"
+    title = "The customer cannot receive this campaign's coupons"
+
+
+def view(campaign: Campaign, now: datetime) -> CampaignView:
+    if campaign.published_at is None:
+        status = "draft"
+    elif now < campaign.starts_at:
+        status = "scheduled"
+    elif now < campaign.ends_at:
+        status = "running"
+    else:
+        status = "ended"
+    return CampaignView(
+        id=campaign.id,
+        name=campaign.name,
+        description=campaign.description,
+        discount=Discount(campaign.discount_kind, campaign.discount_value, campaign.currency),
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        coupon_valid_days=campaign.coupon_valid_days,
+        code=CodeFormatView(campaign.code_format, campaign.code_length, campaign.ean_prefix),
+        limits=Limits(campaign.per_customer_limit, campaign.max_redemptions),
+        segment=Segment(**campaign.segment),
+        redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
+        published_at=campaign.published_at,
+        status=status,
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+    )
+
+
+def _check_discount(discount: Discount) -> None:
+    if discount.kind == "percent" and not 1 <= discount.value <= 100:
+        raise InvalidInput("A percent discount is between 1 and 100", field="discount.value")
+    if discount.kind == "amount" and (discount.currency is None or discount.value < 1):
+        raise InvalidInput("An amount discount needs a positive value and a currency", field="discount")
+
+
+def _check_window(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise InvalidInput("Times need a UTC offset (RFC 3339)", field="starts_at")
+    if ends_at <= starts_at:
+        raise InvalidInput("ends_at must be after starts_at", field="ends_at")
+
+
+class CampaignService:
+    def __init__(self, keys: CodeKeys, codes: CodeSettings) -> None:
+        self._keys = keys
+        self._codes = codes
+
+    async def get(self, session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+        statement = select(Campaign).where(Campaign.id == campaign_id)
+        if lock:
+            statement = statement.with_for_update()
+        campaign = await session.scalar(statement)
+        if campaign is None:
+            raise CampaignNotFound(f"Campaign {campaign_id} does not exist")
+        return campaign
+
+    async def list(self, session: AsyncSession, limit: int, after_id: int) -> list[Campaign]:
+        result = await session.scalars(
+            select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit)
+        )
+        return list(result)
+
+    async def create(self, session: AsyncSession, data: CampaignCreate, now: datetime) -> Campaign:
+        _check_discount(data.discount)
+        _check_window(data.starts_at, data.ends_at)
+        ean_prefix = ean_number = None
+        if data.code.format == "ean13":
+            if data.code.length not in (None, 13):
+                raise InvalidInput("EAN-13 codes are 13 digits long", field="code.length")
+            ean_prefix = data.code.prefix or self._codes.ean_prefix
+            taken = await session.scalar(select(func.max(Campaign.ean_number)))
+            ean_number = (taken or 0) + 1
+            if ean_number >= 10 ** ean13_campaign_digits(ean_prefix):
+                raise Unprocessable("No EAN-13 campaign numbers left for this prefix")
+            length = 13
+        else:
+            if data.code.prefix is not None:
+                raise InvalidInput("A prefix applies to EAN-13 codes only", field="code.prefix")
+            length = data.code.length or self._codes.random_length
+        campaign = Campaign(
+            name=data.name,
+            description=data.description,
+            discount_kind=data.discount.kind,
+            discount_value=data.discount.value,
+            currency=data.discount.currency,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            coupon_valid_days=data.coupon_valid_days,
+            code_format=data.code.format,
+            code_length=length,
+            ean_prefix=ean_prefix,
+            ean_number=ean_number,
+            per_customer_limit=data.limits.per_customer,
+            max_redemptions=data.limits.max_redemptions,
+            redemption_count=0,
+            next_serial=0,
+            segment={"tags_any": data.segment.tags_any, "attributes": data.segment.attributes},
+            published_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(campaign)
+        await session.flush()
+        return campaign
+
+    async def update(
+        self, session: AsyncSession, campaign_id: int, data: CampaignUpdate, now: datetime
+    ) -> Campaign:
+        campaign = await self.get(session, campaign_id, lock=True)
+        published = campaign.published_at is not None
+        if published and data.discount is not UNSET:
+            raise CampaignLocked("The discount cannot change once coupons are out", field="discount")
+        if data.name is not UNSET:
+            campaign.name = data.name
+        if data.description is not UNSET:
+            campaign.description = data.description
+        if data.discount is not UNSET:
+            _check_discount(data.discount)
+            campaign.discount_kind = data.discount.kind
+            campaign.discount_value = data.discount.value
+            campaign.currency = data.discount.currency
+        starts_at = campaign.starts_at if data.starts_at is UNSET else data.starts_at
+        ends_at = campaign.ends_at if data.ends_at is UNSET else data.ends_at
+        _check_window(starts_at, ends_at)
+        if published and starts_at != campaign.starts_at:
+            raise CampaignLocked("The start cannot move once coupons are out", field="starts_at")
+        campaign.starts_at, campaign.ends_at = starts_at, ends_at
+        if data.coupon_valid_days is not UNSET:
+            campaign.coupon_valid_days = data.coupon_valid_days
+        if data.segment is not UNSET:
+            campaign.segment = {"tags_any": data.segment.tags_any, "attributes": data.segment.attributes}
+        if data.limits is not UNSET:
+            await self._change_limits(session, campaign, data.limits)
+        campaign.updated_at = now
+        await session.flush()
+        return campaign
+
+    async def _change_limits(self, session: AsyncSession, campaign: Campaign, limits: LimitsUpdate) -> None:
+        """Counters exist only while a limit is set; setting one counts what was redeemed so far."""
+        if limits.max_redemptions is not UNSET:
+            if campaign.max_redemptions is None and limits.max_redemptions is not None:
+                campaign.redemption_count = await self._net_redemptions(session, campaign.id)
+            campaign.max_redemptions = limits.max_redemptions
+        if limits.per_customer is not UNSET:
+            if campaign.per_customer_limit is None and limits.per_customer is not None:
+                await self._recount_customers(session, campaign.id)
+            campaign.per_customer_limit = limits.per_customer
+
+    async def _net_redemptions(self, session: AsyncSession, campaign_id: int) -> int:
+        redeemed = await session.scalar(
+            select(func.count()).where(Redemption.campaign_id == campaign_id, Redemption.kind == "redeem")
+        )
+        voided = await session.scalar(
+            select(func.count()).where(Redemption.campaign_id == campaign_id, Redemption.kind == "void")
+        )
+        return int(redeemed or 0) - int(voided or 0)
+
+    async def _recount_customers(self, session: AsyncSession, campaign_id: int) -> None:
+        await session.execute(
+            delete(CustomerRedemptionCount).where(CustomerRedemptionCount.campaign_id == campaign_id)
+        )
+        rows = (
+            await session.execute(
+                select(Redemption.customer_id, Redemption.kind, func.count())
+                .where(Redemption.campaign_id == campaign_id, Redemption.customer_id.is_not(None))
+                .group_by(Redemption.customer_id, Redemption.kind)
+            )
+        ).all()
+        net: dict[int, int] = {}
+        for customer_id, kind, count in rows:
+            net[customer_id] = net.get(customer_id, 0) + (count if kind == "redeem" else -count)
+        values = [
+            {"campaign_id": campaign_id, "customer_id": customer_id, "redeemed": n}
+            for customer_id, n in net.items()
+            if n > 0
+        ]
+        if values:
+            await session.execute(insert(CustomerRedemptionCount), values)
+
+    async def publish(self, session: AsyncSession, campaign_id: int, now: datetime) -> PublishResult:
+        """Issue one coupon to every consenting customer in the segment; repeating issues nothing."""
+        campaign = await self.get(session, campaign_id, lock=True)
+        if now >= campaign.ends_at:
+            raise CampaignEnded(f"Campaign {campaign_id} ended at {campaign.ends_at.isoformat()}")
+        if campaign.published_at is None:
+            campaign.published_at = now
+        holders = set(
+            (
+                await session.scalars(
+                    select(Coupon.customer_id).where(
+                        Coupon.campaign_id == campaign.id,
+                        Coupon.origin == CAMPAIGN_ORIGIN,
+                        Coupon.customer_id.is_not(None),
+                    )
+                )
+            ).all()
+        )
+        eligible: list[int] = []
+        already_had = not_eligible = 0
+        customers = await session.stream(
+            select(Customer.id, Customer.tags, Customer.attributes, Customer.marketing_consent)
+            .where(Customer.erased_at.is_(None))
+            .order_by(Customer.id)
+            .execution_options(yield_per=ISSUE_CHUNK)
+        )
+        async for customer_id, tags, attributes, consent in customers:
+            if not consent or not in_segment(campaign.segment, tags, attributes):
+                not_eligible += 1
+            elif customer_id in holders:
+                already_had += 1
+            else:
+                eligible.append(customer_id)
+        issued = 0
+        for start in range(0, len(eligible), ISSUE_CHUNK):
+            chunk = eligible[start : start + ISSUE_CHUNK]
+            issued += len(
+                await issue_coupons(
+                    session, self._keys, campaign, chunk, origin=CAMPAIGN_ORIGIN, channel="pwa", now=now
+                )
+            )
+        already_had += len(eligible) - issued
+        return PublishResult(issued=issued, already_had=already_had, not_eligible=not_eligible)
+
+    async def issue_for_new_customer(
+        self, session: AsyncSession, customer: Customer, now: datetime
+    ) -> int:
+        """Coupons of every running campaign the newly registered customer belongs to."""
+        if not customer.marketing_consent:
+            return 0
+        campaigns = await session.scalars(
+            select(Campaign).where(
+                Campaign.published_at.is_not(None), Campaign.starts_at <= now, Campaign.ends_at > now
+            )
+        )
+        issued = 0
+        for campaign in campaigns:
+            if in_segment(campaign.segment, customer.tags, customer.attributes):
+                issued += len(
+                    await issue_coupons(
+                        session,
+                        self._keys,
+                        campaign,
+                        [customer.id],
+                        origin=CAMPAIGN_ORIGIN,
+                        channel="pwa",
+                        now=now,
+                    )
+                )
+        return issued
+
+    async def issue_personal(
+        self, session: AsyncSession, campaign_id: int, data: PersonalCouponCreate, now: datetime
+    ) -> int:
+        """One more coupon for one customer and one message (e-mail, SMS, …); returns its id."""
+        campaign = await self.get(session, campaign_id)
+        if not is_running(campaign, now) and not (campaign.published_at and now < campaign.ends_at):
+            raise CampaignEnded("Coupons can be issued only for a published campaign that has not ended")
+        customer = await session.get(Customer, data.customer_id)
+        if customer is None or customer.erased_at is not None:
+            raise CustomerNotEligible("No such customer", customer_id=data.customer_id)
+        if not customer.marketing_consent:
+            raise CustomerNotEligible("The customer has not consented to marketing")
+        origin = f"message:{data.message_id}" if data.message_id else f"message:{now.timestamp()}"
+        try:
+            async with session.begin_nested():
+                issued = await issue_coupons(
+                    session, self._keys, campaign, [customer.id], origin=origin, channel=data.channel, now=now
+                )
+        except IntegrityError:
+            issued = []
+        if issued:
+            return issued[0].coupon_id
+        existing = await session.scalar(
+            select(Coupon.id).where(
+                Coupon.campaign_id == campaign.id, Coupon.customer_id == customer.id, Coupon.origin == origin
+            )
+        )
+        if existing is None:
+            raise CustomerNotEligible("The coupon could not be issued")
+        return existing
+

@@ -1,0 +1,101 @@
+"""The ``tessera`` command: serve, migrate, demo, keys create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from tessera.clock import SystemClock
+from tessera.errors import ConfigurationError
+from tessera.settings import Settings
+
+
+def _migrate(settings: Settings) -> None:
+    from tessera.db.migrate import upgrade
+
+    upgrade(settings.database.url)
+    print(f"database migrated: {_safe_url(settings.database.url)}")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    print(f"Tessera on http://{host}:{port}  (docs: /schema/swagger, health: /health)")
+    uvicorn.run(
+        "tessera.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _demo(settings: Settings) -> None:
+    from tessera.demo import load_demo
+
+    credentials = asyncio.run(load_demo(settings, SystemClock()))
+    print("Demo data loaded. Credentials (shown once; run `tessera demo` again for fresh ones):")
+    print(f"  marketer API key : {credentials.marketer_key}")
+    print(f"  staff login      : {credentials.staff_username} / {credentials.staff_password}"
+          f"  (store {credentials.store_id})")
+    for email, token in credentials.customer_tokens.items():
+        print(f"  customer {email:<20}: {token}")
+    print(f"  live campaigns   : {', '.join(map(str, credentials.campaign_ids))}")
+
+
+def _create_key(settings: Settings, name: str, role: str) -> None:
+    from tessera.auth.services import create_api_key
+    from tessera.db.engine import create_engine, session_factory
+
+    async def run() -> str:
+        engine = create_engine(settings.database)
+        try:
+            return await create_api_key(session_factory(engine), SystemClock(), name, role)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+
+
+def _safe_url(url: str) -> str:
+    head, _, tail = url.partition("@")
+    return ("…@" + tail) if tail else head
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tessera", description="Tessera coupon platform")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("demo", help="load demo data and print credentials")
+    keys = commands.add_parser("keys", help="API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--role", choices=["marketer", "admin"], default="marketer")
+    create.add_argument("--name", default="api key")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        _serve(settings, args.host, args.port, args.workers)
+    elif args.command == "migrate":
+        _migrate(settings)
+    elif args.command == "demo":
+        _demo(settings)
+    elif args.command == "keys":
+        _create_key(settings, args.name, args.role)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

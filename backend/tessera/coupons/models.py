@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.db.base import Base, BigIntId
+
+
+class Coupon(Base):
+    """A single code. Only a keyed digest of the code is stored (see ``tessera.codes.keys``):
+    the code itself is derived again from ``(campaign_id, serial)`` for its owner, so a copy of
+    the database does not hand out redeemable codes.
+    """
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "serial"),
+        # One coupon per customer per campaign from publishing/registration; per-message codes
+        # carry their own origin.
+        Index("uq_coupons_campaign_customer_origin", "campaign_id", "customer_id", "origin", unique=True),
+        Index("ix_coupons_customer_issued", "customer_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    serial: Mapped[int] = mapped_column(BigInteger)
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    origin: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+    starts_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    redemption_seq: Mapped[int] = mapped_column(default=0)
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from tessera.campaigns.schemas import CampaignSummary, Discount
+
+CouponStatus = Literal["active", "redeemed", "expired", "revoked", "scheduled"]
+
+
+class CouponView(msgspec.Struct):
+    id: int
+    code: str
+    code_display: str
+    qr_payload: str
+    campaign: CampaignSummary
+    discount: Discount
+    channel: str
+    issued_at: datetime
+    valid_from: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    status: CouponStatus
+    qr_svg_url: str
+    # Filled in once wallet passes are configured (Apple/Google credentials in settings).
+    apple_pass_url: str | None = None
+    google_wallet_url: str | None = None

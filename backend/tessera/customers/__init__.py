@@ -1,0 +1,1 @@
+"""Registered customers and their recorded consents."""

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from tessera.auth.guards import allow
+from tessera.auth.principal import Principal
+from tessera.context import AppContext
+from tessera.coupons.schemas import CouponView
+from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
+from tessera.customers.services import customer_view
+from tessera.errors import InvalidInput
+from tessera.http import CURSOR, LIMIT, after_id, next_cursor
+from tessera.schemas import Page
+from tessera.services import Services
+
+
+class RegistrationController(Controller):
+    path = "/api/customers"
+    tags = ["customers"]
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Register a customer (public)")
+    async def register(self, ctx: AppContext, services: Services, data: CustomerCreate) -> CustomerCreated:
+        """Registration with consent is the precondition for any offer. The answer's ``token``
+        is the customer's bearer token; coupons of running campaigns they match are issued."""
+        async with ctx.sessions.begin() as session:
+            customer, token, issued = await services.customers.register(session, data, ctx.clock.now())
+        return CustomerCreated(id=customer.id, token=token, coupons_issued=issued)
+
+    @get("/", guards=allow("marketer"), summary="List customers (marketer)")
+    async def list_customers(
+        self,
+        ctx: AppContext,
+        services: Services,
+        limit: Annotated[int, LIMIT],
+        cursor: Annotated[str | None, CURSOR] = None,
+        tag: Annotated[str | None, Parameter(max_length=64)] = None,
+        attribute: Annotated[
+            str | None, Parameter(max_length=200, description="name=value", pattern=r"^[^=]+=.*$")
+        ] = None,
+    ) -> Page[CustomerView]:
+        pair = None
+        if attribute is not None:
+            name, _, value = attribute.partition("=")
+            if not name:
+                raise InvalidInput("attribute must be name=value", field="attribute")
+            pair = (name, value)
+        async with ctx.sessions() as session:
+            found = await services.customers.list(
+                session, tag=tag, attribute=pair, after_id=after_id(cursor), limit=limit
+            )
+        return Page([customer_view(c) for c in found], next_cursor([c.id for c in found], limit))
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["customers"]
+    guards = allow("customer")
+
+    @get("/", summary="My profile (customer)")
+    async def me(self, ctx: AppContext, services: Services, principal: Principal) -> CustomerView:
+        async with ctx.sessions() as session:
+            return customer_view(await services.customers.get(session, principal.id))
+
+    @patch("/", summary="Change my profile or consents (customer)")
+    async def update_me(
+        self, ctx: AppContext, services: Services, principal: Principal, data: CustomerUpdate
+    ) -> CustomerView:
+        """Consent changes are recorded with their time."""
+        async with ctx.sessions.begin() as session:
+            customer = await services.customers.update(session, principal.id, data, ctx.clock.now())
+            return customer_view(customer)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase me (customer)")
+    async def erase_me(
+        self, ctx: AppContext, services: Services, principal: Principal, request: Request[Any, Any, Any]
+    ) -> None:
+        """Personal data is removed and open coupons revoked; analytics keep anonymous events."""
+        async with ctx.sessions.begin() as session:
+            await services.customers.erase(session, principal.id, ctx.clock.now())
+        ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
+
+    @get("/coupons", summary="My coupons (customer)")
+    async def my_coupons(self, ctx: AppContext, services: Services, principal: Principal) -> list[CouponView]:
+        async with ctx.sessions() as session:
+            return await services.coupons.for_customer(session, principal.id, ctx.clock.now())

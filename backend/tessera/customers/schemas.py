@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+from tessera.schemas import AttributeValue, ShortText, Tag
+
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{6,15}$")]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+
+
+class ConsentInput(msgspec.Struct, forbid_unknown_fields=True):
+    terms: bool
+    marketing: bool
+    push: bool = False
+
+
+class ConsentUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    marketing: bool | msgspec.UnsetType = msgspec.UNSET
+    push: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
+    consent: ConsentInput
+    email: Email | None = None
+    phone: Phone | None = None
+    name: ShortText | None = None
+    birthday: date | None = None
+    locale: Locale | None = None
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=dict
+    )
+
+
+class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: ShortText | None | msgspec.UnsetType = msgspec.UNSET
+    birthday: date | None | msgspec.UnsetType = msgspec.UNSET
+    locale: Locale | None | msgspec.UnsetType = msgspec.UNSET
+    consent: ConsentUpdate | msgspec.UnsetType = msgspec.UNSET
+
+
+class CustomerCreated(msgspec.Struct):
+    id: int
+    token: str
+    coupons_issued: int
+
+
+class ConsentState(msgspec.Struct):
+    terms: bool
+    marketing: bool
+    push: bool
+
+
+class CustomerView(msgspec.Struct):
+    id: int
+    email: str | None
+    phone: str | None
+    name: str | None
+    birthday: date | None
+    locale: str | None
+    tags: list[str]
+    attributes: dict[str, AttributeValue]
+    consent: ConsentState
+    created_at: datetime

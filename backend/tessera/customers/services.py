@@ -1,0 +1,208 @@
+"""Registration with recorded consent, profile changes and erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from msgspec import UNSET
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.tokens import new_token, token_digest
+from tessera.campaigns.services import CampaignService
+from tessera.coupons.models import Coupon
+from tessera.customers.models import Consent, Customer
+from tessera.customers.schemas import (
+    ConsentState,
+    CustomerCreate,
+    CustomerUpdate,
+    CustomerView,
+)
+from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from tessera.events.log import record
+
+
+class CustomerExists(Conflict):
+    code = "customer_exists"
+    title = "A customer with this e-mail or phone is already registered"
+
+
+class TermsRequired(Unprocessable):
+    code = "terms_required"
+    title = "The terms must be accepted to register"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    title = "No such customer"
+
+
+def customer_view(customer: Customer, terms: bool = True) -> CustomerView:
+    return CustomerView(
+        id=customer.id,
+        email=customer.email,
+        phone=customer.phone,
+        name=customer.name,
+        birthday=customer.birthday,
+        locale=customer.locale,
+        tags=list(customer.tags),
+        attributes=dict(customer.attributes),
+        consent=ConsentState(terms=terms, marketing=customer.marketing_consent, push=customer.push_consent),
+        created_at=customer.created_at,
+    )
+
+
+class CustomerService:
+    def __init__(self, campaigns: CampaignService) -> None:
+        self._campaigns = campaigns
+
+    async def register(
+        self, session: AsyncSession, data: CustomerCreate, now: datetime
+    ) -> tuple[Customer, str, int]:
+        """A new customer, their consents, and the coupons of running campaigns they match."""
+        if not data.consent.terms:
+            raise TermsRequired("Accepting the terms is required to register")
+        if data.email is None and data.phone is None:
+            raise InvalidInput("An e-mail address or a phone number is required", field="email")
+        email = data.email.strip().lower() if data.email else None
+        duplicate = await session.scalar(
+            select(Customer.id).where(
+                or_(
+                    Customer.email == email if email else False,
+                    Customer.phone == data.phone if data.phone else False,
+                )
+            )
+        )
+        if duplicate is not None:
+            raise CustomerExists("This e-mail address or phone number is already registered")
+        token = new_token("customer")
+        customer = Customer(
+            email=email,
+            phone=data.phone,
+            name=data.name,
+            birthday=data.birthday,
+            locale=data.locale,
+            tags=list(dict.fromkeys(data.tags)),
+            attributes=dict(data.attributes),
+            token_digest=token_digest(token),
+            marketing_consent=data.consent.marketing,
+            push_consent=data.consent.push,
+            created_at=now,
+            erased_at=None,
+        )
+        session.add(customer)
+        try:
+            await session.flush()
+        except IntegrityError as error:  # a concurrent registration won the race
+            raise CustomerExists("This e-mail address or phone number is already registered") from error
+        for purpose, granted in (
+            ("terms", True),
+            ("marketing", data.consent.marketing),
+            ("push", data.consent.push),
+        ):
+            session.add(
+                Consent(
+                    customer_id=customer.id,
+                    purpose=purpose,
+                    granted=granted,
+                    recorded_at=now,
+                    source="registration",
+                )
+            )
+        await record(session, "registered", now, customer_id=customer.id)
+        issued = await self._campaigns.issue_for_new_customer(session, customer, now)
+        return customer, token, issued
+
+    async def get(self, session: AsyncSession, customer_id: int) -> Customer:
+        customer = await session.get(Customer, customer_id)
+        if customer is None or customer.erased_at is not None:
+            raise CustomerNotFound
+        return customer
+
+    async def update(
+        self, session: AsyncSession, customer_id: int, data: CustomerUpdate, now: datetime
+    ) -> Customer:
+        customer = await self.get(session, customer_id)
+        if data.name is not UNSET:
+            customer.name = data.name
+        if data.birthday is not UNSET:
+            customer.birthday = data.birthday
+        if data.locale is not UNSET:
+            customer.locale = data.locale
+        if data.consent is not UNSET:
+            for purpose, value in (("marketing", data.consent.marketing), ("push", data.consent.push)):
+                if value is UNSET or value == getattr(customer, f"{purpose}_consent"):
+                    continue
+                setattr(customer, f"{purpose}_consent", value)
+                session.add(
+                    Consent(
+                        customer_id=customer.id,
+                        purpose=purpose,
+                        granted=value,
+                        recorded_at=now,
+                        source="profile",
+                    )
+                )
+        await session.flush()
+        return customer
+
+    async def erase(self, session: AsyncSession, customer_id: int, now: datetime) -> None:
+        """Remove personal data and revoke open coupons; events stay, without the person."""
+        customer = await self.get(session, customer_id)
+        customer.email = customer.phone = customer.name = None
+        customer.birthday = None
+        customer.locale = None
+        customer.tags, customer.attributes = [], {}
+        customer.token_digest = None
+        customer.marketing_consent = customer.push_consent = False
+        customer.erased_at = now
+        revoked = (
+            await session.execute(
+                update(Coupon)
+                .where(
+                    Coupon.customer_id == customer_id,
+                    Coupon.redeemed_at.is_(None),
+                    Coupon.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+                .returning(Coupon.id, Coupon.campaign_id)
+            )
+        ).all()
+        for coupon_id, campaign_id in revoked:
+            await record(session, "revoked", now, campaign_id=campaign_id, coupon_id=coupon_id)
+        await record(session, "erased", now, customer_id=None)
+
+    async def list(
+        self,
+        session: AsyncSession,
+        *,
+        tag: str | None,
+        attribute: tuple[str, str] | None,
+        after_id: int,
+        limit: int,
+    ) -> list[Customer]:
+        """Customers for marketers, filtered in Python so SQLite and PostgreSQL agree on JSON."""
+        found: list[Customer] = []
+        cursor = after_id
+        while len(found) < limit:
+            batch = list(
+                await session.scalars(
+                    select(Customer)
+                    .where(Customer.id > cursor, Customer.erased_at.is_(None))
+                    .order_by(Customer.id)
+                    .limit(500)
+                )
+            )
+            if not batch:
+                break
+            cursor = batch[-1].id
+            for customer in batch:
+                if tag is not None and tag not in customer.tags:
+                    continue
+                if attribute is not None and str(customer.attributes.get(attribute[0])) != attribute[1]:
+                    continue
+                found.append(customer)
+                if len(found) == limit:
+                    break
+        return found

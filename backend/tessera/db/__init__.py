@@ -1,0 +1,1 @@
+"""Database access: SQLAlchemy models and sessions, plus the raw hot-path connections."""

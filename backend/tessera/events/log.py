@@ -1,0 +1,46 @@
+"""Writing events: always through the session of the change they record (same transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.events.models import Event
+
+EVENT_TYPES = frozenset(
+    {
+        "registered",
+        "issued",
+        "notified",
+        "pass_downloaded",
+        "wallet_saved",
+        "wallet_removed",
+        "validated",
+        "redeemed",
+        "voided",
+        "expired",
+        "revoked",
+        "erased",
+    }
+)
+
+
+def event_row(type_: str, occurred_at: datetime, **fields: Any) -> dict[str, Any]:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    return {"type": type_, "occurred_at": occurred_at, **fields}
+
+
+async def record(session: AsyncSession, type_: str, occurred_at: datetime, **fields: Any) -> None:
+    """Append one event in the caller's transaction."""
+    session.add(Event(**event_row(type_, occurred_at, **fields)))
+
+
+async def record_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> None:
+    batch = list(rows)
+    if batch:
+        await session.execute(insert(Event), batch)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.db.base import Base, BigIntId, JSONType
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_campaign_type_time", "campaign_id", "type", "occurred_at"),
+        Index("ix_events_coupon", "coupon_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    occurred_at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(32))
+    campaign_id: Mapped[int | None]
+    coupon_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None]
+    channel: Mapped[str | None] = mapped_column(String(16))
+    medium: Mapped[str | None] = mapped_column(String(16))
+    store_id: Mapped[int | None]
+    staff_id: Mapped[int | None]
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

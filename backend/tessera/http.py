@@ -1,0 +1,46 @@
+"""Small HTTP helpers shared by the controllers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.params import Parameter
+
+from tessera.errors import InvalidInput
+from tessera.idempotency.service import StoredAnswer
+from tessera.problems import problem
+from tessera.schemas import MAX_PAGE
+
+IDEMPOTENCY_KEY = Parameter(
+    header="Idempotency-Key",
+    required=False,
+    description="Retries with the same key get the first answer; see the README.",
+    max_length=255,
+)
+LIMIT = Parameter(ge=1, le=MAX_PAGE, default=50, description="Page size")
+CURSOR = Parameter(required=False, description="next_cursor of the previous page", max_length=32)
+
+
+def after_id(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("The cursor is not valid", field="cursor")
+    return int(cursor)
+
+
+def next_cursor(ids: list[int], limit: int) -> str | None:
+    return str(ids[-1]) if len(ids) == limit else None
+
+
+def stored_response(answer: StoredAnswer) -> Response[bytes]:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers)
+
+
+async def raw_body(request: Request[Any, Any, Any]) -> bytes:
+    return await request.body()
+
+
+__all__ = ["problem"]

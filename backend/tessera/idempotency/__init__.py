@@ -1,0 +1,1 @@
+"""Stored first answers for requests a client may retry with the same ``Idempotency-Key``."""

@@ -1,0 +1,138 @@
+-- The redemption decision on PostgreSQL, in one round trip. It mirrors ledger_sqlite.py step by
+-- step; the same test suite runs against both. Frozen for migration 0001.
+CREATE OR REPLACE FUNCTION tessera_redeem(
+    p_scope text, p_key text, p_hash bytea, p_digest bytea, p_now timestamptz,
+    p_store bigint, p_staff bigint, p_medium text, p_order_total bigint,
+    p_subjects text[], p_window bigint, p_budget int, p_retry_after int
+) RETURNS TABLE (status int, body jsonb, replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_rows int;
+    v_hash bytea;
+    v_status int;
+    v_stored bytea;
+    v_failures int;
+    v_body jsonb;
+    c record;
+    k record;
+    v_redemption bigint;
+    v_subject text;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (scope, key, request_hash, created_at)
+        VALUES (p_scope, p_key, p_hash, p_now) ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        IF v_rows = 0 THEN
+            SELECT i.request_hash, i.status, i.body INTO v_hash, v_status, v_stored
+            FROM idempotency_keys i WHERE i.scope = p_scope AND i.key = p_key;
+            IF v_hash <> p_hash THEN
+                RETURN QUERY SELECT 422, '{"code": "idempotency_key_reused"}'::jsonb, false;
+            ELSIF v_status IS NULL THEN
+                RETURN QUERY SELECT 409, '{"code": "request_in_progress"}'::jsonb, false;
+            ELSE
+                RETURN QUERY SELECT v_status, convert_from(v_stored, 'UTF8')::jsonb, true;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT max(a.failures) INTO v_failures FROM attempt_counters a
+    WHERE a.window_start = p_window AND a.subject = ANY (p_subjects);
+    IF v_failures IS NOT NULL AND v_failures >= p_budget THEN
+        IF p_key IS NOT NULL THEN
+            DELETE FROM idempotency_keys i WHERE i.scope = p_scope AND i.key = p_key;
+        END IF;
+        RETURN QUERY SELECT 429, jsonb_build_object('code', 'too_many_attempts', 'retry_after', p_retry_after), false;
+        RETURN;
+    END IF;
+
+    UPDATE coupons SET redeemed_at = p_now, redemption_seq = redemption_seq + 1
+    WHERE code_digest = p_digest AND redeemed_at IS NULL AND revoked_at IS NULL
+      AND starts_at <= p_now AND expires_at > p_now
+    RETURNING id, campaign_id, customer_id, channel, redemption_seq INTO c;
+
+    IF NOT FOUND THEN
+        SELECT cp.redeemed_at, cp.revoked_at, cp.starts_at, cp.expires_at, r.store_id INTO k
+        FROM coupons cp
+        LEFT JOIN redemptions r ON r.coupon_id = cp.id AND r.seq = cp.redemption_seq AND r.kind = 'redeem'
+        WHERE cp.code_digest = p_digest;
+        IF NOT FOUND OR k.revoked_at IS NOT NULL THEN
+            v_status := 404;
+            v_body := '{"code": "invalid_code"}'::jsonb;
+            FOREACH v_subject IN ARRAY p_subjects LOOP
+                INSERT INTO attempt_counters AS a (subject, window_start, failures)
+                VALUES (v_subject, p_window, 1)
+                ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1;
+            END LOOP;
+        ELSIF k.redeemed_at IS NOT NULL THEN
+            v_status := 409;
+            v_body := jsonb_build_object('code', 'already_redeemed',
+                'redeemed_at', to_char(k.redeemed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'store_id', k.store_id);
+        ELSIF k.expires_at <= p_now THEN
+            v_status := 410;
+            v_body := jsonb_build_object('code', 'expired',
+                'expired_at', to_char(k.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+        ELSE
+            v_status := 422;
+            v_body := jsonb_build_object('code', 'not_yet_valid',
+                'valid_from', to_char(k.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+        END IF;
+    ELSE
+        -- KEY SHARE: adding a limit to a running campaign (FOR UPDATE + recount) waits for us.
+        SELECT cm.max_redemptions, cm.per_customer_limit, cm.discount_kind, cm.discount_value, cm.currency
+        INTO k FROM campaigns cm WHERE cm.id = c.campaign_id FOR KEY SHARE;
+        v_status := 201;
+        IF k.max_redemptions IS NOT NULL THEN
+            UPDATE campaigns SET redemption_count = redemption_count + 1
+            WHERE id = c.campaign_id AND redemption_count < max_redemptions;
+            IF NOT FOUND THEN
+                v_status := 422;
+                v_body := '{"code": "limit_reached", "limit": "campaign"}'::jsonb;
+            END IF;
+        END IF;
+        IF v_status = 201 AND c.customer_id IS NOT NULL AND k.per_customer_limit IS NOT NULL THEN
+            INSERT INTO customer_redemption_counts AS n (campaign_id, customer_id, redeemed)
+            VALUES (c.campaign_id, c.customer_id, 1)
+            ON CONFLICT (campaign_id, customer_id) DO UPDATE SET redeemed = n.redeemed + 1
+            WHERE n.redeemed < k.per_customer_limit;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            IF v_rows = 0 THEN
+                IF k.max_redemptions IS NOT NULL THEN
+                    UPDATE campaigns SET redemption_count = redemption_count - 1 WHERE id = c.campaign_id;
+                END IF;
+                v_status := 422;
+                v_body := '{"code": "limit_reached", "limit": "customer"}'::jsonb;
+            END IF;
+        END IF;
+        IF v_status = 201 THEN
+            INSERT INTO redemptions (kind, coupon_id, seq, campaign_id, customer_id, store_id, staff_id,
+                                     medium, channel, order_total, occurred_at)
+            VALUES ('redeem', c.id, c.redemption_seq, c.campaign_id, c.customer_id, p_store, p_staff,
+                    p_medium, c.channel, p_order_total, p_now)
+            RETURNING id INTO v_redemption;
+            INSERT INTO events (occurred_at, type, campaign_id, coupon_id, customer_id, channel, medium,
+                                store_id, staff_id, amount)
+            VALUES (p_now, 'redeemed', c.campaign_id, c.id, c.customer_id, c.channel, p_medium,
+                    p_store, p_staff, p_order_total);
+            v_body := jsonb_build_object(
+                'id', v_redemption, 'coupon_id', c.id, 'campaign_id', c.campaign_id,
+                'redeemed_at', to_char(p_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'store_id', p_store, 'staff_id', p_staff, 'medium', p_medium, 'channel', c.channel,
+                'order_total', p_order_total,
+                'discount', jsonb_build_object('kind', k.discount_kind, 'value', k.discount_value,
+                                               'currency', k.currency));
+        ELSE
+            -- A limit refused it: give the coupon back as it was.
+            UPDATE coupons SET redeemed_at = NULL, redemption_seq = redemption_seq - 1 WHERE id = c.id;
+        END IF;
+    END IF;
+
+    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys SET status = v_status, body = convert_to(v_body::text, 'UTF8'),
+               completed_at = p_now
+        WHERE scope = p_scope AND key = p_key;
+    END IF;
+    RETURN QUERY SELECT v_status, v_body, false;
+END;
+$$;

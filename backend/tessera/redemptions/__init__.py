@@ -1,0 +1,1 @@
+"""Redeeming, validating and voiding coupons at the till."""

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.guards import allow
+from tessera.auth.principal import Principal
+from tessera.context import AppContext
+from tessera.http import IDEMPOTENCY_KEY, stored_response
+from tessera.idempotency.service import check_key, request_hash
+from tessera.redemptions.errors import error_for
+from tessera.redemptions.ledger import IdempotencyClaim
+from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
+from tessera.services import Services
+
+
+class RedemptionController(Controller):
+    path = "/api/redemptions"
+    tags = ["redemptions"]
+    guards = allow("staff")
+
+    @post("/validate", status_code=HTTP_200_OK, summary="Check a code without redeeming (staff)")
+    async def validate(
+        self, services: Services, principal: Principal, data: ValidateInput
+    ) -> ValidationView:
+        return await services.redemptions.validate(principal, data)
+
+    @post("/", summary="Redeem a code (staff)", response_description="The redemption")
+    async def redeem(
+        self,
+        services: Services,
+        principal: Principal,
+        data: RedeemInput,
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        """Exactly once: one conditional write decides; unknown and forged codes get the same
+        404; a retry with the same ``Idempotency-Key`` gets the first answer."""
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(
+                scope=f"redeem:{principal.subject}",
+                key=check_key(idempotency_key),
+                request_hash=request_hash("POST", "/api/redemptions", await request.body()),
+            )
+        outcome = await services.redemptions.redeem(principal, data, claim)
+        if outcome.status != 201:
+            raise error_for(outcome.body)
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(msgspec.json.encode(outcome.body), status_code=201, media_type="application/json",
+                        headers=headers)
+
+    @post("/{redemption_id:int}/void", status_code=HTTP_200_OK, summary="Void a redemption (staff)")
+    async def void(
+        self,
+        ctx: AppContext,
+        services: Services,
+        principal: Principal,
+        redemption_id: int,
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        """The coupon becomes usable again; the void is a row of its own, never a delete."""
+
+        async def effect(session: AsyncSession) -> tuple[int, VoidView]:
+            return 200, await services.redemptions.void(session, principal, redemption_id)
+
+        answer = await ctx.idempotency.run(
+            f"void:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", f"/api/redemptions/{redemption_id}/void", b""),
+            effect,
+        )
+        return stored_response(answer)

@@ -1,0 +1,248 @@
+"""The redemption ledger on SQLite: the whole decision in one transaction on the worker thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from tessera.db.base import parse_sqlite_time, sqlite_time
+from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.redemptions.ledger import (
+    IdempotencyClaim,
+    Outcome,
+    RedeemRequest,
+    ThrottleRule,
+    rfc3339,
+    success_body,
+)
+
+_REDEEM_COUPON = """
+UPDATE coupons SET redeemed_at = :now, redemption_seq = redemption_seq + 1
+WHERE code_digest = :digest AND redeemed_at IS NULL AND revoked_at IS NULL
+  AND starts_at <= :now AND expires_at > :now
+RETURNING id, campaign_id, customer_id, channel, redemption_seq
+"""
+# Counters are kept only for campaigns that set the limit (see CampaignService.update for the
+# recount when a limit is added), so unlimited campaigns never contend on one row.
+_CAMPAIGN_RULES = """
+SELECT max_redemptions, per_customer_limit, discount_kind, discount_value, currency
+FROM campaigns WHERE id = ?
+"""
+_COUNT_CAMPAIGN = """
+UPDATE campaigns SET redemption_count = redemption_count + 1
+WHERE id = ? AND redemption_count < max_redemptions
+"""
+_COUNT_CUSTOMER = """
+INSERT INTO customer_redemption_counts (campaign_id, customer_id, redeemed) VALUES (?, ?, 1)
+ON CONFLICT (campaign_id, customer_id) DO UPDATE SET redeemed = redeemed + 1
+WHERE customer_redemption_counts.redeemed < ?
+"""
+_INSERT_REDEMPTION = """
+INSERT INTO redemptions (kind, coupon_id, seq, campaign_id, customer_id, store_id, staff_id,
+                         medium, channel, order_total, occurred_at)
+VALUES ('redeem', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+"""
+_INSERT_EVENT = """
+INSERT INTO events (occurred_at, type, campaign_id, coupon_id, customer_id, channel, medium,
+                    store_id, staff_id, amount)
+VALUES (?, 'redeemed', ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_DIAGNOSE = """
+SELECT c.redeemed_at, c.revoked_at, c.starts_at, c.expires_at, r.store_id
+FROM coupons c
+LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.seq = c.redemption_seq AND r.kind = 'redeem'
+WHERE c.code_digest = ?
+"""
+
+
+class _Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        self.outcome = Outcome(429, {"code": "too_many_attempts", "retry_after": retry_after})
+
+
+class _Failed(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.outcome = Outcome(status, body)
+
+
+class SqliteLedger:
+    def __init__(self, worker: SqliteWorker) -> None:
+        self._worker = worker
+
+    async def redeem(self, request: RedeemRequest) -> Outcome:
+        return await self._worker.run(lambda connection: _redeem(connection, request))
+
+    async def throttled(self, rule: ThrottleRule, now: datetime) -> bool:
+        return await self._worker.run(lambda connection: _throttled(connection, rule, now))
+
+    async def record_failure(self, rule: ThrottleRule, now: datetime) -> None:
+        def work(connection: sqlite3.Connection) -> None:
+            with immediate_transaction(connection):
+                _record_failure(connection, rule, now)
+
+        await self._worker.run(work)
+
+    async def close(self) -> None:
+        self._worker.close()
+
+
+def _redeem(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
+    try:
+        with immediate_transaction(connection):
+            return _redeem_in_transaction(connection, request)
+    except _Throttled as throttled:
+        return throttled.outcome
+
+
+def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
+    claim = request.idempotency
+    if claim is not None:
+        replay = _claim(connection, claim, request.now)
+        if replay is not None:
+            return replay
+    if _throttled(connection, request.throttle, request.now):
+        # Rolled back with the key: the same key may be retried once the window has passed.
+        raise _Throttled(request.throttle.retry_after(request.now))
+    connection.execute("SAVEPOINT redeem")
+    try:
+        outcome = _apply(connection, request)
+    except _Failed as failure:
+        connection.execute("ROLLBACK TO redeem")
+        outcome = failure.outcome
+        if outcome.body["code"] == "invalid_code":
+            _record_failure(connection, request.throttle, request.now)
+    connection.execute("RELEASE redeem")
+    if claim is not None:
+        connection.execute(
+            "UPDATE idempotency_keys SET status = ?, body = ?, completed_at = ? WHERE scope = ? AND key = ?",
+            (
+                outcome.status,
+                json.dumps(outcome.body).encode(),
+                sqlite_time(request.now),
+                claim.scope,
+                claim.key,
+            ),
+        )
+    return outcome
+
+
+def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
+    now = sqlite_time(request.now)
+    coupon = connection.execute(_REDEEM_COUPON, {"now": now, "digest": request.digest}).fetchone()
+    if coupon is None:
+        raise _Failed(*_diagnose(connection, request.digest, request.now))
+    coupon_id, campaign_id, customer_id, channel, seq = coupon
+    max_redemptions, per_customer, discount_kind, discount_value, currency = connection.execute(
+        _CAMPAIGN_RULES, (campaign_id,)
+    ).fetchone()
+    if max_redemptions is not None and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
+        raise _Failed(422, {"code": "limit_reached", "limit": "campaign"})
+    if (
+        customer_id is not None
+        and per_customer is not None
+        and connection.execute(_COUNT_CUSTOMER, (campaign_id, customer_id, per_customer)).rowcount == 0
+    ):
+        raise _Failed(422, {"code": "limit_reached", "limit": "customer"})
+    (redemption_id,) = connection.execute(
+        _INSERT_REDEMPTION,
+        (
+            coupon_id,
+            seq,
+            campaign_id,
+            customer_id,
+            request.store_id,
+            request.staff_id,
+            request.medium,
+            channel,
+            request.order_total,
+            now,
+        ),
+    ).fetchone()
+    connection.execute(
+        _INSERT_EVENT,
+        (
+            now,
+            campaign_id,
+            coupon_id,
+            customer_id,
+            channel,
+            request.medium,
+            request.store_id,
+            request.staff_id,
+            request.order_total,
+        ),
+    )
+    return Outcome(
+        201,
+        success_body(
+            redemption_id=redemption_id,
+            coupon_id=coupon_id,
+            campaign_id=campaign_id,
+            redeemed_at=request.now,
+            store_id=request.store_id,
+            staff_id=request.staff_id,
+            medium=request.medium,
+            channel=channel,
+            order_total=request.order_total,
+            discount_kind=discount_kind,
+            discount_value=discount_value,
+            currency=currency,
+        ),
+    )
+
+
+def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
+    row = connection.execute(_DIAGNOSE, (digest,)).fetchone()
+    if row is None or row[1] is not None:
+        return 404, {"code": "invalid_code"}
+    redeemed_at, _revoked, starts_at, expires_at, store_id = row
+    if redeemed_at is not None:
+        return 409, {
+            "code": "already_redeemed",
+            "redeemed_at": rfc3339(parse_sqlite_time(redeemed_at)),
+            "store_id": store_id,
+        }
+    if parse_sqlite_time(expires_at) <= now:
+        return 410, {"code": "expired", "expired_at": rfc3339(parse_sqlite_time(expires_at))}
+    return 422, {"code": "not_yet_valid", "valid_from": rfc3339(parse_sqlite_time(starts_at))}
+
+
+def _claim(connection: sqlite3.Connection, claim: IdempotencyClaim, now: datetime) -> Outcome | None:
+    """Reserve the key, or return the stored answer (or the refusal) for a key already used."""
+    inserted = connection.execute(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (claim.scope, claim.key, claim.request_hash, sqlite_time(now)),
+    ).rowcount
+    if inserted:
+        return None
+    request_hash, status, body = connection.execute(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
+        (claim.scope, claim.key),
+    ).fetchone()
+    if request_hash != claim.request_hash:
+        return Outcome(422, {"code": "idempotency_key_reused"})
+    if status is None:
+        return Outcome(409, {"code": "request_in_progress"})
+    return Outcome(status, json.loads(body), replayed=True)
+
+
+def _throttled(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> bool:
+    window = rule.window_start(now)
+    placeholders = ",".join("?" * len(rule.subjects))
+    row = connection.execute(
+        f"SELECT max(failures) FROM attempt_counters WHERE window_start = ? AND subject IN ({placeholders})",  # noqa: S608
+        (window, *rule.subjects),
+    ).fetchone()
+    return row[0] is not None and row[0] >= rule.budget
+
+
+def _record_failure(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> None:
+    window = rule.window_start(now)
+    connection.executemany(
+        "INSERT INTO attempt_counters (subject, window_start, failures) VALUES (?, ?, 1) "
+        "ON CONFLICT (subject, window_start) DO UPDATE SET failures = failures + 1",
+        [(subject, window) for subject in rule.subjects],
+    )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.db.base import Base, BigIntId
+
+
+class Redemption(Base):
+    """Append-only log of uses. A void is a row of kind ``void`` for the same ``(coupon, seq)``;
+    the unique constraint makes a second redemption of the same coupon state impossible."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (UniqueConstraint("coupon_id", "seq", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
+    seq: Mapped[int]
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    medium: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    order_total: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+
+
+class CustomerRedemptionCount(Base):
+    """Per-customer redemption counter, changed by conditional statements only."""
+
+    __tablename__ = "customer_redemption_counts"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    redeemed: Mapped[int] = mapped_column(default=0)
+
+
+class AttemptCounter(Base):
+    """Failed redemption attempts per subject (e.g. ``staff:12``) in fixed time windows."""
+
+    __tablename__ = "attempt_counters"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from tessera.campaigns.schemas import CampaignSummary, Discount
+
+PresentedText = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class RedeemInput(msgspec.Struct, forbid_unknown_fields=True):
+    code: PresentedText
+    order_total: Annotated[int, msgspec.Meta(ge=0, le=10**12)] | None = None
+    # "manual" when staff typed the code; the medium is then recorded as manual.
+    entry: Literal["scan", "manual"] = "scan"
+
+
+class ValidateInput(msgspec.Struct, forbid_unknown_fields=True):
+    code: PresentedText
+    entry: Literal["scan", "manual"] = "scan"
+
+
+class ValidationView(msgspec.Struct):
+    coupon_id: int
+    campaign: CampaignSummary
+    discount: Discount
+    valid_from: datetime
+    expires_at: datetime
+    medium: str
+
+
+class VoidView(msgspec.Struct):
+    id: int
+    redemption_id: int
+    coupon_id: int
+    voided_at: datetime

@@ -1,0 +1,191 @@
+"""Validate, redeem and void: parsing, throttling and what the ledger decided, for the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.principal import Principal
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.schemas import CampaignSummary, Discount
+from tessera.codes.payloads import InvalidCode, parse
+from tessera.context import AppContext
+from tessera.coupons.models import Coupon
+from tessera.errors import TooManyRequests
+from tessera.events.log import record
+from tessera.redemptions.errors import (
+    AlreadyRedeemed,
+    AlreadyVoided,
+    CouponExpired,
+    NotYetValid,
+    RedemptionNotFound,
+    VoidNotAllowed,
+)
+from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, rfc3339
+from tessera.redemptions.models import CustomerRedemptionCount, Redemption
+from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
+
+
+class RedemptionService:
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    async def redeem(
+        self, principal: Principal, data: RedeemInput, idempotency: IdempotencyClaim | None
+    ) -> Outcome:
+        """Hand one redemption to the ledger; malformed codes never reach the database."""
+        presented = parse(data.code, typed=data.entry == "manual")
+        assert principal.store_id is not None
+        return await self._ctx.ledger.redeem(
+            RedeemRequest(
+                digest=self._ctx.code_keys.digest(presented.code),
+                medium=presented.medium,
+                now=self._ctx.clock.now(),
+                store_id=principal.store_id,
+                staff_id=principal.id,
+                order_total=data.order_total,
+                idempotency=idempotency,
+                throttle=self._ctx.scan_throttle(principal.id),
+            )
+        )
+
+    async def validate(self, principal: Principal, data: ValidateInput) -> ValidationView:
+        presented = parse(data.code, typed=data.entry == "manual")
+        now = self._ctx.clock.now()
+        rule = self._ctx.scan_throttle(principal.id)
+        if await self._ctx.ledger.throttled(rule, now):
+            raise TooManyRequests(rule.retry_after(now))
+        digest = self._ctx.code_keys.digest(presented.code)
+        async with self._ctx.sessions.begin() as session:
+            row = (
+                await session.execute(
+                    select(Coupon, Campaign)
+                    .join(Campaign, Campaign.id == Coupon.campaign_id)
+                    .where(Coupon.code_digest == digest)
+                )
+            ).first()
+            if row is None or row[0].revoked_at is not None:
+                failed = True
+            else:
+                failed = False
+                coupon, campaign = row
+                await self._check_usable(session, coupon, now)
+                await record(
+                    session,
+                    "validated",
+                    now,
+                    campaign_id=campaign.id,
+                    coupon_id=coupon.id,
+                    customer_id=coupon.customer_id,
+                    channel=coupon.channel,
+                    medium=presented.medium,
+                    store_id=principal.store_id,
+                    staff_id=principal.id,
+                )
+        if failed:
+            await self._ctx.ledger.record_failure(rule, now)
+            raise InvalidCode
+        return ValidationView(
+            coupon_id=coupon.id,
+            campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
+            discount=Discount(campaign.discount_kind, campaign.discount_value, campaign.currency),
+            valid_from=coupon.starts_at,
+            expires_at=coupon.expires_at,
+            medium=presented.medium,
+        )
+
+    async def _check_usable(self, session: AsyncSession, coupon: Coupon, now: datetime) -> None:
+        if coupon.redeemed_at is not None:
+            store_id = await session.scalar(
+                select(Redemption.store_id).where(
+                    Redemption.coupon_id == coupon.id,
+                    Redemption.seq == coupon.redemption_seq,
+                    Redemption.kind == "redeem",
+                )
+            )
+            raise AlreadyRedeemed(
+                "This coupon was already redeemed", redeemed_at=rfc3339(coupon.redeemed_at), store_id=store_id
+            )
+        if coupon.expires_at <= now:
+            raise CouponExpired("This coupon has expired", expired_at=rfc3339(coupon.expires_at))
+        if coupon.starts_at > now:
+            raise NotYetValid("This coupon cannot be used yet", valid_from=rfc3339(coupon.starts_at))
+
+    async def void(self, session: AsyncSession, principal: Principal, redemption_id: int) -> VoidView:
+        """Make a mistaken redemption undone: a ``void`` row, the coupon usable again."""
+        if principal.role == "staff" and not principal.can_void:
+            raise VoidNotAllowed("This staff account may not void redemptions")
+        redemption = await session.scalar(
+            select(Redemption).where(Redemption.id == redemption_id, Redemption.kind == "redeem")
+        )
+        if redemption is None or (principal.role == "staff" and redemption.store_id != principal.store_id):
+            raise RedemptionNotFound
+        now = self._ctx.clock.now()
+        voided = await session.scalar(
+            select(Redemption.id).where(
+                Redemption.coupon_id == redemption.coupon_id,
+                Redemption.seq == redemption.seq,
+                Redemption.kind == "void",
+            )
+        )
+        if voided is not None:
+            raise AlreadyVoided
+        void = Redemption(
+            kind="void",
+            coupon_id=redemption.coupon_id,
+            seq=redemption.seq,
+            campaign_id=redemption.campaign_id,
+            customer_id=redemption.customer_id,
+            store_id=principal.store_id if principal.store_id is not None else redemption.store_id,
+            staff_id=principal.id if principal.role == "staff" else redemption.staff_id,
+            medium=redemption.medium,
+            channel=redemption.channel,
+            order_total=redemption.order_total,
+            occurred_at=now,
+        )
+        session.add(void)
+        try:
+            await session.flush()
+        except IntegrityError as error:
+            raise AlreadyVoided from error
+        await session.execute(
+            update(Coupon)
+            .where(
+                Coupon.id == redemption.coupon_id,
+                Coupon.redemption_seq == redemption.seq,
+                Coupon.redeemed_at.is_not(None),
+            )
+            .values(redeemed_at=None)
+        )
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == redemption.campaign_id, Campaign.max_redemptions.is_not(None))
+            .values(redemption_count=Campaign.redemption_count - 1)
+        )
+        if redemption.customer_id is not None:
+            await session.execute(
+                update(CustomerRedemptionCount)
+                .where(
+                    CustomerRedemptionCount.campaign_id == redemption.campaign_id,
+                    CustomerRedemptionCount.customer_id == redemption.customer_id,
+                    CustomerRedemptionCount.redeemed > 0,
+                )
+                .values(redeemed=CustomerRedemptionCount.redeemed - 1)
+            )
+        await record(
+            session,
+            "voided",
+            now,
+            campaign_id=redemption.campaign_id,
+            coupon_id=redemption.coupon_id,
+            customer_id=redemption.customer_id,
+            channel=redemption.channel,
+            medium=redemption.medium,
+            store_id=void.store_id,
+            staff_id=void.staff_id,
+            amount=redemption.order_total,
+        )
+        return VoidView(id=void.id, redemption_id=redemption.id, coupon_id=redemption.coupon_id, voided_at=now)

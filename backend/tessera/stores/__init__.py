@@ -1,0 +1,1 @@
+"""Stores and the staff accounts that redeem coupons in them."""
