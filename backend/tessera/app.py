@@ -22,34 +22,25 @@ from tessera.auth.principal import Principal
 from tessera.auth.services import Authenticator, StaffLogin
 from tessera.campaigns.controllers import CampaignController
 from tessera.clock import Clock, SystemClock
+from tessera.codes.bulk import BulkCodes
+from tessera.codes.controllers import CodeController
 from tessera.codes.keys import CodeKeys
 from tessera.context import AppContext
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.db.engine import create_engine, session_factory
+from tessera.db.raw import open_raw_store
 from tessera.health import HealthController
 from tessera.idempotency.service import IdempotencyStore
 from tessera.logs import configure_logging
 from tessera.problems import exception_handlers
 from tessera.redemptions.controllers import RedemptionController
-from tessera.redemptions.ledger import RedemptionLedger
 from tessera.services import Services
 from tessera.settings import Settings
 from tessera.stores.controllers import StoreController
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_REQUEST_BODY = 1024 * 1024
-
-
-async def open_ledger(settings: Settings) -> RedemptionLedger:
-    if settings.database.is_sqlite:
-        from tessera.db.sqlite_worker import SqliteWorker
-        from tessera.redemptions.ledger_sqlite import SqliteLedger
-
-        return SqliteLedger(SqliteWorker(settings.database.sqlite_path))
-    from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
-
-    return PostgresLedger(await create_pool(settings.database.asyncpg_dsn, settings.database.pool_size))
 
 
 def _context(state: State) -> AppContext:
@@ -109,25 +100,29 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         engine = create_engine(settings.database)
         sessions = session_factory(engine)
         passwords = PasswordHasher(settings.security)
-        ledger = await open_ledger(settings)
+        raw = await open_raw_store(settings.database)
+        code_keys = CodeKeys(settings.security.code_secret)
         ctx = AppContext(
             settings=settings,
             clock=clock,
             engine=engine,
             sessions=sessions,
-            code_keys=CodeKeys(settings.security.code_secret),
+            code_keys=code_keys,
             passwords=passwords,
             authenticator=Authenticator(sessions, clock),
             staff_login=StaffLogin(sessions, clock, passwords, settings.security.staff_token_minutes),
             idempotency=IdempotencyStore(sessions, clock),
-            ledger=ledger,
+            ledger=raw.ledger,
+            bulk_codes=BulkCodes(sessions, code_keys, raw.chunks, clock),
         )
         app.state.ctx = ctx
         app.state.services = Services.build(ctx)
+        await ctx.bulk_codes.resume_unfinished()
         try:
             yield
         finally:
-            await ledger.close()
+            await ctx.bulk_codes.stop()
+            await raw.close()
             await engine.dispose()
 
     return Litestar(
@@ -139,6 +134,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             CouponController,
             StoreController,
             CampaignController,
+            CodeController,
             RedemptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],

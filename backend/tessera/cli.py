@@ -40,8 +40,10 @@ def _demo(settings: Settings) -> None:
     credentials = asyncio.run(load_demo(settings, SystemClock()))
     print("Demo data loaded. Credentials (shown once; run `tessera demo` again for fresh ones):")
     print(f"  marketer API key : {credentials.marketer_key}")
-    print(f"  staff login      : {credentials.staff_username} / {credentials.staff_password}"
-          f"  (store {credentials.store_id})")
+    print(
+        f"  staff login      : {credentials.staff_username} / {credentials.staff_password}"
+        f"  (store {credentials.store_id})"
+    )
     for email, token in credentials.customer_tokens.items():
         print(f"  customer {email:<20}: {token}")
     print(f"  live campaigns   : {', '.join(map(str, credentials.campaign_ids))}")

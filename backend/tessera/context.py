@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.services import Authenticator, StaffLogin
 from tessera.clock import Clock
+from tessera.codes.bulk import BulkCodes
 from tessera.codes.keys import CodeKeys
 from tessera.idempotency.service import IdempotencyStore
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
@@ -27,6 +28,7 @@ class AppContext:
     staff_login: StaffLogin
     idempotency: IdempotencyStore
     ledger: RedemptionLedger
+    bulk_codes: BulkCodes
 
     def scan_throttle(self, staff_id: int) -> ThrottleRule:
         """Failed-scan budget per staff account."""

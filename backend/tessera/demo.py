@@ -33,7 +33,7 @@ from tessera.stores.services import StoreService
 STORE_NAME = "Tessera Demo Store"
 STAFF_USERNAME = "demo.staff"
 CAMPAIGN_NAMES = ("Welcome: 20% off", "Coffee on us (till EAN-13)")
-CUSTOMERS = (
+CUSTOMERS: tuple[tuple[str, str, list[str]], ...] = (
     ("anna@example.com", "Anna", ["coffee"]),
     ("bela@example.com", "Béla", ["coffee", "vip"]),
     ("chiara@example.com", "Chiara", []),
@@ -84,7 +84,9 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
                 else:
                     token = new_token("customer")
                     await session.execute(
-                        update(Customer).where(Customer.id == existing.id).values(token_digest=token_digest(token))
+                        update(Customer)
+                        .where(Customer.id == existing.id)
+                        .values(token_digest=token_digest(token))
                     )
                 tokens[email] = token
             campaign_ids = []
@@ -96,7 +98,9 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
                         CampaignCreate(
                             name=name,
                             description="Show this coupon at the till.",
-                            discount=Discount("percent", 20) if code.format == "random" else Discount("free_item", 1),
+                            discount=Discount("percent", 20)
+                            if code.format == "random"
+                            else Discount("free_item", 1),
                             starts_at=now - timedelta(minutes=1),
                             ends_at=now + timedelta(days=30),
                             coupon_valid_days=14,

@@ -85,9 +85,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return problem(status, code, title, detail, headers=exc.headers or None, instance=request.url.path)
 
 
-def _database_unavailable(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[dict[str, Any]]:
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.warning("database_unavailable", path=request.url.path, error=str(exc).splitlines()[0])
     return problem(
         503,

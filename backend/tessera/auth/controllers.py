@@ -50,7 +50,9 @@ class AuthController(Controller):
         guards=allow("staff"),
         summary="Staff logout (staff)",
     )
-    async def staff_logout(self, ctx: AppContext, principal: Principal, request: Request[Any, Any, Any]) -> None:
-        assert principal.session_id is not None
-        await ctx.staff_login.logout(principal.session_id)
+    async def staff_logout(
+        self, ctx: AppContext, principal: Principal, request: Request[Any, Any, Any]
+    ) -> None:
+        if principal.session_id is not None:
+            await ctx.staff_login.logout(principal.session_id)
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())

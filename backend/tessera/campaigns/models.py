@@ -11,9 +11,7 @@ from tessera.db.base import Base, JSONType
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (
-        CheckConstraint("ends_at > starts_at", name="window"),
-    )
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

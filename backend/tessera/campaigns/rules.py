@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tessera.campaigns.models import Campaign
+from tessera.campaigns.schemas import Discount, DiscountKind
 from tessera.codes.keys import CodeKeys
 
 
@@ -36,3 +37,7 @@ def code_for(keys: CodeKeys, campaign: Campaign, serial: int) -> str:
             raise ValueError("EAN-13 campaign without prefix or number")
         return keys.ean_code(campaign.ean_prefix, campaign.ean_number, campaign.id, serial)
     return keys.random_code(campaign.id, serial, campaign.code_length)
+
+
+def discount_of(campaign: Campaign) -> Discount:
+    return Discount(cast(DiscountKind, campaign.discount_kind), campaign.discount_value, campaign.currency)

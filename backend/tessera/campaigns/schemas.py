@@ -10,8 +10,11 @@ from tessera.schemas import AttributeValue, LongText, ShortText, Tag
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 
+DiscountKind = Literal["percent", "amount", "free_item"]
+
+
 class Discount(msgspec.Struct, forbid_unknown_fields=True):
-    kind: Literal["percent", "amount", "free_item"]
+    kind: DiscountKind
     value: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] | None = None
 
@@ -47,8 +50,8 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    per_customer: Positive | None | msgspec.UnsetType = msgspec.UNSET
-    max_redemptions: Positive | None | msgspec.UnsetType = msgspec.UNSET
+    per_customer: Positive | msgspec.UnsetType | None = msgspec.UNSET
+    max_redemptions: Positive | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,7 +60,7 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     discount: Discount | msgspec.UnsetType = msgspec.UNSET
     starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
     ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
-    coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None | msgspec.UnsetType = msgspec.UNSET
+    coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | msgspec.UnsetType | None = msgspec.UNSET
     limits: LimitsUpdate | msgspec.UnsetType = msgspec.UNSET
     segment: Segment | msgspec.UnsetType = msgspec.UNSET
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from msgspec import UNSET
 from sqlalchemy import delete, func, insert, select
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
-from tessera.campaigns.rules import in_segment, is_running
+from tessera.campaigns.rules import discount_of, in_segment, is_running
 from tessera.campaigns.schemas import (
     CampaignCreate,
     CampaignUpdate,
@@ -56,6 +57,7 @@ class CustomerNotEligible(Unprocessable):
 
 
 def view(campaign: Campaign, now: datetime) -> CampaignView:
+    status: Literal["draft", "scheduled", "running", "ended"]
     if campaign.published_at is None:
         status = "draft"
     elif now < campaign.starts_at:
@@ -68,7 +70,7 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         id=campaign.id,
         name=campaign.name,
         description=campaign.description,
-        discount=Discount(campaign.discount_kind, campaign.discount_value, campaign.currency),
+        discount=discount_of(campaign),
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         coupon_valid_days=campaign.coupon_valid_days,
@@ -225,6 +227,8 @@ class CampaignService:
         ).all()
         net: dict[int, int] = {}
         for customer_id, kind, count in rows:
+            if customer_id is None:
+                continue
             net[customer_id] = net.get(customer_id, 0) + (count if kind == "redeem" else -count)
         values = [
             {"campaign_id": campaign_id, "customer_id": customer_id, "redeemed": n}
@@ -278,9 +282,7 @@ class CampaignService:
         already_had += len(eligible) - issued
         return PublishResult(issued=issued, already_had=already_had, not_eligible=not_eligible)
 
-    async def issue_for_new_customer(
-        self, session: AsyncSession, customer: Customer, now: datetime
-    ) -> int:
+    async def issue_for_new_customer(self, session: AsyncSession, customer: Customer, now: datetime) -> int:
         """Coupons of every running campaign the newly registered customer belongs to."""
         if not customer.marketing_consent:
             return 0
@@ -335,4 +337,3 @@ class CampaignService:
         if existing is None:
             raise CustomerNotEligible("The coupon could not be issued")
         return existing
-

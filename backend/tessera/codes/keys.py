@@ -7,7 +7,6 @@ the owner can still be shown theirs. Both keys come from ``TESSERA_CODE_SECRET``
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from tessera.codes.formats import EAN_SERIAL_SPACE, ean13_code, random_code_from_bytes

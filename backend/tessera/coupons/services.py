@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
-from tessera.campaigns.rules import code_for
-from tessera.campaigns.schemas import CampaignSummary, Discount
+from tessera.campaigns.rules import code_for, discount_of
+from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
@@ -55,9 +55,7 @@ class CouponService:
         ).all()
         return [self._view(coupon, campaign, now) for coupon, campaign in rows]
 
-    async def owned(
-        self, session: AsyncSession, coupon_id: int, customer_id: int
-    ) -> tuple[Coupon, Campaign]:
+    async def owned(self, session: AsyncSession, coupon_id: int, customer_id: int) -> tuple[Coupon, Campaign]:
         """The coupon if it belongs to this customer; otherwise the same 404 as for no coupon."""
         row = (
             await session.execute(
@@ -73,7 +71,9 @@ class CouponService:
     async def view_for_marketer(self, session: AsyncSession, coupon_id: int, now: datetime) -> CouponView:
         row = (
             await session.execute(
-                select(Coupon, Campaign).join(Campaign, Campaign.id == Coupon.campaign_id).where(Coupon.id == coupon_id)
+                select(Coupon, Campaign)
+                .join(Campaign, Campaign.id == Coupon.campaign_id)
+                .where(Coupon.id == coupon_id)
             )
         ).one()
         return self._view(row[0], row[1], now)
@@ -96,7 +96,7 @@ class CouponService:
             code_display=group(code) if campaign.code_format == "random" else code,
             qr_payload=payload_for(code, "pwa"),
             campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
-            discount=Discount(campaign.discount_kind, campaign.discount_value, campaign.currency),
+            discount=discount_of(campaign),
             channel=coupon.channel,
             issued_at=coupon.issued_at,
             valid_from=coupon.starts_at,

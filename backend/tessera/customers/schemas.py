@@ -37,9 +37,9 @@ class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: ShortText | None | msgspec.UnsetType = msgspec.UNSET
-    birthday: date | None | msgspec.UnsetType = msgspec.UNSET
-    locale: Locale | None | msgspec.UnsetType = msgspec.UNSET
+    name: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    birthday: date | msgspec.UnsetType | None = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType | None = msgspec.UNSET
     consent: ConsentUpdate | msgspec.UnsetType = msgspec.UNSET
 
 

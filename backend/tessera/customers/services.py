@@ -66,14 +66,12 @@ class CustomerService:
         if data.email is None and data.phone is None:
             raise InvalidInput("An e-mail address or a phone number is required", field="email")
         email = data.email.strip().lower() if data.email else None
-        duplicate = await session.scalar(
-            select(Customer.id).where(
-                or_(
-                    Customer.email == email if email else False,
-                    Customer.phone == data.phone if data.phone else False,
-                )
-            )
-        )
+        conditions = []
+        if email:
+            conditions.append(Customer.email == email)
+        if data.phone:
+            conditions.append(Customer.phone == data.phone)
+        duplicate = await session.scalar(select(Customer.id).where(or_(*conditions)))
         if duplicate is not None:
             raise CustomerExists("This e-mail address or phone number is already registered")
         token = new_token("customer")

@@ -2,6 +2,7 @@
 
 from tessera.auth.models import ApiKey, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
+from tessera.codes.models import CodeBatch
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
 from tessera.db.base import Base
@@ -15,6 +16,7 @@ __all__ = [
     "AttemptCounter",
     "Base",
     "Campaign",
+    "CodeBatch",
     "Consent",
     "Coupon",
     "Customer",

@@ -27,4 +27,6 @@ class Event(Base):
     store_id: Mapped[int | None]
     staff_id: Mapped[int | None]
     amount: Mapped[int | None] = mapped_column(BigInteger)
+    # How many coupons one event stands for (bulk code batches record one event per chunk).
+    quantity: Mapped[int] = mapped_column(default=1, server_default="1")
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -121,10 +121,10 @@ class IdempotencyStore:
                     raise RequestInProgress
                 record.created_at = now  # take over a reservation whose request died
                 return None
-            assert record.body is not None
+            body = record.body or b"{}"
             if record.status < 0:
-                raise _replayed_error(-record.status, record.body)
-            return StoredAnswer(record.status, record.body, replayed=True)
+                raise _replayed_error(-record.status, body)
+            return StoredAnswer(record.status, body, replayed=True)
 
     def _stale(self, created_at: datetime, now: datetime) -> bool:
         return now - created_at > STALE_AFTER

@@ -24,9 +24,7 @@ class RedemptionController(Controller):
     guards = allow("staff")
 
     @post("/validate", status_code=HTTP_200_OK, summary="Check a code without redeeming (staff)")
-    async def validate(
-        self, services: Services, principal: Principal, data: ValidateInput
-    ) -> ValidationView:
+    async def validate(self, services: Services, principal: Principal, data: ValidateInput) -> ValidationView:
         return await services.redemptions.validate(principal, data)
 
     @post("/", summary="Redeem a code (staff)", response_description="The redemption")
@@ -51,8 +49,9 @@ class RedemptionController(Controller):
         if outcome.status != 201:
             raise error_for(outcome.body)
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-        return Response(msgspec.json.encode(outcome.body), status_code=201, media_type="application/json",
-                        headers=headers)
+        return Response(
+            msgspec.json.encode(outcome.body), status_code=201, media_type="application/json", headers=headers
+        )
 
     @post("/{redemption_id:int}/void", status_code=HTTP_200_OK, summary="Void a redemption (staff)")
     async def void(

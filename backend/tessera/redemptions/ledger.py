@@ -66,8 +66,6 @@ class RedemptionLedger(Protocol):
 
     async def record_failure(self, rule: ThrottleRule, now: datetime) -> None: ...
 
-    async def close(self) -> None: ...
-
 
 def rfc3339(moment: datetime) -> str:
     """UTC with microseconds and ``Z``: the one time format every ledger writes."""

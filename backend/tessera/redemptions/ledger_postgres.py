@@ -14,7 +14,10 @@ import asyncpg
 
 from tessera.redemptions.ledger import Outcome, RedeemRequest, ThrottleRule
 
-_REDEEM = "SELECT status, body, replayed FROM tessera_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+_REDEEM = (
+    "SELECT status, body, replayed "
+    "FROM tessera_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -66,6 +69,3 @@ class PostgresLedger:
             "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1",
             [(subject, rule.window_start(now)) for subject in rule.subjects],
         )
-
-    async def close(self) -> None:
-        await self._pool.close()

@@ -84,9 +84,6 @@ class SqliteLedger:
 
         await self._worker.run(work)
 
-    async def close(self) -> None:
-        self._worker.close()
-
 
 def _redeem(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
     try:

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.principal import Principal
 from tessera.campaigns.models import Campaign
-from tessera.campaigns.schemas import CampaignSummary, Discount
+from tessera.campaigns.rules import discount_of
+from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.context import AppContext
 from tessera.coupons.models import Coupon
-from tessera.errors import TooManyRequests
+from tessera.errors import Forbidden, TooManyRequests
 from tessera.events.log import record
 from tessera.redemptions.errors import (
     AlreadyRedeemed,
@@ -38,7 +39,8 @@ class RedemptionService:
     ) -> Outcome:
         """Hand one redemption to the ledger; malformed codes never reach the database."""
         presented = parse(data.code, typed=data.entry == "manual")
-        assert principal.store_id is not None
+        if principal.store_id is None:
+            raise Forbidden("Only staff of a store can redeem")
         return await self._ctx.ledger.redeem(
             RedeemRequest(
                 digest=self._ctx.code_keys.digest(presented.code),
@@ -91,7 +93,7 @@ class RedemptionService:
         return ValidationView(
             coupon_id=coupon.id,
             campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
-            discount=Discount(campaign.discount_kind, campaign.discount_value, campaign.currency),
+            discount=discount_of(campaign),
             valid_from=coupon.starts_at,
             expires_at=coupon.expires_at,
             medium=presented.medium,
@@ -188,4 +190,6 @@ class RedemptionService:
             staff_id=void.staff_id,
             amount=redemption.order_total,
         )
-        return VoidView(id=void.id, redemption_id=redemption.id, coupon_id=redemption.coupon_id, voided_at=now)
+        return VoidView(
+            id=void.id, redemption_id=redemption.id, coupon_id=redemption.coupon_id, voided_at=now
+        )

@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("store_id", sa.Integer(), nullable=True),
         sa.Column("staff_id", sa.Integer(), nullable=True),
         sa.Column("amount", sa.BigInteger(), nullable=True),
+        sa.Column("quantity", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
             "data",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -280,6 +281,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_sessions_staff_id"), ["staff_id"], unique=False)
+    op.create_table(
+        "code_batches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("first_serial", sa.BigInteger(), nullable=False),
+        sa.Column("generated", sa.BigInteger(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_code_batches_campaign_id_campaigns")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_code_batches")),
+    )
+    with op.batch_alter_table("code_batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_code_batches_campaign_id"), ["campaign_id"], unique=False)
+
     if op.get_bind().dialect.name == "postgresql":
         op.execute(REDEEM_FUNCTION.read_text())
 
@@ -287,6 +308,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS tessera_redeem")
+    op.drop_table("code_batches")
 
     with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_sessions_staff_id"))

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.guards import allow
+from tessera.auth.principal import Principal
+from tessera.codes.models import CodeBatch
+from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
+from tessera.context import AppContext
+from tessera.http import IDEMPOTENCY_KEY, stored_response
+from tessera.idempotency.service import request_hash
+from tessera.services import Services
+
+CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
+
+
+def batch_view(batch: CodeBatch) -> CodeBatchView:
+    base = f"/api/campaigns/{batch.campaign_id}/codes"
+    return CodeBatchView(
+        id=batch.id,
+        campaign_id=batch.campaign_id,
+        count=batch.count,
+        generated=batch.generated,
+        channel=batch.channel,
+        status="done" if batch.finished_at else "running",
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        expires_at=batch.expires_at,
+        progress_url=f"{base}/batches/{batch.id}",
+        export_url=f"{base}?format=csv&batch_id={batch.id}",
+    )
+
+
+class CodeController(Controller):
+    path = "/api/campaigns/{campaign_id:int}/codes"
+    tags = ["codes"]
+    guards = allow("marketer")
+
+    @post("/", status_code=202, summary="Generate unassigned single-use codes (marketer)")
+    async def create_batch(
+        self,
+        ctx: AppContext,
+        services: Services,
+        principal: Principal,
+        campaign_id: int,
+        data: CodeBatchCreate,
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[bytes]:
+        """Codes for print, SMS or e-mail lists, written in the background; follow
+        ``progress_url``, then download ``export_url``. Up to 1,000,000 per batch."""
+        now = ctx.clock.now()
+        created: list[int] = []
+
+        async def effect(session: AsyncSession) -> tuple[int, CodeBatchView]:
+            campaign = await services.campaigns.get(session, campaign_id, lock=True)
+            batch = await ctx.bulk_codes.reserve(session, campaign, data.count, data.channel, now)
+            created.append(batch.id)
+            return 202, batch_view(batch)
+
+        answer = await ctx.idempotency.run(
+            f"codes:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        for batch_id in created:
+            ctx.bulk_codes.generate_in_background(batch_id)
+        return stored_response(answer)
+
+    @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)")
+    async def get_batch(self, ctx: AppContext, campaign_id: int, batch_id: int) -> CodeBatchView:
+        async with ctx.sessions() as session:
+            return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
+
+    @get("/", summary="Export unassigned codes as CSV (marketer)", media_type="text/csv")
+    async def export(
+        self,
+        ctx: AppContext,
+        services: Services,
+        campaign_id: int,
+        format: Annotated[Literal["csv"], Parameter(query="format")] = "csv",
+        batch_id: Annotated[int | None, Parameter(query="batch_id", ge=1)] = None,
+    ) -> Stream:
+        """Streamed in serial order, a page at a time: a million codes never sit in memory."""
+        async with ctx.sessions() as session:
+            campaign = await services.campaigns.get(session, campaign_id)
+
+        async def lines() -> AsyncIterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(CSV_HEADER)
+            count = 0
+            async for row in ctx.bulk_codes.export_rows(campaign, batch_id):
+                writer.writerow(row)
+                count += 1
+                if count % 1000 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        filename = f"campaign-{campaign_id}-codes.csv"
+        return Stream(
+            lines(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -1,0 +1,37 @@
+"""The raw connections behind the hot paths: one SQLite worker thread or one asyncpg pool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tessera.codes.bulk_writers import ChunkWriter
+from tessera.redemptions.ledger import RedemptionLedger
+from tessera.settings import DatabaseSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RawStore:
+    ledger: RedemptionLedger
+    chunks: ChunkWriter
+    close: Callable[[], Awaitable[None]]
+
+
+async def open_raw_store(settings: DatabaseSettings) -> RawStore:
+    if settings.is_sqlite:
+        from tessera.codes.bulk_writers import SqliteChunkWriter
+        from tessera.db.sqlite_worker import SqliteWorker
+        from tessera.redemptions.ledger_sqlite import SqliteLedger
+
+        worker = SqliteWorker(settings.sqlite_path)
+
+        async def close_worker() -> None:
+            worker.close()
+
+        return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker)
+
+    from tessera.codes.bulk_writers import PostgresChunkWriter
+    from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
+
+    pool = await create_pool(settings.asyncpg_dsn, settings.pool_size)
+    return RawStore(PostgresLedger(pool), PostgresChunkWriter(pool), pool.close)
