@@ -4,7 +4,7 @@ import msgspec
 from litestar import Controller, Response, get
 from sqlalchemy import text
 
-from tessera.context import AppContext
+from tessera.deps import Ctx
 
 
 class Health(msgspec.Struct):
@@ -17,7 +17,7 @@ class HealthController(Controller):
     tags = ["operations"]
 
     @get("/", summary="Liveness and database check (public)", cache=False)
-    async def health(self, ctx: AppContext) -> Response[Health]:
+    async def health(self, ctx: Ctx) -> Response[Health]:
         try:
             async with ctx.sessions() as session:
                 await session.execute(text("SELECT 1"))

@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, QueryParameter
 
 from tessera.errors import InvalidInput
 from tessera.idempotency.service import StoredAnswer
 from tessera.problems import problem
 from tessera.schemas import MAX_PAGE
 
-IDEMPOTENCY_KEY = Parameter(
-    header="Idempotency-Key",
+IDEMPOTENCY_KEY = HeaderParameter(
+    name="Idempotency-Key",
     required=False,
     description="Retries with the same key get the first answer; see the README.",
     max_length=255,
 )
-LIMIT = Parameter(ge=1, le=MAX_PAGE, default=50, description="Page size")
-CURSOR = Parameter(required=False, description="next_cursor of the previous page", max_length=32)
+LIMIT = QueryParameter(ge=1, le=MAX_PAGE, description="Page size")
+DEFAULT_LIMIT = 50
+CURSOR = QueryParameter(required=False, description="next_cursor of the previous page", max_length=32)
 
 
 def after_id(cursor: str | None) -> int:

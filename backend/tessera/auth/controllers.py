@@ -5,12 +5,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
 from tessera.auth.services import InvalidCredentials
-from tessera.context import AppContext
+from tessera.deps import Caller, Ctx
 from tessera.errors import TooManyRequests
 
 
@@ -31,7 +31,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/staff/login", status_code=HTTP_200_OK, summary="Staff login (public)")
-    async def staff_login(self, ctx: AppContext, data: StaffLoginInput) -> StaffToken:
+    async def staff_login(self, ctx: Ctx, data: JSONBody[StaffLoginInput]) -> StaffToken:
         """Username and password → an expiring staff token. Failed logins are throttled."""
         now = ctx.clock.now()
         rule = ctx.login_throttle(data.username)
@@ -50,9 +50,7 @@ class AuthController(Controller):
         guards=allow("staff"),
         summary="Staff logout (staff)",
     )
-    async def staff_logout(
-        self, ctx: AppContext, principal: Principal, request: Request[Any, Any, Any]
-    ) -> None:
+    async def staff_logout(self, ctx: Ctx, principal: Caller, request: Request[Any, Any, Any]) -> None:
         if principal.session_id is not None:
             await ctx.staff_login.logout(principal.session_id)
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
 from tessera.campaigns.schemas import (
     CampaignCreate,
     CampaignUpdate,
@@ -15,11 +15,10 @@ from tessera.campaigns.schemas import (
     PublishResult,
 )
 from tessera.campaigns.services import view
-from tessera.context import AppContext
-from tessera.http import CURSOR, IDEMPOTENCY_KEY, LIMIT, after_id, next_cursor, stored_response
+from tessera.deps import Caller, Ctx, Svc
+from tessera.http import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, LIMIT, after_id, next_cursor, stored_response
 from tessera.idempotency.service import request_hash
 from tessera.schemas import Page
-from tessera.services import Services
 
 
 class CampaignController(Controller):
@@ -30,10 +29,10 @@ class CampaignController(Controller):
     @post("/", summary="Create a campaign (marketer)")
     async def create(
         self,
-        ctx: AppContext,
-        services: Services,
-        principal: Principal,
-        data: CampaignCreate,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        data: JSONBody[CampaignCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
@@ -53,9 +52,9 @@ class CampaignController(Controller):
     @get("/", summary="List campaigns (marketer)")
     async def list_campaigns(
         self,
-        ctx: AppContext,
-        services: Services,
-        limit: Annotated[int, LIMIT],
+        ctx: Ctx,
+        services: Svc,
+        limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, CURSOR] = None,
     ) -> Page[CampaignView]:
         now = ctx.clock.now()
@@ -64,13 +63,13 @@ class CampaignController(Controller):
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
     @get("/{campaign_id:int}", summary="One campaign (marketer)")
-    async def get_campaign(self, ctx: AppContext, services: Services, campaign_id: int) -> CampaignView:
+    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: FromPath[int]) -> CampaignView:
         async with ctx.sessions() as session:
             return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
 
     @patch("/{campaign_id:int}", summary="Change a campaign (marketer)")
     async def update(
-        self, ctx: AppContext, services: Services, campaign_id: int, data: CampaignUpdate
+        self, ctx: Ctx, services: Svc, campaign_id: FromPath[int], data: JSONBody[CampaignUpdate]
     ) -> CampaignView:
         """Discount and start are fixed once published; adding a limit counts past redemptions."""
         now = ctx.clock.now()
@@ -80,10 +79,10 @@ class CampaignController(Controller):
     @post("/{campaign_id:int}/publish", summary="Publish: issue coupons to the segment (marketer)")
     async def publish(
         self,
-        ctx: AppContext,
-        services: Services,
-        principal: Principal,
-        campaign_id: int,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        campaign_id: FromPath[int],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
@@ -104,11 +103,11 @@ class CampaignController(Controller):
     @post("/{campaign_id:int}/coupons", summary="Issue one personal coupon for one message (marketer)")
     async def issue_personal(
         self,
-        ctx: AppContext,
-        services: Services,
-        principal: Principal,
-        campaign_id: int,
-        data: PersonalCouponCreate,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        campaign_id: FromPath[int],
+        data: JSONBody[PersonalCouponCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:

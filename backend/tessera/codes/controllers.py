@@ -6,18 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
 from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
-from tessera.context import AppContext
+from tessera.deps import Caller, Ctx, Svc
 from tessera.http import IDEMPOTENCY_KEY, stored_response
 from tessera.idempotency.service import request_hash
-from tessera.services import Services
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
 
@@ -47,11 +45,11 @@ class CodeController(Controller):
     @post("/", status_code=202, summary="Generate unassigned single-use codes (marketer)")
     async def create_batch(
         self,
-        ctx: AppContext,
-        services: Services,
-        principal: Principal,
-        campaign_id: int,
-        data: CodeBatchCreate,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        campaign_id: FromPath[int],
+        data: JSONBody[CodeBatchCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
@@ -77,18 +75,18 @@ class CodeController(Controller):
         return stored_response(answer)
 
     @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)")
-    async def get_batch(self, ctx: AppContext, campaign_id: int, batch_id: int) -> CodeBatchView:
+    async def get_batch(self, ctx: Ctx, campaign_id: FromPath[int], batch_id: FromPath[int]) -> CodeBatchView:
         async with ctx.sessions() as session:
             return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
 
     @get("/", summary="Export unassigned codes as CSV (marketer)", media_type="text/csv")
     async def export(
         self,
-        ctx: AppContext,
-        services: Services,
-        campaign_id: int,
-        format: Annotated[Literal["csv"], Parameter(query="format")] = "csv",
-        batch_id: Annotated[int | None, Parameter(query="batch_id", ge=1)] = None,
+        ctx: Ctx,
+        services: Svc,
+        campaign_id: FromPath[int],
+        format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
+        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1)] = None,
     ) -> Stream:
         """Streamed in serial order, a page at a time: a million codes never sit in memory."""
         async with ctx.sessions() as session:

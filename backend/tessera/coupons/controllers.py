@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.params import FromPath
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
-from tessera.context import AppContext
-from tessera.services import Services
+from tessera.deps import Caller, Ctx, Svc
 
 
 class CouponController(Controller):
@@ -15,7 +14,7 @@ class CouponController(Controller):
 
     @get("/{coupon_id:int}/qr.svg", summary="QR code of my coupon (customer, owner only)")
     async def qr_svg(
-        self, ctx: AppContext, services: Services, principal: Principal, coupon_id: int
+        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
     ) -> Response[str]:
         async with ctx.sessions() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)

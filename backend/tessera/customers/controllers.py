@@ -3,19 +3,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
-from tessera.context import AppContext
 from tessera.coupons.schemas import CouponView
 from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
 from tessera.customers.services import customer_view
+from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput
-from tessera.http import CURSOR, LIMIT, after_id, next_cursor
+from tessera.http import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
 from tessera.schemas import Page
-from tessera.services import Services
 
 
 class RegistrationController(Controller):
@@ -23,7 +21,7 @@ class RegistrationController(Controller):
     tags = ["customers"]
 
     @post("/", status_code=HTTP_201_CREATED, summary="Register a customer (public)")
-    async def register(self, ctx: AppContext, services: Services, data: CustomerCreate) -> CustomerCreated:
+    async def register(self, ctx: Ctx, services: Svc, data: JSONBody[CustomerCreate]) -> CustomerCreated:
         """Registration with consent is the precondition for any offer. The answer's ``token``
         is the customer's bearer token; coupons of running campaigns they match are issued."""
         async with ctx.sessions.begin() as session:
@@ -33,13 +31,13 @@ class RegistrationController(Controller):
     @get("/", guards=allow("marketer"), summary="List customers (marketer)")
     async def list_customers(
         self,
-        ctx: AppContext,
-        services: Services,
-        limit: Annotated[int, LIMIT],
+        ctx: Ctx,
+        services: Svc,
+        limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, CURSOR] = None,
-        tag: Annotated[str | None, Parameter(max_length=64)] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
         attribute: Annotated[
-            str | None, Parameter(max_length=200, description="name=value", pattern=r"^[^=]+=.*$")
+            str | None, QueryParameter(max_length=200, description="name=value", pattern=r"^[^=]+=.*$")
         ] = None,
     ) -> Page[CustomerView]:
         pair = None
@@ -61,13 +59,13 @@ class MeController(Controller):
     guards = allow("customer")
 
     @get("/", summary="My profile (customer)")
-    async def me(self, ctx: AppContext, services: Services, principal: Principal) -> CustomerView:
+    async def me(self, ctx: Ctx, services: Svc, principal: Caller) -> CustomerView:
         async with ctx.sessions() as session:
             return customer_view(await services.customers.get(session, principal.id))
 
     @patch("/", summary="Change my profile or consents (customer)")
     async def update_me(
-        self, ctx: AppContext, services: Services, principal: Principal, data: CustomerUpdate
+        self, ctx: Ctx, services: Svc, principal: Caller, data: JSONBody[CustomerUpdate]
     ) -> CustomerView:
         """Consent changes are recorded with their time."""
         async with ctx.sessions.begin() as session:
@@ -76,7 +74,7 @@ class MeController(Controller):
 
     @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase me (customer)")
     async def erase_me(
-        self, ctx: AppContext, services: Services, principal: Principal, request: Request[Any, Any, Any]
+        self, ctx: Ctx, services: Svc, principal: Caller, request: Request[Any, Any, Any]
     ) -> None:
         """Personal data is removed and open coupons revoked; analytics keep anonymous events."""
         async with ctx.sessions.begin() as session:
@@ -84,6 +82,6 @@ class MeController(Controller):
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
 
     @get("/coupons", summary="My coupons (customer)")
-    async def my_coupons(self, ctx: AppContext, services: Services, principal: Principal) -> list[CouponView]:
+    async def my_coupons(self, ctx: Ctx, services: Svc, principal: Caller) -> list[CouponView]:
         async with ctx.sessions() as session:
             return await services.coupons.for_customer(session, principal.id, ctx.clock.now())

@@ -4,18 +4,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
-from tessera.auth.principal import Principal
-from tessera.context import AppContext
+from tessera.deps import Caller, Ctx, Svc
 from tessera.http import IDEMPOTENCY_KEY, stored_response
 from tessera.idempotency.service import check_key, request_hash
 from tessera.redemptions.errors import error_for
 from tessera.redemptions.ledger import IdempotencyClaim
 from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
-from tessera.services import Services
 
 
 class RedemptionController(Controller):
@@ -24,15 +23,17 @@ class RedemptionController(Controller):
     guards = allow("staff")
 
     @post("/validate", status_code=HTTP_200_OK, summary="Check a code without redeeming (staff)")
-    async def validate(self, services: Services, principal: Principal, data: ValidateInput) -> ValidationView:
+    async def validate(
+        self, services: Svc, principal: Caller, data: JSONBody[ValidateInput]
+    ) -> ValidationView:
         return await services.redemptions.validate(principal, data)
 
     @post("/", summary="Redeem a code (staff)", response_description="The redemption")
     async def redeem(
         self,
-        services: Services,
-        principal: Principal,
-        data: RedeemInput,
+        services: Svc,
+        principal: Caller,
+        data: JSONBody[RedeemInput],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
@@ -56,10 +57,10 @@ class RedemptionController(Controller):
     @post("/{redemption_id:int}/void", status_code=HTTP_200_OK, summary="Void a redemption (staff)")
     async def void(
         self,
-        ctx: AppContext,
-        services: Services,
-        principal: Principal,
-        redemption_id: int,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        redemption_id: FromPath[int],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
         """The coupon becomes usable again; the void is a row of its own, never a delete."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import msgspec
+
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
@@ -68,8 +70,9 @@ class RedemptionLedger(Protocol):
 
 
 def rfc3339(moment: datetime) -> str:
-    """UTC with microseconds and ``Z``: the one time format every ledger writes."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A time exactly as the API writes every other time (msgspec: UTC, ``Z``, fraction only
+    when non-zero), so a ledger's answer and a coupon listing agree to the character."""
+    return msgspec.json.encode(moment.astimezone(UTC)).decode()[1:-1]
 
 
 def success_body(

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from tessera.auth.guards import allow
-from tessera.context import AppContext
-from tessera.services import Services
+from tessera.deps import Ctx, Svc
 from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreView
 
 
@@ -15,18 +15,18 @@ class StoreController(Controller):
     guards = allow("marketer")
 
     @post("/stores", status_code=HTTP_201_CREATED, summary="Create a store (marketer)")
-    async def create_store(self, ctx: AppContext, services: Services, data: StoreCreate) -> StoreView:
+    async def create_store(self, ctx: Ctx, services: Svc, data: JSONBody[StoreCreate]) -> StoreView:
         async with ctx.sessions.begin() as session:
             store = await services.stores.create_store(session, data, ctx.clock.now())
             return StoreView(store.id, store.name, store.timezone)
 
     @get("/stores", summary="List stores (marketer)")
-    async def list_stores(self, ctx: AppContext, services: Services) -> list[StoreView]:
+    async def list_stores(self, ctx: Ctx, services: Svc) -> list[StoreView]:
         async with ctx.sessions() as session:
             return [StoreView(s.id, s.name, s.timezone) for s in await services.stores.list_stores(session)]
 
     @post("/staff", status_code=HTTP_201_CREATED, summary="Create a staff account (marketer)")
-    async def create_staff(self, ctx: AppContext, services: Services, data: StaffCreate) -> StaffView:
+    async def create_staff(self, ctx: Ctx, services: Svc, data: JSONBody[StaffCreate]) -> StaffView:
         async with ctx.sessions.begin() as session:
             user = await services.stores.create_staff(session, data, ctx.clock.now())
             return StaffView(user.id, user.username, user.store_id, user.can_void)

@@ -1,5 +1,13 @@
 -- The redemption decision on PostgreSQL, in one round trip. It mirrors ledger_sqlite.py step by
 -- step; the same test suite runs against both. Frozen for migration 0001.
+-- Times exactly as the API writes them elsewhere: UTC, "Z", a fraction only when non-zero.
+CREATE OR REPLACE FUNCTION tessera_rfc3339(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN date_part('microseconds', t)::bigint % 1000000 = 0
+        THEN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        ELSE to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END
+$$;
+
 CREATE OR REPLACE FUNCTION tessera_redeem(
     p_scope text, p_key text, p_hash bytea, p_digest bytea, p_now timestamptz,
     p_store bigint, p_staff bigint, p_medium text, p_order_total bigint,
@@ -67,16 +75,16 @@ BEGIN
         ELSIF k.redeemed_at IS NOT NULL THEN
             v_status := 409;
             v_body := jsonb_build_object('code', 'already_redeemed',
-                'redeemed_at', to_char(k.redeemed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'redeemed_at', tessera_rfc3339(k.redeemed_at),
                 'store_id', k.store_id);
         ELSIF k.expires_at <= p_now THEN
             v_status := 410;
             v_body := jsonb_build_object('code', 'expired',
-                'expired_at', to_char(k.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                'expired_at', tessera_rfc3339(k.expires_at));
         ELSE
             v_status := 422;
             v_body := jsonb_build_object('code', 'not_yet_valid',
-                'valid_from', to_char(k.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                'valid_from', tessera_rfc3339(k.starts_at));
         END IF;
     ELSE
         -- KEY SHARE: adding a limit to a running campaign (FOR UPDATE + recount) waits for us.
@@ -117,7 +125,7 @@ BEGIN
                     p_store, p_staff, p_order_total);
             v_body := jsonb_build_object(
                 'id', v_redemption, 'coupon_id', c.id, 'campaign_id', c.campaign_id,
-                'redeemed_at', to_char(p_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'redeemed_at', tessera_rfc3339(p_now),
                 'store_id', p_store, 'staff_id', p_staff, 'medium', p_medium, 'channel', c.channel,
                 'order_total', p_order_total,
                 'discount', jsonb_build_object('kind', k.discount_kind, 'value', k.discount_value,

@@ -302,12 +302,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_code_batches_campaign_id"), ["campaign_id"], unique=False)
 
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(REDEEM_FUNCTION.read_text())
+        # One statement per execute: asyncpg prepares each, and a prepared statement holds one.
+        for body in REDEEM_FUNCTION.read_text().split("$$;"):
+            if body.strip():
+                op.execute(body + "$$;")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS tessera_redeem")
+        op.execute("DROP FUNCTION IF EXISTS tessera_rfc3339")
     op.drop_table("code_batches")
 
     with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
