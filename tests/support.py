@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from httpx import Response
+from sqlalchemy import text
 from litestar.testing import AsyncTestClient
 
 from tessera.auth.services import create_api_key
@@ -50,6 +51,17 @@ class Api:
     def ctx(self) -> AppContext:
         context: AppContext = self.client.app.state.ctx
         return context
+
+    async def sql(self, statement: str, **params: Any) -> list[Any]:
+        """Rows of one SQL statement, on an engine of the test's own loop (the app runs on the
+        test client's loop, whose connections cannot be shared)."""
+        engine = create_engine(self.settings.database)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement), params)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
 
     async def marketer(self) -> Headers:
         if self._marketer is None:
