@@ -99,6 +99,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database)
         sessions = session_factory(engine)
+        read_engine = (
+            create_engine(settings.database, read_only=True) if settings.database.is_sqlite else engine
+        )
+        readers = session_factory(read_engine)
         passwords = PasswordHasher(settings.security)
         raw = await open_raw_store(settings.database)
         code_keys = CodeKeys(settings.security.code_secret)
@@ -107,13 +111,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             clock=clock,
             engine=engine,
             sessions=sessions,
+            readers=readers,
             code_keys=code_keys,
             passwords=passwords,
-            authenticator=Authenticator(sessions, clock),
-            staff_login=StaffLogin(sessions, clock, passwords, settings.security.staff_token_minutes),
+            authenticator=Authenticator(readers, clock),
+            staff_login=StaffLogin(
+                sessions, readers, clock, passwords, settings.security.staff_token_minutes
+            ),
             idempotency=IdempotencyStore(sessions, clock),
             ledger=raw.ledger,
-            bulk_codes=BulkCodes(sessions, code_keys, raw.chunks, clock),
+            bulk_codes=BulkCodes(readers, code_keys, raw.chunks, clock),
         )
         app.state.ctx = ctx
         app.state.services = Services.build(ctx)
@@ -124,6 +131,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             await ctx.bulk_codes.stop()
             await raw.close()
             await engine.dispose()
+            if read_engine is not engine:
+                await read_engine.dispose()
 
     return Litestar(
         route_handlers=[

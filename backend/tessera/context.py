@@ -22,6 +22,8 @@ class AppContext:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Sessions that only read (deferred BEGIN on SQLite, never waiting for the write lock).
+    readers: async_sessionmaker[AsyncSession]
     code_keys: CodeKeys
     passwords: PasswordHasher
     authenticator: Authenticator

@@ -19,7 +19,7 @@ class HealthController(Controller):
     @get("/", summary="Liveness and database check (public)", cache=False)
     async def health(self, ctx: Ctx) -> Response[Health]:
         try:
-            async with ctx.sessions() as session:
+            async with ctx.readers() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:  # any database failure means "not healthy", never a 500
             return Response(Health("degraded", "unavailable"), status_code=503)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from cachetools import TTLCache
@@ -33,6 +34,7 @@ class Authenticator:
         self._cache: TTLCache[bytes, tuple[Principal, datetime]] = TTLCache(
             maxsize=50_000, ttl=AUTH_CACHE_SECONDS
         )
+        self._lookups: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     async def principal_for(self, authorization: str | None) -> Principal | None:
         """The caller behind an ``Authorization: Bearer …`` header, or None."""
@@ -50,6 +52,15 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
+        # Requests that miss together share one lookup instead of each asking the database.
+        pending = self._lookups.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup(kind, digest, now))
+            self._lookups[digest] = pending
+            pending.add_done_callback(lambda _: self._lookups.pop(digest, None))
+        return await asyncio.shield(pending)
+
+    async def _lookup(self, kind: str, digest: bytes, now: datetime) -> Principal | None:
         async with self._sessions() as session:
             found: tuple[Principal, datetime] | None
             if kind == "marketer_key":
@@ -126,17 +137,19 @@ class StaffLogin:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
         clock: Clock,
         passwords: PasswordHasher,
         token_minutes: int,
     ) -> None:
         self._sessions = sessions
+        self._readers = readers
         self._clock = clock
         self._passwords = passwords
         self._lifetime = timedelta(minutes=token_minutes)
 
     async def login(self, username: str, password: str) -> tuple[str, datetime, int, int]:
-        async with self._sessions() as session:
+        async with self._readers() as session:
             user = await session.scalar(
                 select(StaffUser).where(StaffUser.username == username, StaffUser.disabled_at.is_(None))
             )

@@ -58,13 +58,13 @@ class CampaignController(Controller):
         cursor: Annotated[str | None, CURSOR] = None,
     ) -> Page[CampaignView]:
         now = ctx.clock.now()
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             found = await services.campaigns.list(session, limit, after_id(cursor))
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
     @get("/{campaign_id:int}", summary="One campaign (marketer)")
     async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: FromPath[int]) -> CampaignView:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
 
     @patch("/{campaign_id:int}", summary="Change a campaign (marketer)")

@@ -76,7 +76,7 @@ class CodeController(Controller):
 
     @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)")
     async def get_batch(self, ctx: Ctx, campaign_id: FromPath[int], batch_id: FromPath[int]) -> CodeBatchView:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
 
     @get("/", summary="Export unassigned codes as CSV (marketer)", media_type="text/csv")
@@ -89,7 +89,7 @@ class CodeController(Controller):
         batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1)] = None,
     ) -> Stream:
         """Streamed in serial order, a page at a time: a million codes never sit in memory."""
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             campaign = await services.campaigns.get(session, campaign_id)
 
         async def lines() -> AsyncIterator[str]:

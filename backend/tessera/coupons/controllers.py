@@ -16,7 +16,7 @@ class CouponController(Controller):
     async def qr_svg(
         self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
     ) -> Response[str]:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
         return Response(
             services.coupons.qr_svg(coupon, campaign),

@@ -46,7 +46,7 @@ class RegistrationController(Controller):
             if not name:
                 raise InvalidInput("attribute must be name=value", field="attribute")
             pair = (name, value)
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             found = await services.customers.list(
                 session, tag=tag, attribute=pair, after_id=after_id(cursor), limit=limit
             )
@@ -60,7 +60,7 @@ class MeController(Controller):
 
     @get("/", summary="My profile (customer)")
     async def me(self, ctx: Ctx, services: Svc, principal: Caller) -> CustomerView:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             return customer_view(await services.customers.get(session, principal.id))
 
     @patch("/", summary="Change my profile or consents (customer)")
@@ -83,5 +83,5 @@ class MeController(Controller):
 
     @get("/coupons", summary="My coupons (customer)")
     async def my_coupons(self, ctx: Ctx, services: Svc, principal: Caller) -> list[CouponView]:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             return await services.coupons.for_customer(session, principal.id, ctx.clock.now())

@@ -25,19 +25,23 @@ def configure_sqlite_connection(connection: sqlite3.Connection) -> None:
     cursor.close()
 
 
-def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+def create_engine(settings: DatabaseSettings, *, read_only: bool = False) -> AsyncEngine:
+    """The engine for writes; ``read_only`` gives SQLite sessions a deferred ``BEGIN`` so that
+    reads never queue for the write lock (on PostgreSQL both are the same kind of engine)."""
     if settings.is_sqlite:
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         engine = create_async_engine(settings.url, echo=settings.echo)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             configure_sqlite_connection(dbapi_connection)
-            # pysqlite's own BEGIN handling defers the lock; IMMEDIATE avoids upgrade deadlocks.
+            # Writers BEGIN IMMEDIATE: a deferred transaction that reads and then writes can fail
+            # at once with SQLITE_BUSY instead of waiting for the lock.
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(begin)
 
         return engine
     return create_async_engine(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import sqlite3
 from datetime import datetime
+from functools import partial
 from typing import Any
+
+import msgspec
 
 from tessera.db.base import parse_sqlite_time, sqlite_time
 from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
@@ -57,22 +60,50 @@ WHERE c.code_digest = ?
 """
 
 
-class _Throttled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        self.outcome = Outcome(429, {"code": "too_many_attempts", "retry_after": retry_after})
-
-
 class _Failed(Exception):
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.outcome = Outcome(status, body)
 
 
+MAX_BATCH = 256
+
+
 class SqliteLedger:
+    """Group commit: redemptions that arrive while the worker is busy are decided together in
+    one transaction (a savepoint each) and answered after its COMMIT — one thread hop and one
+    commit per batch instead of per redemption, and still no answer before its data is durable.
+    """
+
     def __init__(self, worker: SqliteWorker) -> None:
         self._worker = worker
+        self._pending: list[tuple[RedeemRequest, asyncio.Future[Outcome]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def redeem(self, request: RedeemRequest) -> Outcome:
-        return await self._worker.run(lambda connection: _redeem(connection, request))
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((request, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                requests = [request for request, _ in batch]
+                try:
+                    results = await self._worker.run(partial(_redeem_batch, requests=requests))
+                except Exception as error:  # the COMMIT failed: nothing of the batch happened
+                    results = [error] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # the caller went away; its answer is stored if it had a key
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._flusher = None
 
     async def throttled(self, rule: ThrottleRule, now: datetime) -> bool:
         return await self._worker.run(lambda connection: _throttled(connection, rule, now))
@@ -85,23 +116,33 @@ class SqliteLedger:
         await self._worker.run(work)
 
 
-def _redeem(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
-    try:
-        with immediate_transaction(connection):
-            return _redeem_in_transaction(connection, request)
-    except _Throttled as throttled:
-        return throttled.outcome
+def _redeem_batch(
+    connection: sqlite3.Connection, *, requests: list[RedeemRequest]
+) -> list[Outcome | Exception]:
+    results: list[Outcome | Exception] = []
+    with immediate_transaction(connection):
+        for request in requests:
+            connection.execute("SAVEPOINT request")
+            try:
+                results.append(_redeem_in_transaction(connection, request))
+            except sqlite3.Error as error:  # this request only; the others of the batch go on
+                connection.execute("ROLLBACK TO request")
+                results.append(error)
+            connection.execute("RELEASE request")
+    return results
 
 
 def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
     claim = request.idempotency
     if claim is not None:
-        replay = _claim(connection, claim, request.now)
-        if replay is not None:
-            return replay
+        stored = _stored(connection, claim)
+        if stored is not None:
+            return stored
     if _throttled(connection, request.throttle, request.now):
-        # Rolled back with the key: the same key may be retried once the window has passed.
-        raise _Throttled(request.throttle.retry_after(request.now))
+        # Nothing stored: the same key may be retried once the window has passed.
+        return Outcome(
+            429, {"code": "too_many_attempts", "retry_after": request.throttle.retry_after(request.now)}
+        )
     connection.execute("SAVEPOINT redeem")
     try:
         outcome = _apply(connection, request)
@@ -112,14 +153,18 @@ def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemReques
             _record_failure(connection, request.throttle, request.now)
     connection.execute("RELEASE redeem")
     if claim is not None:
+        now = sqlite_time(request.now)
         connection.execute(
-            "UPDATE idempotency_keys SET status = ?, body = ?, completed_at = ? WHERE scope = ? AND key = ?",
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at, completed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                outcome.status,
-                json.dumps(outcome.body).encode(),
-                sqlite_time(request.now),
                 claim.scope,
                 claim.key,
+                claim.request_hash,
+                outcome.status,
+                msgspec.json.encode(outcome.body),
+                now,
+                now,
             ),
         )
     return outcome
@@ -206,24 +251,24 @@ def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> t
     return 422, {"code": "not_yet_valid", "valid_from": rfc3339(parse_sqlite_time(starts_at))}
 
 
-def _claim(connection: sqlite3.Connection, claim: IdempotencyClaim, now: datetime) -> Outcome | None:
-    """Reserve the key, or return the stored answer (or the refusal) for a key already used."""
-    inserted = connection.execute(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        (claim.scope, claim.key, claim.request_hash, sqlite_time(now)),
-    ).rowcount
-    if inserted:
-        return None
-    request_hash, status, body = connection.execute(
+def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim) -> Outcome | None:
+    """The answer already given for this key, or the refusal of a key used for another request.
+
+    Inside one IMMEDIATE transaction no other request can hold the key half-done, so the record
+    is written once, complete, at the end (PostgreSQL reserves it first: see tessera_redeem).
+    """
+    row = connection.execute(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
         (claim.scope, claim.key),
     ).fetchone()
+    if row is None:
+        return None
+    request_hash, status, body = row
     if request_hash != claim.request_hash:
         return Outcome(422, {"code": "idempotency_key_reused"})
     if status is None:
         return Outcome(409, {"code": "request_in_progress"})
-    return Outcome(status, json.loads(body), replayed=True)
+    return Outcome(status, msgspec.json.decode(body), replayed=True)
 
 
 def _throttled(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> bool:

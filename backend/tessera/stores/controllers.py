@@ -22,7 +22,7 @@ class StoreController(Controller):
 
     @get("/stores", summary="List stores (marketer)")
     async def list_stores(self, ctx: Ctx, services: Svc) -> list[StoreView]:
-        async with ctx.sessions() as session:
+        async with ctx.readers() as session:
             return [StoreView(s.id, s.name, s.timezone) for s in await services.stores.list_stores(session)]
 
     @post("/staff", status_code=HTTP_201_CREATED, summary="Create a staff account (marketer)")

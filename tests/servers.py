@@ -1,0 +1,71 @@
+"""Real server processes for tests that need several of them on one database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(database_url: str, data_dir: Path, secret: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TESSERA_DATABASE_URL": database_url,
+        "TESSERA_DATA_DIR": str(data_dir),
+        "TESSERA_CODE_SECRET": secret,
+        "TESSERA_LOG_LEVEL": "WARNING",
+    }
+
+
+@contextmanager
+def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
+    """``count`` independent server processes; yields their base URLs."""
+    processes: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "--factory", "tessera.app:app_from_env",
+                     "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+                    env=env,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        for url, process in zip(urls, processes, strict=True):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server {url} exited with {process.returncode}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server {url} did not start")
+                time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
