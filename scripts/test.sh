@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Second README command: install what the tests need and run the whole suite — lint, types and
+# tests on SQLite and PostgreSQL. With CI=true a missing PostgreSQL fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+
+# PostgreSQL: the suite needs a server on 127.0.0.1:5432 (trust auth). Start the local one if
+# the machine has it installed but stopped.
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  fi
+fi
+
+echo "== ruff"
+.venv/bin/ruff check backend tests scripts
+.venv/bin/ruff format --check backend tests scripts
+echo "== mypy --strict (backend)"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -p no:cacheprovider "$@"
