@@ -95,9 +95,7 @@ async def empty_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=DATABASES)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "tessera.db"
         shutil.copyfile(sqlite_template, path)

@@ -41,8 +41,20 @@ def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
             port = free_port()
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "--factory", "tessera.app:app_from_env",
-                     "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "tessera.app:app_from_env",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                    ],
                     env=env,
                 )
             )

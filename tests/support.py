@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from httpx import Response
-from sqlalchemy import text
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
 from tessera.clock import FrozenClock
@@ -36,7 +36,8 @@ def problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert body["status"] == status
     assert body["code"] == code, body
     assert body["type"].endswith(code)
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     return body
 
 
@@ -99,7 +100,9 @@ class Api:
         assert login.status_code == 200, login.text
         return bearer(login.json()["token"])
 
-    async def customer(self, *, marketing: bool = True, tags: list[str] | None = None, **fields: Any) -> tuple[int, Headers]:
+    async def customer(
+        self, *, marketing: bool = True, tags: list[str] | None = None, **fields: Any
+    ) -> tuple[int, Headers]:
         body: dict[str, Any] = {
             "email": f"customer{next(_counter)}@example.com",
             "consent": {"terms": True, "marketing": marketing},
@@ -129,7 +132,9 @@ class Api:
         return campaign
 
     async def publish(self, campaign_id: int) -> dict[str, Any]:
-        response = await self.client.post(f"/api/campaigns/{campaign_id}/publish", headers=await self.marketer())
+        response = await self.client.post(
+            f"/api/campaigns/{campaign_id}/publish", headers=await self.marketer()
+        )
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result

@@ -23,13 +23,15 @@ async def test_bulk_codes_export_and_redeem(api: Api) -> None:
     campaign = await api.campaign(limits={"per_customer": None})
     marketer = await api.marketer()
     response = await api.client.post(
-        f"/api/campaigns/{campaign['id']}/codes", json={"count": 12_345, "channel": "print"},
+        f"/api/campaigns/{campaign['id']}/codes",
+        json={"count": 12_345, "channel": "print"},
         headers={**marketer, "Idempotency-Key": "print-run-1"},
     )
     assert response.status_code == 202, response.text
     batch = response.json()
     replay = await api.client.post(
-        f"/api/campaigns/{campaign['id']}/codes", json={"count": 12_345, "channel": "print"},
+        f"/api/campaigns/{campaign['id']}/codes",
+        json={"count": 12_345, "channel": "print"},
         headers={**marketer, "Idempotency-Key": "print-run-1"},
     )
     assert replay.json()["id"] == batch["id"]
@@ -58,15 +60,23 @@ async def test_bulk_codes_export_and_redeem(api: Api) -> None:
 async def test_bulk_codes_limits_and_ean(api: Api) -> None:
     marketer = await api.marketer()
     campaign = await api.campaign(code={"format": "ean13"})
-    problem(await api.client.post(f"/api/campaigns/{campaign['id']}/codes", json={"count": 0}, headers=marketer),
-            400, "invalid_input")
-    problem(await api.client.post("/api/campaigns/999/codes", json={"count": 5}, headers=marketer), 404,
-            "campaign_not_found")
-    response = await api.client.post(f"/api/campaigns/{campaign['id']}/codes", json={"count": 50},
-                                     headers=marketer)
+    problem(
+        await api.client.post(f"/api/campaigns/{campaign['id']}/codes", json={"count": 0}, headers=marketer),
+        400,
+        "invalid_input",
+    )
+    problem(
+        await api.client.post("/api/campaigns/999/codes", json={"count": 5}, headers=marketer),
+        404,
+        "campaign_not_found",
+    )
+    response = await api.client.post(
+        f"/api/campaigns/{campaign['id']}/codes", json={"count": 50}, headers=marketer
+    )
     await _wait_done(api, response.json()["progress_url"])
     export = await api.client.get(f"/api/campaigns/{campaign['id']}/codes?format=csv", headers=marketer)
     codes = [row["code"] for row in csv.DictReader(io.StringIO(export.text))]
-    assert len(codes) == 50 and all(len(c) == 13 and c.startswith("99") for c in codes)
+    assert len(codes) == 50
+    assert all(len(c) == 13 and c.startswith("99") for c in codes)
     staff = await api.staff()
     assert (await api.redeem(staff, codes[0])).json()["medium"] == "print"

@@ -37,27 +37,40 @@ async def _marketer_key(settings: Settings) -> str:
         await engine.dispose()
 
 
-async def _setup(client: httpx.AsyncClient, marketer: dict[str, str], codes: int, **limits: Any) -> tuple[list[str], list[dict[str, str]]]:
+async def _setup(
+    client: httpx.AsyncClient, marketer: dict[str, str], codes: int, **limits: Any
+) -> tuple[list[str], list[dict[str, str]]]:
     now = datetime.now(UTC)
     store = (await client.post("/api/stores", json={"name": "Load"}, headers=marketer)).json()["id"]
     tills = []
     for number in range(4):
         username = f"till{number}"
-        created = await client.post("/api/staff", json={"username": username, "password": "load-test-password",
-                                                         "store_id": store}, headers=marketer)
+        created = await client.post(
+            "/api/staff",
+            json={"username": username, "password": "load-test-password", "store_id": store},
+            headers=marketer,
+        )
         assert created.status_code == 201, created.text
-        login = await client.post("/api/auth/staff/login",
-                                  json={"username": username, "password": "load-test-password"})
+        login = await client.post(
+            "/api/auth/staff/login", json={"username": username, "password": "load-test-password"}
+        )
         tills.append({"Authorization": f"Bearer {login.json()['token']}"})
-    campaign = await client.post("/api/campaigns", headers=marketer, json={
-        "name": "Flash", "discount": {"kind": "percent", "value": 50},
-        "starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(days=1)).isoformat(),
-        "limits": {"per_customer": None, **limits},
-    })
+    campaign = await client.post(
+        "/api/campaigns",
+        headers=marketer,
+        json={
+            "name": "Flash",
+            "discount": {"kind": "percent", "value": 50},
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1)).isoformat(),
+            "limits": {"per_customer": None, **limits},
+        },
+    )
     assert campaign.status_code == 201, campaign.text
     campaign_id = campaign.json()["id"]
-    batch = (await client.post(f"/api/campaigns/{campaign_id}/codes", json={"count": codes},
-                               headers=marketer)).json()
+    batch = (
+        await client.post(f"/api/campaigns/{campaign_id}/codes", json={"count": codes}, headers=marketer)
+    ).json()
     for _ in range(300):
         if (await client.get(batch["progress_url"], headers=marketer)).json()["status"] == "done":
             break
@@ -67,8 +80,9 @@ async def _setup(client: httpx.AsyncClient, marketer: dict[str, str], codes: int
 
 
 async def _fire(urls: list[str], requests: list[tuple[str, dict[str, str]]]) -> Counter[int]:
-    clients = [httpx.AsyncClient(base_url=url, timeout=60,
-                                 limits=httpx.Limits(max_connections=64)) for url in urls]
+    clients = [
+        httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) for url in urls
+    ]
     try:
         rotation = itertools.cycle(clients)
         # 64 in flight; consecutive requests for one code are in flight together.
@@ -87,7 +101,9 @@ async def _fire(urls: list[str], requests: list[tuple[str, dict[str, str]]]) -> 
     return Counter(response.status_code for response in responses)
 
 
-async def test_each_code_redeems_exactly_once_under_16_concurrent_requests(settings: Settings, tmp_path: Path) -> None:
+async def test_each_code_redeems_exactly_once_under_16_concurrent_requests(
+    settings: Settings, tmp_path: Path
+) -> None:
     env = server_env(settings.database.url, tmp_path, TEST_SECRET)
     marketer = {"Authorization": f"Bearer {await _marketer_key(settings)}"}
     with running_servers(processes_for(settings), env) as urls:

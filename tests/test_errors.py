@@ -12,7 +12,9 @@ from tests.support import Api, problem
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -24,11 +26,16 @@ async def test_malformed_json_unknown_fields_and_wrong_types(api: Api) -> None:
     )
     problem(raw, 400, "invalid_input")
     problem(await api.client.post("/api/redemptions", json={"code": 5}, headers=staff), 400, "invalid_input")
-    problem(await api.client.post("/api/redemptions", json={"code": "x", "extra": 1}, headers=staff), 400,
-            "invalid_input")
+    problem(
+        await api.client.post("/api/redemptions", json={"code": "x", "extra": 1}, headers=staff),
+        400,
+        "invalid_input",
+    )
     problem(await api.client.post("/api/customers", json={"email": "a@b.c"}), 400, "invalid_input")
     problem(
-        await api.client.post("/api/customers", json={"email": "nope", "consent": {"terms": True, "marketing": True}}),
+        await api.client.post(
+            "/api/customers", json={"email": "nope", "consent": {"terms": True, "marketing": True}}
+        ),
         400,
         "invalid_input",
     )
@@ -37,8 +44,9 @@ async def test_malformed_json_unknown_fields_and_wrong_types(api: Api) -> None:
 async def test_unknown_route_method_and_oversized_body(api: Api) -> None:
     problem(await api.client.get("/api/nothing-here"), 404, "not_found")
     problem(await api.client.delete("/api/customers"), 405, "method_not_allowed")
-    big = await api.client.post("/api/customers", content=b"x" * (2 * 1024 * 1024),
-                                headers={"Content-Type": "application/json"})
+    big = await api.client.post(
+        "/api/customers", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}
+    )
     problem(big, 413, "payload_too_large")
 
 
@@ -46,11 +54,18 @@ async def test_registration_rules(api: Api) -> None:
     consent = {"terms": True, "marketing": True}
     first = await api.client.post("/api/customers", json={"email": "Dup@Example.com", "consent": consent})
     assert first.status_code == 201
-    problem(await api.client.post("/api/customers", json={"email": "dup@example.com", "consent": consent}), 409,
-            "customer_exists")
-    problem(await api.client.post("/api/customers", json={"email": "x@example.com",
-                                                          "consent": {"terms": False, "marketing": True}}),
-            422, "terms_required")
+    problem(
+        await api.client.post("/api/customers", json={"email": "dup@example.com", "consent": consent}),
+        409,
+        "customer_exists",
+    )
+    problem(
+        await api.client.post(
+            "/api/customers", json={"email": "x@example.com", "consent": {"terms": False, "marketing": True}}
+        ),
+        422,
+        "terms_required",
+    )
     problem(await api.client.post("/api/customers", json={"consent": consent}), 400, "invalid_input")
     rows = await api.sql("SELECT purpose, granted FROM consents ORDER BY purpose")
     assert [tuple(r) for r in rows] == [("marketing", True), ("push", False), ("terms", True)]
@@ -69,8 +84,12 @@ async def test_consent_changes_are_recorded(api: Api) -> None:
 
 async def test_campaign_validation(api: Api) -> None:
     marketer = await api.marketer()
-    base = {"name": "x", "discount": {"kind": "percent", "value": 20},
-            "starts_at": "2026-06-02T00:00:00Z", "ends_at": "2026-06-01T00:00:00Z"}
+    base = {
+        "name": "x",
+        "discount": {"kind": "percent", "value": 20},
+        "starts_at": "2026-06-02T00:00:00Z",
+        "ends_at": "2026-06-01T00:00:00Z",
+    }
     problem(await api.client.post("/api/campaigns", json=base, headers=marketer), 400, "invalid_input")
     bad_percent = {**base, "ends_at": "2026-07-01T00:00:00Z", "discount": {"kind": "percent", "value": 150}}
     problem(await api.client.post("/api/campaigns", json=bad_percent, headers=marketer), 400, "invalid_input")
@@ -83,14 +102,19 @@ async def test_campaign_validation(api: Api) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=json_values, route=st.sampled_from(["/api/redemptions", "/api/redemptions/validate",
-                                                 "/api/campaigns", "/api/customers", "/api/stores"]))
+@given(
+    body=json_values,
+    route=st.sampled_from(
+        ["/api/redemptions", "/api/redemptions/validate", "/api/campaigns", "/api/customers", "/api/stores"]
+    ),
+)
 async def test_no_input_produces_a_500(api: Api, body: Any, route: str) -> None:
     if not hasattr(api, "_fuzz_headers"):
         api._fuzz_headers = {"staff": await api.staff(), "marketer": await api.marketer()}  # type: ignore[attr-defined]
     headers = api._fuzz_headers["staff" if "redemptions" in route else "marketer"]  # type: ignore[attr-defined]
-    response = await api.client.post(route, content=json.dumps(body).encode(),
-                                     headers={**headers, "Content-Type": "application/json"})
+    response = await api.client.post(
+        route, content=json.dumps(body).encode(), headers={**headers, "Content-Type": "application/json"}
+    )
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

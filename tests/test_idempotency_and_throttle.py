@@ -97,7 +97,9 @@ async def test_campaign_max_redemptions_and_limit_added_later(api: Api) -> None:
     problem(await api.redeem(staff, codes[2]), 422, "limit_reached")
     # the refused coupon is untouched and can be used once the cap is raised
     raised = await api.client.patch(
-        f"/api/campaigns/{campaign['id']}", json={"limits": {"max_redemptions": 3}}, headers=await api.marketer()
+        f"/api/campaigns/{campaign['id']}",
+        json={"limits": {"max_redemptions": 3}},
+        headers=await api.marketer(),
     )
     assert raised.status_code == 200, raised.text
     assert raised.json()["redemption_count"] == 2
@@ -110,7 +112,9 @@ async def test_campaign_max_redemptions_and_limit_added_later(api: Api) -> None:
     assert first["campaign"]["id"] == unlimited["id"]
     assert (await api.redeem(staff, first["code"])).status_code == 201
     capped = await api.client.patch(
-        f"/api/campaigns/{unlimited['id']}", json={"limits": {"max_redemptions": 1}}, headers=await api.marketer()
+        f"/api/campaigns/{unlimited['id']}",
+        json={"limits": {"max_redemptions": 1}},
+        headers=await api.marketer(),
     )
     assert capped.json()["redemption_count"] == 1
     second = (await api.coupons(customers[1][1]))[0]

@@ -38,7 +38,9 @@ async def test_register_publish_redeem_void_redeem(api: Api) -> None:
     assert void.status_code == 200, void.text
     assert (await api.coupons(customer))[0]["status"] == "active"
     problem(
-        await api.client.post(f"/api/redemptions/{redemption['id']}/void", headers=staff), 409, "already_voided"
+        await api.client.post(f"/api/redemptions/{redemption['id']}/void", headers=staff),
+        409,
+        "already_voided",
     )
 
     second = await api.redeem(staff, coupon["code_display"].lower(), entry="manual")
@@ -89,7 +91,9 @@ async def test_validate_reports_offer_without_redeeming(api: Api) -> None:
     await api.publish(campaign["id"])
     [coupon] = await api.coupons(customer)
     staff = await api.staff()
-    response = await api.client.post("/api/redemptions/validate", json={"code": coupon["code"]}, headers=staff)
+    response = await api.client.post(
+        "/api/redemptions/validate", json={"code": coupon["code"]}, headers=staff
+    )
     assert response.status_code == 200, response.text
     assert response.json()["coupon_id"] == coupon["id"]
     assert response.json()["campaign"]["name"] == "Spring 20%"
@@ -122,7 +126,8 @@ async def test_ean13_campaign_codes_redeem_as_print(api: Api) -> None:
     campaign = await api.campaign(code={"format": "ean13", "prefix": "99"})
     await api.publish(campaign["id"])
     [coupon] = await api.coupons(customer)
-    assert len(coupon["code"]) == 13 and coupon["code"].startswith("99")
+    assert len(coupon["code"]) == 13
+    assert coupon["code"].startswith("99")
     staff = await api.staff()
     response = await api.redeem(staff, coupon["code"])
     assert response.status_code == 201, response.text

@@ -17,7 +17,8 @@ async def test_every_api_route_states_its_role_and_refuses_anonymous(api: Api) -
             continue
         for method, operation in operations.items():
             summary = operation.get("summary", "")
-            assert summary.endswith(")") and "(" in summary, f"{method} {path} does not name its role"
+            assert summary.endswith(")"), f"{method} {path} does not name its role"
+            assert "(" in summary, f"{method} {path} does not name its role"
             if (method, path) in public:
                 continue
             url = path.replace("{campaign_id}", "1").replace("{coupon_id}", "1")
@@ -78,15 +79,23 @@ async def test_customer_never_sees_another_customers_coupon(api: Api) -> None:
 
 async def test_staff_token_expires_and_logout_revokes(api: Api) -> None:
     staff = await api.staff()
-    assert (await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=staff)).status_code == 404
+    assert (
+        await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=staff)
+    ).status_code == 404
     logout = await api.client.post("/api/auth/staff/logout", headers=staff)
     assert logout.status_code == 204
-    problem(await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=staff), 401,
-            "not_authenticated")
+    problem(
+        await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=staff),
+        401,
+        "not_authenticated",
+    )
     other = await api.staff()
     api.clock.advance(timedelta(hours=12, seconds=1))
-    problem(await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=other), 401,
-            "not_authenticated")
+    problem(
+        await api.client.post("/api/redemptions/validate", json={"code": "x"}, headers=other),
+        401,
+        "not_authenticated",
+    )
 
 
 async def test_staff_login_refuses_wrong_password_and_throttles(api: Api) -> None:
@@ -109,7 +118,9 @@ async def test_staff_login_refuses_wrong_password_and_throttles(api: Api) -> Non
     problem(throttled, 429, "too_many_attempts")
     assert int(throttled.headers["retry-after"]) > 0
     api.clock.advance(timedelta(minutes=5))
-    ok = await api.client.post("/api/auth/staff/login", json={"username": "till.one", "password": "a long password"})
+    ok = await api.client.post(
+        "/api/auth/staff/login", json={"username": "till.one", "password": "a long password"}
+    )
     assert ok.status_code == 200
 
 
