@@ -217,18 +217,8 @@ def _bare_rows(
         ]
 
 
-COLUMNS = (
-    "campaign_id",
-    "serial",
-    "code_digest",
-    "customer_id",
-    "origin",
-    "channel",
-    "issued_at",
-    "starts_at",
-    "expires_at",
-    "redemption_seq",
-)
+# The bare insert writes the same columns as the real chunk writer.
+from tessera.codes.bulk_writers import COLUMNS  # noqa: E402
 
 
 async def run_bare(kind: str, where: str, count: int, chunk: int, secret: str) -> dict[str, Any]:
