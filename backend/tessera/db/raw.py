@@ -20,12 +20,15 @@ class RawStore:
 async def open_raw_store(settings: DatabaseSettings) -> RawStore:
     if settings.is_sqlite:
         from tessera.codes.bulk_writers import SqliteChunkWriter
-        from tessera.db.sqlite_worker import SqliteWorker
+        from tessera.db.sqlite_worker import SqliteWorker, WalCheckpointer
         from tessera.redemptions.ledger_sqlite import SqliteLedger
 
         worker = SqliteWorker(settings.sqlite_path)
+        checkpointer = WalCheckpointer(settings.sqlite_path)
+        checkpointer.start()
 
         async def close_worker() -> None:
+            await checkpointer.stop()
             worker.close()
 
         return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker)

@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TypeVar
 
 from tessera.db.engine import configure_sqlite_connection
@@ -33,6 +33,8 @@ class SqliteWorker:
         if self._connection is None:
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             configure_sqlite_connection(connection)
+            # Checkpoints run on the WalCheckpointer's own thread, not inside this thread's commits.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
             self._connection = connection
         return work(self._connection)
 
@@ -56,3 +58,39 @@ def immediate_transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Co
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+class WalCheckpointer:
+    """Copies the WAL back into the database file every ``interval`` seconds (PASSIVE mode: it
+    never blocks a writer), so the hot-path thread's commits stay short and the WAL bounded."""
+
+    def __init__(self, path: str, interval: float = 0.5) -> None:
+        self._path = path
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="sqlite-wal-checkpoint")
+
+    async def _run(self) -> None:
+        connection = await asyncio.to_thread(self._connect)
+        try:
+            while not self._stopping.is_set():
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._interval)
+                # Also once more on the way out, so a stopped server leaves a short WAL.
+                await asyncio.to_thread(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        configure_sqlite_connection(connection)
+        return connection
+
+    async def stop(self) -> None:
+        """Finish the checkpoint under way (never interrupted mid-call), then close."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
