@@ -1,0 +1,1 @@
+"""Wallet passes: Apple Wallet and Google Wallet."""

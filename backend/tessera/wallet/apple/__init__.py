@@ -1,0 +1,1 @@
+"""Apple Wallet coupon passes, their web service and update pushes."""

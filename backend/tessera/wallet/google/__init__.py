@@ -1,0 +1,1 @@
+"""Google Wallet offers: save links, callbacks and object state updates."""
