@@ -24,7 +24,19 @@ from tessera.app import create_app
 from tessera.clock import FrozenClock
 from tessera.db.migrate import upgrade
 from tessera.db.models import Base
-from tessera.settings import DatabaseSettings, SecuritySettings, Settings, ThrottleSettings
+from tessera.settings import (
+    DEVELOPMENT_PASS_TYPE,
+    DEVELOPMENT_TEAM,
+    AppleWalletSettings,
+    DatabaseSettings,
+    GoogleWalletSettings,
+    SecuritySettings,
+    Settings,
+    ThrottleSettings,
+    WorkerSettings,
+)
+from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
+from tessera.wallet.google.dev_keys import make_development_service_account
 from tests.support import Api
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -105,13 +117,31 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_te
     return url
 
 
+@pytest.fixture(scope="session")
+def pass_certificates(tmp_path_factory: pytest.TempPathFactory) -> DevelopmentCertificates:
+    """Throwaway pass-signing certificates, made once (RSA key generation is slow)."""
+    return make_development_certificates(
+        tmp_path_factory.mktemp("apple"), DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM
+    )
+
+
+@pytest.fixture(scope="session")
+def google_service_account(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_development_service_account(tmp_path_factory.mktemp("google") / "service-account.json")
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(
+    tmp_path: Path,
+    database_url: str,
+    pass_certificates: DevelopmentCertificates,
+    google_service_account: Path,
+) -> Settings:
     return Settings(
         environment="test",
         data_dir=tmp_path,
@@ -119,6 +149,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database=DatabaseSettings(url=database_url, pool_size=5),
         security=SecuritySettings(code_secret=TEST_SECRET),
         throttle=ThrottleSettings(failed_scans_per_window=10, window_seconds=300),
+        apple=AppleWalletSettings(
+            cert_path=pass_certificates.cert_path,
+            key_path=pass_certificates.key_path,
+            wwdr_path=pass_certificates.wwdr_path,
+        ),
+        google=GoogleWalletSettings(service_account_path=google_service_account),
+        # Tests that need deliveries start the worker themselves (see test_wallet_*.py).
+        worker=WorkerSettings(embedded=False),
     ).checked()
 
 

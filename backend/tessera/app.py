@@ -17,27 +17,23 @@ from litestar.static_files import create_static_files_router
 
 from tessera.auth.controllers import AuthController
 from tessera.auth.guards import current_principal
-from tessera.auth.passwords import PasswordHasher
 from tessera.auth.principal import Principal
-from tessera.auth.services import Authenticator, StaffLogin
 from tessera.campaigns.controllers import CampaignController
 from tessera.clock import Clock, SystemClock
-from tessera.codes.bulk import BulkCodes
 from tessera.codes.controllers import CodeController
-from tessera.codes.keys import CodeKeys
-from tessera.context import AppContext
+from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.raw import open_raw_store
 from tessera.health import HealthController
-from tessera.idempotency.service import IdempotencyStore
 from tessera.logs import configure_logging
 from tessera.problems import exception_handlers
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
 from tessera.stores.controllers import StoreController
+from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController
+from tessera.wallet.google.controllers import GoogleCallbackController, GoogleWalletController
+from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_REQUEST_BODY = 1024 * 1024
@@ -97,42 +93,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database)
-        sessions = session_factory(engine)
-        read_engine = (
-            create_engine(settings.database, read_only=True) if settings.database.is_sqlite else engine
-        )
-        readers = session_factory(read_engine)
-        passwords = PasswordHasher(settings.security)
-        raw = await open_raw_store(settings.database)
-        code_keys = CodeKeys(settings.security.code_secret)
-        ctx = AppContext(
-            settings=settings,
-            clock=clock,
-            engine=engine,
-            sessions=sessions,
-            readers=readers,
-            code_keys=code_keys,
-            passwords=passwords,
-            authenticator=Authenticator(readers, clock),
-            staff_login=StaffLogin(
-                sessions, readers, clock, passwords, settings.security.staff_token_minutes
-            ),
-            idempotency=IdempotencyStore(sessions, clock),
-            ledger=raw.ledger,
-            bulk_codes=BulkCodes(readers, code_keys, raw.chunks, clock),
-        )
-        app.state.ctx = ctx
-        app.state.services = Services.build(ctx)
-        await ctx.bulk_codes.resume_unfinished()
-        try:
-            yield
-        finally:
-            await ctx.bulk_codes.stop()
-            await raw.close()
-            await engine.dispose()
-            if read_engine is not engine:
-                await read_engine.dispose()
+        async with open_context(settings, clock) as ctx:
+            services = Services.build(ctx)
+            app.state.ctx = ctx
+            app.state.services = services
+            await ctx.bulk_codes.resume_unfinished()
+            try:
+                async with background_work(ctx, services, embedded_only=True):
+                    yield
+            finally:
+                await ctx.bulk_codes.stop()
 
     return Litestar(
         route_handlers=[
@@ -145,6 +115,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             CampaignController,
             CodeController,
             RedemptionController,
+            ApplePassController,
+            AppleWebServiceController,
+            GoogleWalletController,
+            GoogleCallbackController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={

@@ -1,4 +1,4 @@
-"""The ``tessera`` command: serve, migrate, demo, keys create."""
+"""The ``tessera`` command: serve, migrate, worker, demo, keys create."""
 
 from __future__ import annotations
 
@@ -49,6 +49,29 @@ def _demo(settings: Settings) -> None:
     print(f"  live campaigns   : {', '.join(map(str, credentials.campaign_ids))}")
 
 
+def _worker(settings: Settings) -> None:
+    """Deliver the outbox and run periodic jobs until interrupted (no HTTP)."""
+    import signal
+
+    from tessera.context import open_context
+    from tessera.services import Services
+    from tessera.worker import background_work
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with (
+            open_context(settings, SystemClock()) as ctx,
+            background_work(ctx, Services.build(ctx), embedded_only=False),
+        ):
+            print("Tessera worker running (Ctrl+C stops it)")
+            await stop.wait()
+
+    asyncio.run(run())
+
+
 def _create_key(settings: Settings, name: str, role: str) -> None:
     from tessera.auth.services import create_api_key
     from tessera.db.engine import create_engine, session_factory
@@ -76,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("worker", help="deliver outbox effects and run periodic jobs (no HTTP)")
     commands.add_parser("demo", help="load demo data and print credentials")
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -92,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         _serve(settings, args.host, args.port, args.workers)
     elif args.command == "migrate":
         _migrate(settings)
+    elif args.command == "worker":
+        _worker(settings)
     elif args.command == "demo":
         _demo(settings)
     elif args.command == "keys":

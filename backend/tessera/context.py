@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,7 +13,10 @@ from tessera.auth.services import Authenticator, StaffLogin
 from tessera.clock import Clock
 from tessera.codes.bulk import BulkCodes
 from tessera.codes.keys import CodeKeys
+from tessera.db.engine import create_engine, session_factory
+from tessera.db.raw import open_raw_store
 from tessera.idempotency.service import IdempotencyStore
+from tessera.outbox.service import Outbox
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 from tessera.settings import Settings
 
@@ -31,6 +36,7 @@ class AppContext:
     idempotency: IdempotencyStore
     ledger: RedemptionLedger
     bulk_codes: BulkCodes
+    outbox: Outbox
 
     def scan_throttle(self, staff_id: int) -> ThrottleRule:
         """Failed-scan budget per staff account."""
@@ -47,3 +53,39 @@ class AppContext:
             budget=self.settings.throttle.failed_scans_per_window,
             window_seconds=self.settings.throttle.window_seconds,
         )
+
+
+@asynccontextmanager
+async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppContext]:
+    """Engines, pools and the SQLite worker thread of one process, closed on exit."""
+    engine = create_engine(settings.database)
+    sessions = session_factory(engine)
+    sqlite = settings.database.is_sqlite
+    read_engine = create_engine(settings.database, read_only=True) if sqlite else engine
+    readers = session_factory(read_engine)
+    passwords = PasswordHasher(settings.security)
+    raw = await open_raw_store(settings.database)
+    code_keys = CodeKeys(settings.security.code_secret)
+    try:
+        yield AppContext(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            sessions=sessions,
+            readers=readers,
+            code_keys=code_keys,
+            passwords=passwords,
+            authenticator=Authenticator(readers, clock),
+            staff_login=StaffLogin(
+                sessions, readers, clock, passwords, settings.security.staff_token_minutes
+            ),
+            idempotency=IdempotencyStore(sessions, clock),
+            ledger=raw.ledger,
+            bulk_codes=BulkCodes(readers, code_keys, raw.chunks, clock),
+            outbox=Outbox(sessions, readers, clock, settings.worker, skip_locked=not sqlite),
+        )
+    finally:
+        await raw.close()
+        await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()

@@ -10,6 +10,8 @@ from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
 from tessera.redemptions.services import RedemptionService
 from tessera.stores.services import StoreService
+from tessera.wallet.apple.services import ApplePasses, AppleWebService
+from tessera.wallet.google.services import GoogleWallet
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,14 +21,21 @@ class Services:
     coupons: CouponService
     redemptions: RedemptionService
     stores: StoreService
+    apple_passes: ApplePasses
+    apple_web: AppleWebService
+    google_wallet: GoogleWallet
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
         campaigns = CampaignService(ctx.code_keys, ctx.settings.codes)
+        apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
         return cls(
             campaigns=campaigns,
             customers=CustomerService(campaigns),
             coupons=CouponService(ctx.code_keys),
             redemptions=RedemptionService(ctx),
             stores=StoreService(ctx.passwords),
+            apple_passes=apple_passes,
+            apple_web=AppleWebService(apple_passes),
+            google_wallet=GoogleWallet.from_settings(ctx.settings, ctx.code_keys),
         )

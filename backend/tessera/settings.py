@@ -59,6 +59,57 @@ class CodeSettings:
     ean_prefix: str = "99"
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEVELOPMENT_PASS_TYPE = "pass.dev.tessera.coupon"  # noqa: S105 (an identifier, not a secret)
+DEVELOPMENT_TEAM = "TESSERADEV"
+DEVELOPMENT_GOOGLE_ISSUER = "3388000000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class AppleWalletSettings:
+    """The Pass Type ID certificate signs passes and is the APNs client certificate."""
+
+    pass_type_identifier: str = DEVELOPMENT_PASS_TYPE
+    team_identifier: str = DEVELOPMENT_TEAM
+    organization_name: str = "Tessera"
+    cert_path: Path | None = None
+    key_path: Path | None = None
+    key_password: str | None = None
+    wwdr_path: Path | None = None
+    apns_url: str = "https://api.push.apple.com"
+    # Trust store for the APNs server (None: the system's); tests point it at a local fake.
+    apns_ca_path: Path | None = None
+    template_dir: Path = REPOSITORY / "wallet_templates" / "apple" / "coupon.pass"
+
+    @property
+    def configured(self) -> bool:
+        return None not in (self.cert_path, self.key_path, self.wwdr_path)
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleWalletSettings:
+    issuer_id: str = DEVELOPMENT_GOOGLE_ISSUER
+    service_account_path: Path | None = None
+    api_url: str = "https://walletobjects.googleapis.com"
+    # Google's callback signing keys (its published keys JSON); no file: callbacks are refused.
+    root_keys_path: Path | None = None
+    template_dir: Path = REPOSITORY / "wallet_templates" / "google"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    embedded: bool = True
+    poll_seconds: float = 0.5
+    batch_size: int = 50
+    concurrency: int = 16
+    lease_seconds: int = 120
+    max_attempts: int = 10
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 3600.0
+    jobs_every_seconds: float = 60.0
+    expiry_notice_hours: int = 48
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "development"
@@ -70,6 +121,9 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     codes: CodeSettings = field(default_factory=CodeSettings)
+    apple: AppleWalletSettings = field(default_factory=AppleWalletSettings)
+    google: GoogleWalletSettings = field(default_factory=GoogleWalletSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def is_production(self) -> bool:
@@ -112,6 +166,31 @@ class Settings:
                 random_length=int(get("CODE_LENGTH", str(defaults.codes.random_length))),
                 ean_prefix=get("EAN_PREFIX", defaults.codes.ean_prefix),
             ),
+            apple=AppleWalletSettings(
+                pass_type_identifier=get("APPLE_PASS_TYPE_ID", defaults.apple.pass_type_identifier),
+                team_identifier=get("APPLE_TEAM_ID", defaults.apple.team_identifier),
+                organization_name=get("APPLE_ORGANIZATION", defaults.apple.organization_name),
+                cert_path=_path(get("APPLE_CERT_PATH", "")),
+                key_path=_path(get("APPLE_KEY_PATH", "")),
+                key_password=get("APPLE_KEY_PASSWORD", "") or None,
+                wwdr_path=_path(get("APPLE_WWDR_PATH", "")),
+                apns_url=get("APNS_URL", defaults.apple.apns_url).rstrip("/"),
+                apns_ca_path=_path(get("APNS_CA_PATH", "")),
+                template_dir=Path(get("APPLE_TEMPLATE_DIR", str(defaults.apple.template_dir))),
+            ),
+            google=GoogleWalletSettings(
+                issuer_id=get("GOOGLE_ISSUER_ID", defaults.google.issuer_id),
+                service_account_path=_path(get("GOOGLE_SERVICE_ACCOUNT_PATH", "")),
+                api_url=get("GOOGLE_WALLET_API_URL", defaults.google.api_url).rstrip("/"),
+                root_keys_path=_path(get("GOOGLE_ROOT_KEYS_PATH", "")),
+                template_dir=Path(get("GOOGLE_TEMPLATE_DIR", str(defaults.google.template_dir))),
+            ),
+            worker=WorkerSettings(
+                embedded=_flag(get("WORKER_EMBEDDED", "true")),
+                poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
+                max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", str(defaults.worker.max_attempts))),
+                expiry_notice_hours=int(get("EXPIRY_NOTICE_HOURS", str(defaults.worker.expiry_notice_hours))),
+            ),
         )
         return settings.checked()
 
@@ -121,6 +200,7 @@ class Settings:
             raise ConfigurationError("TESSERA_CODE_LENGTH must be between 14 and 24 (>= 64 bits)")
         if not (self.codes.ean_prefix.isdigit() and 1 <= len(self.codes.ean_prefix) <= 3):
             raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
+        settings = self
         secret = self.security.code_secret
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
             if self.is_production:
@@ -128,8 +208,36 @@ class Settings:
                     "TESSERA_CODE_SECRET must be set to at least 32 random characters in production"
                 )
             secret = self._development_secret()
-            return replace(self, security=replace(self.security, code_secret=secret))
-        return self
+            settings = replace(settings, security=replace(self.security, code_secret=secret))
+        return settings._with_wallet_credentials()
+
+    def _with_wallet_credentials(self) -> Settings:
+        """Apple and Google credentials; throwaway ones in development, required in production."""
+        apple, google = self.apple, self.google
+        if not apple.configured:
+            if self.is_production:
+                raise ConfigurationError(
+                    "TESSERA_APPLE_CERT_PATH, TESSERA_APPLE_KEY_PATH and TESSERA_APPLE_WWDR_PATH "
+                    "must be set in production"
+                )
+            from tessera.wallet.apple.dev_certificates import make_development_certificates
+
+            made = make_development_certificates(
+                self.data_dir / "wallet-dev" / "apple", apple.pass_type_identifier, apple.team_identifier
+            )
+            apple = replace(apple, cert_path=made.cert_path, key_path=made.key_path, wwdr_path=made.wwdr_path)
+        if google.service_account_path is None:
+            if self.is_production:
+                raise ConfigurationError("TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH must be set in production")
+            from tessera.wallet.google.dev_keys import make_development_service_account
+
+            path = make_development_service_account(
+                self.data_dir / "wallet-dev" / "google-service-account.json"
+            )
+            google = replace(google, service_account_path=path)
+        if google.root_keys_path is None and self.is_production:
+            raise ConfigurationError("TESSERA_GOOGLE_ROOT_KEYS_PATH must be set in production")
+        return replace(self, apple=apple, google=google)
 
     def _development_secret(self) -> str:
         """A secret kept in the data directory, so development codes survive restarts."""
@@ -141,6 +249,10 @@ class Settings:
         path.write_text(value)
         path.chmod(0o600)
         return value
+
+
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None
 
 
 def _flag(value: str) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.db.base import Base, JSONType
@@ -32,5 +32,8 @@ class Campaign(Base):
     next_serial: Mapped[int] = mapped_column(BigInteger, default=0)
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_at: Mapped[datetime | None]
+    # Colours, texts and languages of the wallet passes (``wallet.design.WalletDesign``).
+    wallet_design: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
+    wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

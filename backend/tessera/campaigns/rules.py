@@ -41,3 +41,18 @@ def code_for(keys: CodeKeys, campaign: Campaign, serial: int) -> str:
 
 def discount_of(campaign: Campaign) -> Discount:
     return Discount(cast(DiscountKind, campaign.discount_kind), campaign.discount_value, campaign.currency)
+
+
+# Currencies whose minor unit is not a hundredth (ISO 4217 exponents other than 2).
+_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "HUF": 2, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3, "TND": 3}
+
+
+def discount_text(discount: Discount) -> str:
+    """The discount as a person reads it: ``20% off``, ``5.00 EUR off``, ``Free item``."""
+    if discount.kind == "percent":
+        return f"{discount.value}% off"
+    if discount.kind == "amount":
+        digits = _MINOR_DIGITS.get(discount.currency or "", 2)
+        amount = f"{discount.value / 10**digits:.{digits}f}"
+        return f"{amount} {discount.currency} off"
+    return "Free item"

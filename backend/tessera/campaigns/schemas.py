@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tessera.schemas import AttributeValue, LongText, ShortText, Tag
+from tessera.wallet.design import WalletDesignInput, WalletDesignView
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -47,6 +48,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     code: CodeSpec = msgspec.field(default_factory=CodeSpec)
     limits: Limits = msgspec.field(default_factory=Limits)
     segment: Segment = msgspec.field(default_factory=Segment)
+    wallet: WalletDesignInput | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,6 +65,8 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | msgspec.UnsetType | None = msgspec.UNSET
     limits: LimitsUpdate | msgspec.UnsetType = msgspec.UNSET
     segment: Segment | msgspec.UnsetType = msgspec.UNSET
+    # Replaces the whole design; the logo stays unless ``logo_png`` or ``remove_logo`` is given.
+    wallet: WalletDesignInput | msgspec.UnsetType = msgspec.UNSET
 
 
 class CodeFormatView(msgspec.Struct):
@@ -82,6 +86,7 @@ class CampaignView(msgspec.Struct):
     code: CodeFormatView
     limits: Limits
     segment: Segment
+    wallet: WalletDesignView
     redemption_count: int | None
     published_at: datetime | None
     status: Literal["draft", "scheduled", "running", "ended"]

@@ -32,6 +32,8 @@ from tessera.customers.models import Customer
 from tessera.errors import InvalidInput, NotFound, Unprocessable
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.settings import CodeSettings
+from tessera.wallet.changes import campaign_passes_changed
+from tessera.wallet.design import checked_logo, stored, view_of
 
 ISSUE_CHUNK = 1000
 
@@ -77,6 +79,7 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         code=CodeFormatView(campaign.code_format, campaign.code_length, campaign.ean_prefix),
         limits=Limits(campaign.per_customer_limit, campaign.max_redemptions),
         segment=Segment(**campaign.segment),
+        wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
         redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
         published_at=campaign.published_at,
         status=status,
@@ -154,6 +157,8 @@ class CampaignService:
             redemption_count=0,
             next_serial=0,
             segment={"tags_any": data.segment.tags_any, "attributes": data.segment.attributes},
+            wallet_design=stored(data.wallet) if data.wallet else {},
+            wallet_logo=checked_logo(data.wallet.logo_png) if data.wallet and data.wallet.logo_png else None,
             published_at=None,
             created_at=now,
             updated_at=now,
@@ -192,6 +197,16 @@ class CampaignService:
             await self._change_limits(session, campaign, data.limits)
         campaign.updated_at = now
         await session.flush()
+        if data.wallet is not UNSET:
+            campaign.wallet_design = stored(data.wallet)
+            if data.wallet.logo_png is not None:
+                campaign.wallet_logo = checked_logo(data.wallet.logo_png)
+            elif data.wallet.remove_logo:
+                campaign.wallet_logo = None
+            await session.flush()
+        pass_fields = (data.wallet, data.name, data.description)
+        if published and any(value is not UNSET for value in pass_fields):
+            await campaign_passes_changed(session, campaign.id, now)
         return campaign
 
     async def _change_limits(self, session: AsyncSession, campaign: Campaign, limits: LimitsUpdate) -> None:

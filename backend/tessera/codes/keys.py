@@ -7,6 +7,7 @@ the owner can still be shown theirs. Both keys come from ``TESSERA_CODE_SECRET``
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 from tessera.codes.formats import EAN_SERIAL_SPACE, ean13_code, random_code_from_bytes
@@ -20,10 +21,16 @@ class CodeKeys:
         self._derive_key = hmac.digest(master, b"tessera/code-derivation/v1", "sha256")
         self._lookup_key = hmac.digest(master, b"tessera/code-lookup/v1", "sha256")
         self._ean_key = hmac.digest(master, b"tessera/ean-permutation/v1", "sha256")
+        self._pass_key = hmac.digest(master, b"tessera/wallet-pass-token/v1", "sha256")
 
     def digest(self, code: str) -> bytes:
         """What the database stores and looks codes up by."""
         return hmac.digest(self._lookup_key, code.encode(), "sha256")[:DIGEST_BYTES]
+
+    def pass_token(self, coupon_id: int) -> str:
+        """The per-pass secret a wallet sends back to the pass web service (43 characters)."""
+        mac = hmac.digest(self._pass_key, b"%d" % coupon_id, "sha256")
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def random_code(self, campaign_id: int, serial: int, length: int) -> str:
         raw = hmac.digest(self._derive_key, b"%d:%d" % (campaign_id, serial), "sha256")

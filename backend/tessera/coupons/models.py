@@ -36,3 +36,7 @@ class Coupon(Base):
     redeemed_at: Mapped[datetime | None]
     redemption_seq: Mapped[int] = mapped_column(default=0)
     revoked_at: Mapped[datetime | None]
+    # When the wallet pass last changed other than by a redemption (void, revocation, design,
+    # expiry notice); a redemption's own time is ``redeemed_at``. See ``wallet.changes``.
+    pass_updated_at: Mapped[datetime | None]
+    expiry_noticed_at: Mapped[datetime | None]

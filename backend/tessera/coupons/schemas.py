@@ -24,6 +24,6 @@ class CouponView(msgspec.Struct):
     redeemed_at: datetime | None
     status: CouponStatus
     qr_svg_url: str
-    # Filled in once wallet passes are configured (Apple/Google credentials in settings).
+    # Personal coupons only: unassigned print codes have no owner to download a pass.
     apple_pass_url: str | None = None
     google_wallet_url: str | None = None

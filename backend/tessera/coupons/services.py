@@ -104,4 +104,6 @@ class CouponService:
             redeemed_at=coupon.redeemed_at,
             status=coupon_status(coupon, now),
             qr_svg_url=f"/api/coupons/{coupon.id}/qr.svg",
+            apple_pass_url=f"/api/coupons/{coupon.id}/pass.pkpass" if coupon.customer_id else None,
+            google_wallet_url=f"/api/coupons/{coupon.id}/google-wallet" if coupon.customer_id else None,
         )

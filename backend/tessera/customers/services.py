@@ -21,6 +21,7 @@ from tessera.customers.schemas import (
 )
 from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.events.log import record
+from tessera.wallet.changes import pass_changed
 
 
 class CustomerExists(Conflict):
@@ -169,6 +170,7 @@ class CustomerService:
         ).all()
         for coupon_id, campaign_id in revoked:
             await record(session, "revoked", now, campaign_id=campaign_id, coupon_id=coupon_id)
+        await pass_changed(session, [coupon_id for coupon_id, _ in revoked], now)
         await record(session, "erased", now, customer_id=None)
 
     async def list(

@@ -8,11 +8,16 @@ from tessera.customers.models import Consent, Customer
 from tessera.db.base import Base
 from tessera.events.models import Event
 from tessera.idempotency.models import IdempotencyRecord
+from tessera.outbox.models import OutboxMessage
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
 from tessera.stores.models import Store
+from tessera.wallet.apple.models import AppleDevice, AppleRegistration
+from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
 
 __all__ = [
     "ApiKey",
+    "AppleDevice",
+    "AppleRegistration",
     "AttemptCounter",
     "Base",
     "Campaign",
@@ -22,7 +27,10 @@ __all__ = [
     "Customer",
     "CustomerRedemptionCount",
     "Event",
+    "GoogleCallbackNonce",
+    "GoogleWalletObject",
     "IdempotencyRecord",
+    "OutboxMessage",
     "Redemption",
     "StaffSession",
     "StaffUser",

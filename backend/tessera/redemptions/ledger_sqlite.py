@@ -20,6 +20,7 @@ from tessera.redemptions.ledger import (
     rfc3339,
     success_body,
 )
+from tessera.wallet.changes import QUEUE_PASS_PUSHES_SQL
 
 _REDEEM_COUPON = """
 UPDATE coupons SET redeemed_at = :now, redemption_seq = redemption_seq + 1
@@ -216,6 +217,7 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
             request.order_total,
         ),
     )
+    connection.execute(QUEUE_PASS_PUSHES_SQL, {"coupon_id": coupon_id, "now": now})
     return Outcome(
         201,
         success_body(

@@ -28,6 +28,7 @@ from tessera.redemptions.errors import (
 from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, rfc3339
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
+from tessera.wallet.changes import pass_changed
 
 
 class RedemptionService:
@@ -177,6 +178,7 @@ class RedemptionService:
                 )
                 .values(redeemed=CustomerRedemptionCount.redeemed - 1)
             )
+        await pass_changed(session, [redemption.coupon_id], now)
         await record(
             session,
             "voided",

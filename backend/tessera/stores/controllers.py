@@ -18,12 +18,12 @@ class StoreController(Controller):
     async def create_store(self, ctx: Ctx, services: Svc, data: JSONBody[StoreCreate]) -> StoreView:
         async with ctx.sessions.begin() as session:
             store = await services.stores.create_store(session, data, ctx.clock.now())
-            return StoreView(store.id, store.name, store.timezone)
+            return StoreView.of(store)
 
     @get("/stores", summary="List stores (marketer)")
     async def list_stores(self, ctx: Ctx, services: Svc) -> list[StoreView]:
         async with ctx.readers() as session:
-            return [StoreView(s.id, s.name, s.timezone) for s in await services.stores.list_stores(session)]
+            return [StoreView.of(store) for store in await services.stores.list_stores(session)]
 
     @post("/staff", status_code=HTTP_201_CREATED, summary="Create a staff account (marketer)")
     async def create_staff(self, ctx: Ctx, services: Svc, data: JSONBody[StaffCreate]) -> StaffView:

@@ -14,4 +14,6 @@ class Store(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     created_at: Mapped[datetime]

@@ -5,17 +5,34 @@ from typing import Annotated
 import msgspec
 
 from tessera.schemas import ShortText
+from tessera.stores.models import Store
+
+
+class Location(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the store is: wallet passes show up on the lock screen near it."""
+
+    latitude: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    longitude: Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 
 class StoreCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText
     timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "UTC"
+    location: Location | None = None
 
 
 class StoreView(msgspec.Struct):
     id: int
     name: str
     timezone: str
+    location: Location | None = None
+
+    @classmethod
+    def of(cls, store: Store) -> StoreView:
+        location = None
+        if store.latitude is not None and store.longitude is not None:
+            location = Location(store.latitude, store.longitude)
+        return cls(store.id, store.name, store.timezone, location)
 
 
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -35,7 +35,13 @@ class StoreService:
             ZoneInfo(data.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidInput("Unknown time zone", field="timezone") from error
-        store = Store(name=data.name, timezone=data.timezone, created_at=now)
+        store = Store(
+            name=data.name,
+            timezone=data.timezone,
+            latitude=data.location.latitude if data.location else None,
+            longitude=data.location.longitude if data.location else None,
+            created_at=now,
+        )
         session.add(store)
         await session.flush()
         return store

@@ -1,0 +1,100 @@
+"""The worker loop: deliver due outbox rows and run the periodic jobs.
+
+It runs inside the app process by default (``TESSERA_WORKER_EMBEDDED``) or as ``tessera worker``
+processes; several may run at once (see ``Outbox.claim``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+
+import structlog
+
+from tessera.outbox.service import GiveUp, Outbox, OutboxItem, RetryLater
+from tessera.settings import WorkerSettings
+
+Handler = Callable[[OutboxItem], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
+
+log = structlog.get_logger("tessera.worker")
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        outbox: Outbox,
+        handlers: Mapping[str, Handler],
+        settings: WorkerSettings,
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self._outbox = outbox
+        self._handlers = dict(handlers)
+        self._settings = settings
+        self._jobs = list(jobs)
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._jobs_due = 0.0
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due rows; the number of rows handled."""
+        items = await self._outbox.claim(self._settings.batch_size)
+        await asyncio.gather(*(self._deliver(item) for item in items))
+        return len(items)
+
+    async def run_jobs(self) -> None:
+        for job in self._jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job failed", job=getattr(job, "__qualname__", repr(job)))
+
+    async def run(self) -> None:
+        """Poll until cancelled; a busy outbox is drained without waiting between batches."""
+        while True:
+            try:
+                if time.monotonic() >= self._jobs_due:
+                    self._jobs_due = time.monotonic() + self._settings.jobs_every_seconds
+                    await self.run_jobs()
+                handled = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database may be briefly unreachable: keep the loop, try again later.
+                log.exception("worker iteration failed")
+                handled = 0
+            if handled < self._settings.batch_size:
+                await asyncio.sleep(self._settings.poll_seconds)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        async with self._slots:
+            handler = self._handlers.get(item.topic)
+            if handler is None:
+                await self._outbox.failed(item, f"no handler for topic {item.topic!r}")
+                return
+            try:
+                await handler(item)
+            except RetryLater as error:
+                log.info("delivery deferred", topic=item.topic, id=item.id, reason=str(error))
+                await self._outbox.retry(item, str(error), error.retry_after)
+            except GiveUp as error:
+                log.warning("delivery abandoned", topic=item.topic, id=item.id, reason=str(error))
+                await self._outbox.failed(item, str(error))
+            except Exception as error:
+                log.exception("delivery failed", topic=item.topic, id=item.id)
+                await self._outbox.retry(item, f"{type(error).__name__}: {error}", None)
+            else:
+                await self._outbox.delivered(item)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: OutboxWorker) -> AsyncIterator[None]:
+    """Run ``worker`` in the background for the duration of the block."""
+    task = asyncio.create_task(worker.run(), name="tessera-worker")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

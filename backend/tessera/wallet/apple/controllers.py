@@ -1,0 +1,197 @@
+"""Apple Wallet over HTTP: the owner's pass download and Apple's pass web service.
+
+The web service paths, methods and status codes are Apple's ("Wallet Passes web service"):
+devices call them, authenticated by ``Authorization: ApplePass <authenticationToken>``.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from tessera.auth.guards import allow
+from tessera.deps import Caller, Ctx, Svc
+from tessera.errors import InvalidInput
+from tessera.events.log import record
+from tessera.wallet.apple.apns import PUSH_TOKEN
+from tessera.wallet.apple.services import pass_version
+
+PKPASS = "application/vnd.apple.pkpass"
+log = structlog.get_logger("tessera.wallet.apple")
+
+DeviceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+AUTHORIZATION = HeaderParameter(name="Authorization", required=False, max_length=200)
+IF_MODIFIED_SINCE = HeaderParameter(name="If-Modified-Since", required=False, max_length=64)
+UPDATED_SINCE = QueryParameter(name="passesUpdatedSince", required=False, max_length=32)
+
+
+class Registration(msgspec.Struct):
+    pushToken: str
+
+
+class DeviceLog(msgspec.Struct):
+    logs: Annotated[list[Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=100)]
+
+
+class SerialNumbers(msgspec.Struct):
+    serialNumbers: list[str]
+    lastUpdated: str
+
+
+def _pkpass(content: bytes, coupon_id: int, last_modified: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type=PKPASS,
+        headers={
+            "Content-Disposition": f'attachment; filename="coupon-{coupon_id}.pkpass"',
+            "Last-Modified": last_modified,
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+class ApplePassController(Controller):
+    path = "/api/coupons"
+    tags = ["wallet"]
+    guards = allow("customer")
+
+    @get("/{coupon_id:int}/pass.pkpass", summary="Apple Wallet pass of my coupon (customer, owner only)")
+    async def download(
+        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
+    ) -> Response[bytes]:
+        now = ctx.clock.now()
+        async with ctx.readers() as session:
+            coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
+            stores = await services.apple_passes.stores(session)
+        content = await services.apple_passes.build(coupon, campaign, stores, now)
+        async with ctx.sessions.begin() as session:
+            await record(
+                session,
+                "pass_downloaded",
+                now,
+                campaign_id=campaign.id,
+                coupon_id=coupon.id,
+                customer_id=coupon.customer_id,
+                channel=coupon.channel,
+                medium="apple_wallet",
+            )
+        return _pkpass(content, coupon.id, format_datetime(pass_version(coupon), usegmt=True))
+
+
+class AppleWebServiceController(Controller):
+    path = "/wallet/apple/v1"
+    tags = ["wallet"]
+
+    @post(
+        "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
+        summary="Register a pass on a device (Apple Wallet device, pass token)",
+        status_code=201,
+    )
+    async def register(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        device_id: FromPath[DeviceId],
+        pass_type: FromPath[str],
+        serial: FromPath[str],
+        data: JSONBody[Registration],
+        authorization: Annotated[str | None, AUTHORIZATION] = None,
+    ) -> Response[None]:
+        web = services.apple_web
+        coupon_id = web.passes.authorize(serial, authorization)
+        web.check_pass_type(pass_type)
+        if not PUSH_TOKEN.match(data.pushToken):
+            raise InvalidInput("pushToken is not an APNs device token", field="pushToken")
+        async with ctx.sessions.begin() as session:
+            created = await web.register(session, device_id, coupon_id, data.pushToken, ctx.clock.now())
+        return Response(None, status_code=201 if created else 200)
+
+    @delete(
+        "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
+        summary="Unregister a pass from a device (Apple Wallet device, pass token)",
+        status_code=200,
+    )
+    async def unregister(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        device_id: FromPath[DeviceId],
+        pass_type: FromPath[str],
+        serial: FromPath[str],
+        authorization: Annotated[str | None, AUTHORIZATION] = None,
+    ) -> Response[None]:
+        web = services.apple_web
+        coupon_id = web.passes.authorize(serial, authorization)
+        web.check_pass_type(pass_type)
+        async with ctx.sessions.begin() as session:
+            await web.unregister(session, device_id, coupon_id, ctx.clock.now())
+        return Response(None, status_code=200)
+
+    @get(
+        "/devices/{device_id:str}/registrations/{pass_type:str}",
+        summary="Serial numbers of a device's changed passes (Apple Wallet device)",
+    )
+    async def changed(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        device_id: FromPath[DeviceId],
+        pass_type: FromPath[str],
+        since: Annotated[str | None, UPDATED_SINCE] = None,
+    ) -> Response[SerialNumbers | None]:
+        web = services.apple_web
+        web.check_pass_type(pass_type)
+        async with ctx.readers() as session:
+            found = await web.changed_serials(session, device_id, since)
+        if found is None:
+            return Response(None, status_code=204)
+        serials, tag = found
+        return Response(SerialNumbers(serialNumbers=serials, lastUpdated=tag))
+
+    @get(
+        "/passes/{pass_type:str}/{serial:str}",
+        summary="The latest version of a pass (Apple Wallet device, pass token)",
+    )
+    async def latest(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        pass_type: FromPath[str],
+        serial: FromPath[str],
+        authorization: Annotated[str | None, AUTHORIZATION] = None,
+        if_modified_since: Annotated[str | None, IF_MODIFIED_SINCE] = None,
+    ) -> Response[bytes]:
+        passes = services.apple_passes
+        coupon_id = passes.authorize(serial, authorization)
+        services.apple_web.check_pass_type(pass_type)
+        async with ctx.readers() as session:
+            coupon, campaign = await passes.coupon(session, coupon_id)
+            stores = await passes.stores(session)
+        version = pass_version(coupon).replace(microsecond=0)
+        if if_modified_since:
+            try:
+                seen = parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError):
+                seen = None
+            if seen is not None and seen.tzinfo is not None and version <= seen:
+                return Response(
+                    b"", status_code=304, headers={"Last-Modified": format_datetime(version, usegmt=True)}
+                )
+        content = await passes.build(coupon, campaign, stores, ctx.clock.now())
+        return _pkpass(content, coupon.id, format_datetime(version, usegmt=True))
+
+    @post(
+        "/log", summary="Messages a device logs about the web service (Apple Wallet device)", status_code=200
+    )
+    async def device_log(self, data: JSONBody[DeviceLog], request: Request[Any, Any, Any]) -> None:
+        for message in data.logs:
+            log.info(
+                "apple wallet device log",
+                message=message,
+                client=request.client.host if request.client else None,
+            )

@@ -1,0 +1,291 @@
+"""Apple Wallet passes of coupons: what a pass shows, and the web service's bookkeeping.
+
+A pass is identified by its serial number (the coupon id) and authenticated by a per-pass token
+derived from the code secret, so nothing per pass is stored until a device registers it. Its
+version is the latest of ``issued_at``, ``pass_updated_at`` and ``redeemed_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import code_for, discount_of, discount_text
+from tessera.codes.formats import group
+from tessera.codes.keys import CodeKeys
+from tessera.codes.payloads import payload_for
+from tessera.coupons.models import Coupon
+from tessera.coupons.services import coupon_status
+from tessera.errors import ConfigurationError, NotAuthenticated, NotFound
+from tessera.events.log import record
+from tessera.settings import Settings
+from tessera.stores.models import Store
+from tessera.wallet.apple.models import AppleDevice, AppleRegistration
+from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
+from tessera.wallet.apple.signing import PassSigner
+from tessera.wallet.design import loaded
+
+MAX_LOCATIONS = 10
+AUTH_SCHEME = "ApplePass "
+
+
+class PassNotFound(NotFound):
+    code = "pass_not_found"
+    title = "No such pass"
+
+
+class PassUnauthorized(NotAuthenticated):
+    code = "pass_unauthorized"
+    title = "Not authorized for this pass"
+
+
+def pass_version(coupon: Coupon) -> datetime:
+    """When the pass last changed: issue, redemption, or any other change (void, design, …)."""
+    return max(moment for moment in (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at) if moment)
+
+
+def update_tag(moment: datetime) -> str:
+    """``passesUpdatedSince`` tags are opaque to devices: microseconds since the epoch."""
+    return str(int(moment.timestamp() * 1_000_000))
+
+
+def parse_tag(tag: str | None) -> datetime | None:
+    if not tag or not tag.isdigit() or len(tag) > 20:
+        return None
+    return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
+
+
+class ApplePasses:
+    def __init__(self, settings: Settings, keys: CodeKeys, builder: ApplePassBuilder) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._builder = builder
+        self.pass_type_identifier = settings.apple.pass_type_identifier
+        self.web_service_url = f"{settings.public_url}/wallet/apple"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keys: CodeKeys) -> ApplePasses:
+        apple = settings.apple
+        if apple.cert_path is None or apple.key_path is None or apple.wwdr_path is None:
+            raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
+        signer = PassSigner(apple.cert_path, apple.key_path, apple.wwdr_path, apple.key_password)
+        builder = ApplePassBuilder(
+            apple.template_dir,
+            signer,
+            apple.pass_type_identifier,
+            apple.team_identifier,
+            apple.organization_name,
+        )
+        return cls(settings, keys, builder)
+
+    @staticmethod
+    def serial_of(coupon_id: int) -> str:
+        return str(coupon_id)
+
+    def authorize(self, serial: str, authorization: str | None) -> int:
+        """The coupon id of ``serial`` if ``authorization`` carries its pass token; else 401."""
+        if not serial.isdigit() or len(serial) > 18 or not authorization:
+            raise PassUnauthorized
+        if not authorization.startswith(AUTH_SCHEME):
+            raise PassUnauthorized
+        coupon_id = int(serial)
+        presented = authorization[len(AUTH_SCHEME) :].strip()
+        if not hmac.compare_digest(presented.encode(), self._keys.pass_token(coupon_id).encode()):
+            raise PassUnauthorized
+        return coupon_id
+
+    def content(
+        self, coupon: Coupon, campaign: Campaign, stores: Sequence[Store], now: datetime
+    ) -> PassContent:
+        design = loaded(campaign.wallet_design)
+        code = code_for(self._keys, campaign, coupon.serial)
+        status = coupon_status(coupon, now)
+        expiring_soon = status == "active" and coupon.expires_at - now <= timedelta(
+            hours=self._settings.worker.expiry_notice_hours
+        )
+        texts = {
+            language: {
+                key: value
+                for key, value in (("title", t.title), ("description", t.description), ("terms", t.terms))
+                if value
+            }
+            for language, t in design.texts.items()
+        }
+        return PassContent(
+            serial_number=self.serial_of(coupon.id),
+            authentication_token=self._keys.pass_token(coupon.id),
+            web_service_url=self.web_service_url,
+            description=campaign.description or campaign.name,
+            organization_name=self._settings.apple.organization_name,
+            logo_text=design.logo_text or self._settings.apple.organization_name,
+            title=campaign.name,
+            discount_text=discount_text(discount_of(campaign)),
+            expires_at=coupon.expires_at,
+            status="active" if status == "scheduled" else status,
+            expiring_soon=expiring_soon,
+            redeemed_at=coupon.redeemed_at,
+            barcode_message=payload_for(code, "apple_wallet"),
+            barcode_alt_text=group(code) if campaign.code_format == "random" else code,
+            details=campaign.description,
+            terms=design.terms or "",
+            locations=tuple(
+                (store.latitude, store.longitude, store.name)
+                for store in stores
+                if store.latitude is not None and store.longitude is not None
+            )[:MAX_LOCATIONS],
+            background_color=design.background_color,
+            foreground_color=design.foreground_color,
+            label_color=design.label_color,
+            logo_png=campaign.wallet_logo,
+            texts=texts,
+        )
+
+    async def build(
+        self, coupon: Coupon, campaign: Campaign, stores: Sequence[Store], now: datetime
+    ) -> bytes:
+        """The signed .pkpass; signing is CPU work, kept off the event loop."""
+        content = self.content(coupon, campaign, stores, now)
+        return await asyncio.to_thread(self._builder.build, content)
+
+    async def stores(self, session: AsyncSession) -> list[Store]:
+        """Stores with a known location, for the pass's lock-screen relevance."""
+        return list(
+            await session.scalars(
+                select(Store)
+                .where(Store.latitude.is_not(None), Store.longitude.is_not(None))
+                .order_by(Store.id)
+                .limit(MAX_LOCATIONS)
+            )
+        )
+
+    async def coupon(self, session: AsyncSession, coupon_id: int) -> tuple[Coupon, Campaign]:
+        row = (
+            await session.execute(
+                select(Coupon, Campaign)
+                .join(Campaign, Campaign.id == Coupon.campaign_id)
+                .where(Coupon.id == coupon_id, Coupon.customer_id.is_not(None))
+            )
+        ).first()
+        if row is None:
+            raise PassNotFound
+        return row[0], row[1]
+
+
+class AppleWebService:
+    """Device registrations: each is "saved to Apple Wallet" until the device unregisters."""
+
+    def __init__(self, passes: ApplePasses) -> None:
+        self.passes = passes
+
+    def check_pass_type(self, pass_type_identifier: str) -> None:
+        if pass_type_identifier != self.passes.pass_type_identifier:
+            raise PassNotFound
+
+    async def register(
+        self, session: AsyncSession, library_id: str, coupon_id: int, push_token: str, now: datetime
+    ) -> bool:
+        """True when the pass is new on this device (201), False when it was known (200)."""
+        coupon, campaign = await self.passes.coupon(session, coupon_id)
+        device = await session.scalar(select(AppleDevice).where(AppleDevice.library_id == library_id))
+        if device is None:
+            device = AppleDevice(library_id=library_id, push_token=push_token, created_at=now, updated_at=now)
+            session.add(device)
+            await session.flush()
+        elif device.push_token != push_token:
+            device.push_token, device.updated_at = push_token, now
+        known = await session.get(AppleRegistration, (device.id, coupon_id))
+        if known is not None:
+            return False
+        session.add(AppleRegistration(device_id=device.id, coupon_id=coupon_id, created_at=now))
+        await record(
+            session,
+            "wallet_saved",
+            now,
+            campaign_id=campaign.id,
+            coupon_id=coupon.id,
+            customer_id=coupon.customer_id,
+            channel=coupon.channel,
+            medium="apple_wallet",
+        )
+        return True
+
+    async def unregister(self, session: AsyncSession, library_id: str, coupon_id: int, now: datetime) -> None:
+        coupon, campaign = await self.passes.coupon(session, coupon_id)
+        device_id = await session.scalar(select(AppleDevice.id).where(AppleDevice.library_id == library_id))
+        if device_id is None:
+            return
+        removed = await session.execute(
+            delete(AppleRegistration).where(
+                AppleRegistration.device_id == device_id, AppleRegistration.coupon_id == coupon_id
+            )
+        )
+        if removed.rowcount:  # type: ignore[attr-defined]
+            await record(
+                session,
+                "wallet_removed",
+                now,
+                campaign_id=campaign.id,
+                coupon_id=coupon.id,
+                customer_id=coupon.customer_id,
+                channel=coupon.channel,
+                medium="apple_wallet",
+            )
+
+    async def changed_serials(
+        self, session: AsyncSession, library_id: str, since: str | None
+    ) -> tuple[list[str], str] | None:
+        """Serial numbers of the device's passes changed after the tag ``since``, and the new tag."""
+        rows = (
+            await session.execute(
+                select(Coupon)
+                .join(AppleRegistration, AppleRegistration.coupon_id == Coupon.id)
+                .join(AppleDevice, AppleDevice.id == AppleRegistration.device_id)
+                .where(AppleDevice.library_id == library_id)
+            )
+        ).scalars()
+        after = parse_tag(since)
+        changed = [
+            (pass_version(coupon), coupon.id)
+            for coupon in rows
+            if after is None or pass_version(coupon) > after
+        ]
+        if not changed:
+            return None
+        latest = max(version for version, _ in changed)
+        return [self.passes.serial_of(coupon_id) for _, coupon_id in sorted(changed)], update_tag(latest)
+
+    async def forget_push_token(self, session: AsyncSession, push_token: str, now: datetime) -> int:
+        """APNs says the token is gone: drop its devices' registrations (each a removal)."""
+        registrations = (
+            await session.execute(
+                select(AppleRegistration.device_id, Coupon)
+                .join(AppleDevice, AppleDevice.id == AppleRegistration.device_id)
+                .join(Coupon, Coupon.id == AppleRegistration.coupon_id)
+                .where(AppleDevice.push_token == push_token)
+            )
+        ).all()
+        for _, coupon in registrations:
+            await record(
+                session,
+                "wallet_removed",
+                now,
+                campaign_id=coupon.campaign_id,
+                coupon_id=coupon.id,
+                customer_id=coupon.customer_id,
+                channel=coupon.channel,
+                medium="apple_wallet",
+                data={"reason": "apns_device_gone"},
+            )
+        device_ids = {device_id for device_id, _ in registrations}
+        if device_ids:
+            await session.execute(
+                delete(AppleRegistration).where(AppleRegistration.device_id.in_(device_ids))
+            )
+        await session.execute(delete(AppleDevice).where(AppleDevice.push_token == push_token))
+        return len(registrations)

@@ -1,0 +1,64 @@
+"""Google Wallet over HTTP: the owner's save link and Google's signed callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+
+from tessera.auth.guards import allow
+from tessera.deps import Caller, Ctx, Svc
+from tessera.events.log import record
+from tessera.http import raw_body
+
+
+class SaveLink(msgspec.Struct):
+    save_url: str
+
+
+class GoogleWalletController(Controller):
+    path = "/api/coupons"
+    tags = ["wallet"]
+    guards = allow("customer")
+
+    @get(
+        "/{coupon_id:int}/google-wallet",
+        summary="Google Wallet save link of my coupon (customer, owner only)",
+    )
+    async def save_link(
+        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
+    ) -> SaveLink:
+        now = ctx.clock.now()
+        async with ctx.sessions.begin() as session:
+            coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
+            url = await services.google_wallet.save_link(session, coupon, campaign, now)
+            await record(
+                session,
+                "pass_downloaded",
+                now,
+                campaign_id=campaign.id,
+                coupon_id=coupon.id,
+                customer_id=coupon.customer_id,
+                channel=coupon.channel,
+                medium="google_wallet",
+            )
+        return SaveLink(save_url=url)
+
+
+class GoogleCallbackController(Controller):
+    path = "/wallet/google"
+    tags = ["wallet"]
+
+    @post(
+        "/callback",
+        status_code=200,
+        summary="Save/delete callback from Google Wallet (Google, signed message)",
+    )
+    async def callback(self, ctx: Ctx, services: Svc, request: Request[Any, Any, Any]) -> None:
+        """Verified against Google's signing keys; a repeated nonce is acknowledged and ignored."""
+        now = ctx.clock.now()
+        message = services.google_wallet.verify(await raw_body(request), now)
+        async with ctx.sessions.begin() as session:
+            await services.google_wallet.record_callback(session, message, now)

@@ -1,0 +1,167 @@
+"""Google Wallet offers of coupons: save links, and the save/delete callbacks from Google.
+
+The save link carries the offer class (one per campaign) and object (one per coupon) inside a
+JWT signed with the service account, so saving works without a prior API call. An object row
+is kept from the first link on; Google's "save" callback marks it saved, which is when later
+changes (a redemption) start to be sent to Google's API through the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import code_for, discount_of, discount_text
+from tessera.codes.formats import group
+from tessera.codes.keys import CodeKeys
+from tessera.codes.payloads import payload_for
+from tessera.coupons.models import Coupon
+from tessera.coupons.services import coupon_status
+from tessera.errors import ConfigurationError, DomainError
+from tessera.events.log import record
+from tessera.settings import Settings
+from tessera.wallet.design import loaded
+from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
+from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
+from tessera.wallet.google.objects import LocalizedTexts, OfferContent, OfferTemplates, object_id
+from tessera.wallet.google.save_link import save_url
+from tessera.wallet.google.service_account import ServiceAccount
+
+STATE_OF = {"redeemed": "COMPLETED", "revoked": "INACTIVE", "expired": "EXPIRED"}
+
+
+class CallbackRefused(DomainError):
+    status = 400
+    code = "invalid_callback"
+    title = "The callback is not a valid signed Google Wallet message"
+
+
+class GoogleWallet:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: CodeKeys,
+        account: ServiceAccount,
+        templates: OfferTemplates,
+        verifier: CallbackVerifier | None,
+    ) -> None:
+        self._settings = settings
+        self._keys = keys
+        self.account = account
+        self._templates = templates
+        self._verifier = verifier
+        self.issuer_id = settings.google.issuer_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keys: CodeKeys) -> GoogleWallet:
+        google = settings.google
+        if google.service_account_path is None:
+            raise ConfigurationError("No Google service account: build settings with Settings.checked()")
+        verifier = None
+        if google.root_keys_path is not None:
+            verifier = CallbackVerifier(google.issuer_id, load_root_keys(google.root_keys_path))
+        return cls(
+            settings,
+            keys,
+            ServiceAccount.from_file(google.service_account_path),
+            OfferTemplates.load(google.template_dir),
+            verifier,
+        )
+
+    def content(self, coupon: Coupon, campaign: Campaign, now: datetime) -> OfferContent:
+        design = loaded(campaign.wallet_design)
+        code = code_for(self._keys, campaign, coupon.serial)
+        return OfferContent(
+            issuer_id=self.issuer_id,
+            campaign_id=campaign.id,
+            coupon_id=coupon.id,
+            issuer_name=self._settings.apple.organization_name,
+            provider=self._settings.apple.organization_name,
+            title=campaign.name,
+            details=campaign.description,
+            terms=design.terms or "",
+            discount_text=discount_text(discount_of(campaign)),
+            background_color=design.background_color,
+            logo_url=None,
+            callback_url=f"{self._settings.public_url}/wallet/google/callback",
+            barcode_value=payload_for(code, "google_wallet"),
+            barcode_alt_text=group(code) if campaign.code_format == "random" else code,
+            valid_from=coupon.starts_at,
+            valid_until=coupon.expires_at,
+            state=STATE_OF.get(coupon_status(coupon, now), "ACTIVE"),
+            translations=tuple(
+                LocalizedTexts(language, texts.title, texts.description, texts.terms)
+                for language, texts in design.texts.items()
+            ),
+        )
+
+    async def save_link(
+        self, session: AsyncSession, coupon: Coupon, campaign: Campaign, now: datetime
+    ) -> str:
+        """A "save to Google Wallet" link for the coupon; its object is remembered."""
+        content = self.content(coupon, campaign, now)
+        object_name = object_id(self.issuer_id, coupon.id)
+        known = await session.get(GoogleWalletObject, coupon.id)
+        if known is None:
+            try:
+                async with session.begin_nested():
+                    session.add(
+                        GoogleWalletObject(coupon_id=coupon.id, object_id=object_name, created_at=now)
+                    )
+            except IntegrityError:
+                pass  # a concurrent first link made the row
+        return save_url(
+            self.account,
+            self._templates.offer_class(content),
+            self._templates.offer_object(content),
+            [self._settings.public_url],
+            now,
+        )
+
+    def verify(self, body: bytes, now: datetime) -> CallbackMessage:
+        if self._verifier is None:
+            raise CallbackRefused(
+                "Google Wallet callbacks are not configured (TESSERA_GOOGLE_ROOT_KEYS_PATH)"
+            )
+        try:
+            return self._verifier.verify(body, now)
+        except InvalidCallback as error:
+            raise CallbackRefused(f"Callback refused: {error}") from error
+
+    async def record_callback(self, session: AsyncSession, message: CallbackMessage, now: datetime) -> bool:
+        """Apply a verified save/delete; False when this nonce was already handled."""
+        try:
+            async with session.begin_nested():
+                session.add(GoogleCallbackNonce(nonce=message.nonce, received_at=now))
+        except IntegrityError:
+            return False
+        row = (
+            await session.execute(
+                select(GoogleWalletObject, Coupon)
+                .join(Coupon, Coupon.id == GoogleWalletObject.coupon_id)
+                .where(GoogleWalletObject.object_id == message.object_id)
+            )
+        ).first()
+        if row is None:
+            return True  # an object of another system under the same issuer: nothing of ours
+        wallet_object, coupon = row
+        saved = message.event_type == "save"
+        if saved:
+            wallet_object.saved_at, wallet_object.removed_at = now, None
+        else:
+            wallet_object.removed_at = now
+        await record(
+            session,
+            "wallet_saved" if saved else "wallet_removed",
+            now,
+            campaign_id=coupon.campaign_id,
+            coupon_id=coupon.id,
+            customer_id=coupon.customer_id,
+            channel=coupon.channel,
+            medium="google_wallet",
+        )
+        return True

@@ -1,0 +1,64 @@
+"""Background work of one process: the outbox deliveries and the periodic jobs.
+
+``create_app`` runs it inside the app process when ``TESSERA_WORKER_EMBEDDED`` is on (the
+default: one command, embedded SQLite); ``tessera worker`` runs it on its own, for deployments
+where app processes only serve HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tessera.context import AppContext
+from tessera.errors import ConfigurationError
+from tessera.outbox.worker import OutboxWorker, running
+from tessera.services import Services
+from tessera.wallet.apple.apns import ApnsClient
+from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
+from tessera.wallet.delivery import WalletDelivery
+from tessera.wallet.google.api import HttpGoogleWalletApi
+
+
+@asynccontextmanager
+async def background_work(
+    ctx: AppContext, services: Services, *, embedded_only: bool
+) -> AsyncIterator[OutboxWorker | None]:
+    """Build the worker; run it in the background unless ``embedded_only`` and embedding is off."""
+    settings = ctx.settings
+    if embedded_only and not settings.worker.embedded:
+        yield None
+        return
+    apple = settings.apple
+    if apple.cert_path is None or apple.key_path is None:
+        raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
+    apns = ApnsClient(
+        apple.apns_url,
+        cert_path=apple.cert_path,
+        key_path=apple.key_path,
+        key_password=apple.key_password,
+        topic=apple.pass_type_identifier,
+        ca_path=apple.apns_ca_path,
+    )
+    google = HttpGoogleWalletApi(settings.google.api_url, services.google_wallet.account)
+    delivery = WalletDelivery(
+        ctx.sessions,
+        ctx.readers,
+        ctx.clock,
+        apns,
+        google,
+        services.apple_web,
+        settings.worker.expiry_notice_hours,
+    )
+    worker = OutboxWorker(
+        ctx.outbox,
+        {APPLE_PUSH: delivery.apple_push, GOOGLE_STATE: delivery.google_state},
+        settings.worker,
+        jobs=[delivery.notice_expiring],
+    )
+    try:
+        async with running(worker):
+            yield worker
+    finally:
+        await apns.aclose()
+        await google.aclose()
