@@ -16,6 +16,18 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   fi
 fi
 
+# System tools the wallet tests run as independent checkers: OpenSSL (pass signatures) and
+# Node.js (passkit-generator's pass.json schemas, pinned in tests/js/package-lock.json).
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
+npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
 echo "== ruff"
 .venv/bin/ruff check backend tests scripts
 .venv/bin/ruff format --check backend tests scripts

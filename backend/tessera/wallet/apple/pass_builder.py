@@ -2,9 +2,10 @@
 
 py-pkpass writes pass.json, the manifest and the zip. Its known defects are worked around here:
 it writes ``"changeMessage": ""`` on every field (strict validators refuse empty change
-messages), so empty values are dropped from the JSON; locations are plain dicts (its Location
-writes ``distance: null``); and it re-reads the PEM files for every pass, so signing goes
-through a ``PassSigner`` that loaded them once.
+messages), so empty values are dropped from the JSON, and the deprecated single ``barcode``
+key goes too; locations are plain dicts (its Location writes ``distance: null``); and it
+re-reads the PEM files for every pass, so signing goes through a ``PassSigner`` that loaded
+them once.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ class _SignedPass(Pass):  # type: ignore[misc]
         self._signer = signer
 
     def _createPassJson(self) -> str:
-        return json.dumps(_without_empty(self.json_dict()), default=_json_default, ensure_ascii=False)
+        data = _without_empty(self.json_dict())
+        # py-pkpass also writes the single ``barcode`` key, deprecated since iOS 9 and refused
+        # by strict validators; ``barcodes`` carries the same barcode.
+        data.pop("barcode", None)
+        return json.dumps(data, default=_json_default, ensure_ascii=False)
 
     def _createSignatureCrypto(self, manifest: str, *_: object) -> bytes:
         return self._signer.sign(manifest.encode())
