@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 
 from tessera.app import create_app
 from tessera.clock import FrozenClock
 from tessera.settings import Settings, WorkerSettings
+from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 from tests.fake_apns import FakeApns, running_fake_apns
 from tests.support import Api, Headers, problem
 from tests.tls import ServerCertificate, make_server_certificate
@@ -264,3 +264,91 @@ async def test_expiring_pass_changes_once(api: Api, fake_apns: FakeApns) -> None
 async def _noticed(api: Api) -> bool:
     rows = await api.sql("SELECT count(*) FROM coupons WHERE expiry_noticed_at IS NOT NULL")
     return bool(rows[0][0] == 1)
+
+
+def png(width: int, height: int) -> str:
+    import base64
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (width, height), (10, 120, 200, 255)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+async def test_campaign_design_shapes_the_pass_and_a_change_is_pushed(api: Api, fake_apns: FakeApns) -> None:
+    store = await api.client.post(
+        "/api/stores",
+        json={"name": "Main street", "timezone": "UTC", "location": {"latitude": 47.5, "longitude": 19.04}},
+        headers=await api.marketer(),
+    )
+    assert store.status_code == 201, store.text
+    assert store.json()["location"] == {"latitude": 47.5, "longitude": 19.04}
+    design = {
+        "background_color": "#102030",
+        "foreground_color": "#FFFFFF",
+        "logo_text": "Corner Shop",
+        "terms": "One per visit",
+        "texts": {"de": {"title": "Frühling"}},
+        "logo_png": png(600, 150),
+    }
+    _, customer = await api.customer()
+    campaign = await api.campaign(wallet=design)
+    assert campaign["wallet"]["has_logo"] is True
+    assert "logo_png" not in campaign["wallet"]
+    await api.publish(campaign["id"])
+    (coupon,) = await api.coupons(customer)
+    pkpass = (await api.client.get(coupon["apple_pass_url"], headers=customer)).content
+    data = pass_json(pkpass)
+    assert data["backgroundColor"] == "rgb(16, 32, 48)"
+    assert data["logoText"] == "Corner Shop"
+    assert data["locations"] == [{"latitude": 47.5, "longitude": 19.04, "relevantText": "Main street"}]
+    with zipfile.ZipFile(io.BytesIO(pkpass)) as archive:
+        assert "Frühling" in archive.read("de.lproj/pass.strings").decode()
+        assert archive.read("logo.png")[16:24] == (160).to_bytes(4, "big") + (40).to_bytes(4, "big")
+
+    path = f"/wallet/apple/v1/devices/d/registrations/{data['passTypeIdentifier']}/{data['serialNumber']}"
+    assert (await api.client.post(path, json={"pushToken": TOKEN_A}, headers=auth(data))).status_code == 201
+    changed = await api.client.patch(
+        f"/api/campaigns/{campaign['id']}",
+        json={"wallet": {"background_color": "#FF0000"}},
+        headers=await api.marketer(),
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["wallet"]["has_logo"] is True  # kept: neither a new logo nor remove_logo
+    await wait_for(lambda: outbox_settled(api), "the push after the design change")
+    assert fake_apns.tokens() == [TOKEN_A]
+    latest = await api.client.get(
+        f"/wallet/apple/v1/passes/{data['passTypeIdentifier']}/{data['serialNumber']}", headers=auth(data)
+    )
+    assert pass_json(latest.content)["backgroundColor"] == "rgb(255, 0, 0)"
+
+
+@pytest.mark.parametrize(
+    ("wallet", "field"),
+    [
+        ({"logo_png": "bm90IGEgcG5n"}, "wallet.logo_png"),
+        ({"logo_png": png(200, 20)}, "wallet.logo_png"),
+        ({"background_color": "red"}, None),
+        ({"texts": {"xx-invalid": {"title": "x"}}}, None),
+    ],
+)
+async def test_bad_designs_are_refused_and_change_nothing(
+    api: Api, wallet: dict[str, Any], field: str | None
+) -> None:
+    before = await api.sql("SELECT count(*) FROM campaigns")
+    response = await api.client.post(
+        "/api/campaigns",
+        json={
+            "name": "x",
+            "discount": {"kind": "percent", "value": 10},
+            "starts_at": "2026-06-01T00:00:00Z",
+            "ends_at": "2026-07-01T00:00:00Z",
+            "wallet": wallet,
+        },
+        headers=await api.marketer(),
+    )
+    body = problem(response, 400, "invalid_input")
+    if field:
+        assert body.get("field") == field
+    assert await api.sql("SELECT count(*) FROM campaigns") == before
