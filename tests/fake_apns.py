@@ -33,6 +33,8 @@ class FakeApns:
     url: str
     ca_path: Path
     gone: set[str] = field(default_factory=set)
+    # token -> (status, reason): scripted answers other than 200/410
+    answers: dict[str, tuple[int, str]] = field(default_factory=dict)
     pushes: list[Push] = field(default_factory=list)
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -54,6 +56,9 @@ class FakeApns:
         token = scope["path"].rsplit("/", 1)[-1]
         self.pushes.append(Push(token, headers.get("apns-topic"), body, scope["http_version"]))
         status, answer = (410, {"reason": "Unregistered"}) if token in self.gone else (200, None)
+        if token in self.answers:
+            status, reason = self.answers[token]
+            answer = {"reason": reason}
         payload = json.dumps(answer).encode() if answer else b""
         await send({"type": "http.response.start", "status": status, "headers": [(b"apns-id", b"1")]})
         await send({"type": "http.response.body", "body": payload})

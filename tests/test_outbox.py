@@ -1,0 +1,110 @@
+"""The outbox: leased claims that two workers never share, backoff, and giving up with the
+reason kept — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from tessera.clock import FrozenClock
+from tessera.db.engine import create_engine, session_factory
+from tessera.outbox.models import OutboxMessage
+from tessera.outbox.service import GiveUp, Outbox, OutboxItem, RetryLater
+from tessera.outbox.worker import OutboxWorker
+from tessera.settings import Settings, WorkerSettings
+
+WORKER = WorkerSettings(embedded=False, max_attempts=3, retry_base_seconds=10, lease_seconds=60)
+
+
+@pytest.fixture
+async def outbox(settings: Settings, clock: FrozenClock) -> AsyncIterator[Outbox]:
+    engine = create_engine(settings.database)
+    sessions = session_factory(engine)
+    try:
+        yield Outbox(sessions, sessions, clock, WORKER, skip_locked=not settings.database.is_sqlite)
+    finally:
+        await engine.dispose()
+
+
+async def add(outbox: Outbox, clock: FrozenClock, count: int, topic: str = "test") -> None:
+    async with outbox._sessions.begin() as session:
+        await session.execute(
+            insert(OutboxMessage),
+            [
+                {"topic": topic, "target": f"t{n}", "created_at": clock.now(), "available_at": clock.now()}
+                for n in range(count)
+            ],
+        )
+
+
+async def rows(outbox: Outbox) -> list[OutboxMessage]:
+    async with outbox._sessions() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+async def test_concurrent_claims_never_share_a_row(outbox: Outbox, clock: FrozenClock) -> None:
+    await add(outbox, clock, 60)
+    batches = await asyncio.gather(*(outbox.claim(10) for _ in range(8)))
+    claimed = [item.id for batch in batches for item in batch]
+    assert len(claimed) == len(set(claimed)) == 60
+    assert await outbox.claim(10) == []  # all leased
+    clock.advance(timedelta(seconds=61))  # the leases ran out: a dead worker's rows come back
+    assert len(await outbox.claim(100)) == 60
+
+
+async def test_retries_back_off_then_give_up_with_the_reason(outbox: Outbox, clock: FrozenClock) -> None:
+    await add(outbox, clock, 1)
+    calls: list[OutboxItem] = []
+
+    async def flaky(item: OutboxItem) -> None:
+        calls.append(item)
+        raise RetryLater("service unavailable")
+
+    worker = OutboxWorker(outbox, {"test": flaky}, WORKER)
+    assert await worker.run_once() == 1
+    (row,) = await rows(outbox)
+    assert row.delivered_at is None
+    assert row.failed_at is None
+    assert row.last_error == "service unavailable"
+    assert timedelta(seconds=8) <= row.available_at - clock.now() <= timedelta(seconds=12)
+    assert await worker.run_once() == 0  # not due yet
+    clock.advance(timedelta(seconds=13))
+    assert await worker.run_once() == 1
+    clock.advance(timedelta(seconds=25))
+    assert await worker.run_once() == 1
+    (row,) = await rows(outbox)
+    assert row.failed_at is not None
+    assert row.attempts == 3
+    assert row.last_error is not None
+    assert row.last_error.startswith("gave up after 3 attempts")
+    clock.advance(timedelta(days=1))
+    assert await worker.run_once() == 0
+    assert len(calls) == 3
+
+
+async def test_delivered_and_abandoned_rows_are_done(outbox: Outbox, clock: FrozenClock) -> None:
+    await add(outbox, clock, 1, topic="fine")
+    await add(outbox, clock, 1, topic="hopeless")
+    await add(outbox, clock, 1, topic="unknown")
+
+    async def fine(_: OutboxItem) -> None:
+        return None
+
+    async def hopeless(_: OutboxItem) -> None:
+        raise GiveUp("the receiver refused it")
+
+    worker = OutboxWorker(outbox, {"fine": fine, "hopeless": hopeless}, WORKER)
+    assert await worker.run_once() == 3
+    delivered, abandoned, unknown = await rows(outbox)
+    assert delivered.delivered_at is not None
+    assert abandoned.failed_at is not None
+    assert abandoned.last_error == "the receiver refused it"
+    assert unknown.failed_at is not None
+    assert unknown.last_error is not None
+    assert "no handler" in unknown.last_error
+    clock.advance(timedelta(days=1))
+    assert await worker.run_once() == 0
