@@ -18,6 +18,7 @@ from hypercorn.config import Config
 
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tessera.wallet.google.service_account import ServiceAccount
+from tests.asgi import read_body, serve_lifespan
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -49,19 +50,9 @@ class FakeGoogle:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            await serve_lifespan(receive, send)
+            return
+        body = await read_body(receive)
         headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
         if scope["method"] == "POST" and scope["path"] == "/token":
             status, answer, extra = self._token(body)

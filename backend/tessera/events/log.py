@@ -44,3 +44,20 @@ async def record_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> 
     batch = list(rows)
     if batch:
         await session.execute(insert(Event), batch)
+
+
+async def record_for_coupon(
+    session: AsyncSession, type_: str, occurred_at: datetime, coupon: Any, *, medium: str, **fields: Any
+) -> None:
+    """Append one event about ``coupon`` (campaign, customer and channel taken from it)."""
+    await record(
+        session,
+        type_,
+        occurred_at,
+        campaign_id=coupon.campaign_id,
+        coupon_id=coupon.id,
+        customer_id=coupon.customer_id,
+        channel=coupon.channel,
+        medium=medium,
+        **fields,
+    )

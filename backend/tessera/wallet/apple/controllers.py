@@ -17,7 +17,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput
-from tessera.events.log import record
+from tessera.events.log import record_for_coupon
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import pass_version
 
@@ -70,16 +70,7 @@ class ApplePassController(Controller):
             stores = await services.apple_passes.stores(session)
         content = await services.apple_passes.build(coupon, campaign, stores, now)
         async with ctx.sessions.begin() as session:
-            await record(
-                session,
-                "pass_downloaded",
-                now,
-                campaign_id=campaign.id,
-                coupon_id=coupon.id,
-                customer_id=coupon.customer_id,
-                channel=coupon.channel,
-                medium="apple_wallet",
-            )
+            await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
         return _pkpass(content, coupon.id, format_datetime(pass_version(coupon), usegmt=True))
 
 

@@ -23,7 +23,7 @@ from tessera.codes.payloads import payload_for
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.errors import ConfigurationError, NotAuthenticated, NotFound
-from tessera.events.log import record
+from tessera.events.log import record_for_coupon
 from tessera.settings import Settings
 from tessera.stores.models import Store
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
@@ -191,7 +191,7 @@ class AppleWebService:
         self, session: AsyncSession, library_id: str, coupon_id: int, push_token: str, now: datetime
     ) -> bool:
         """True when the pass is new on this device (201), False when it was known (200)."""
-        coupon, campaign = await self.passes.coupon(session, coupon_id)
+        coupon, _ = await self.passes.coupon(session, coupon_id)
         device = await session.scalar(select(AppleDevice).where(AppleDevice.library_id == library_id))
         if device is None:
             device = AppleDevice(library_id=library_id, push_token=push_token, created_at=now, updated_at=now)
@@ -203,20 +203,11 @@ class AppleWebService:
         if known is not None:
             return False
         session.add(AppleRegistration(device_id=device.id, coupon_id=coupon_id, created_at=now))
-        await record(
-            session,
-            "wallet_saved",
-            now,
-            campaign_id=campaign.id,
-            coupon_id=coupon.id,
-            customer_id=coupon.customer_id,
-            channel=coupon.channel,
-            medium="apple_wallet",
-        )
+        await record_for_coupon(session, "wallet_saved", now, coupon, medium="apple_wallet")
         return True
 
     async def unregister(self, session: AsyncSession, library_id: str, coupon_id: int, now: datetime) -> None:
-        coupon, campaign = await self.passes.coupon(session, coupon_id)
+        coupon, _ = await self.passes.coupon(session, coupon_id)
         device_id = await session.scalar(select(AppleDevice.id).where(AppleDevice.library_id == library_id))
         if device_id is None:
             return
@@ -226,16 +217,7 @@ class AppleWebService:
             )
         )
         if removed.rowcount:  # type: ignore[attr-defined]
-            await record(
-                session,
-                "wallet_removed",
-                now,
-                campaign_id=campaign.id,
-                coupon_id=coupon.id,
-                customer_id=coupon.customer_id,
-                channel=coupon.channel,
-                medium="apple_wallet",
-            )
+            await record_for_coupon(session, "wallet_removed", now, coupon, medium="apple_wallet")
 
     async def changed_serials(
         self, session: AsyncSession, library_id: str, since: str | None
@@ -271,14 +253,11 @@ class AppleWebService:
             )
         ).all()
         for _, coupon in registrations:
-            await record(
+            await record_for_coupon(
                 session,
                 "wallet_removed",
                 now,
-                campaign_id=coupon.campaign_id,
-                coupon_id=coupon.id,
-                customer_id=coupon.customer_id,
-                channel=coupon.channel,
+                coupon,
                 medium="apple_wallet",
                 data={"reason": "apns_device_gone"},
             )

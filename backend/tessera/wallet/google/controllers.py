@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
-from tessera.events.log import record
+from tessera.events.log import record_for_coupon
 from tessera.http import raw_body
 
 
@@ -34,16 +34,7 @@ class GoogleWalletController(Controller):
         async with ctx.sessions.begin() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
             url = await services.google_wallet.save_link(session, coupon, campaign, now)
-            await record(
-                session,
-                "pass_downloaded",
-                now,
-                campaign_id=campaign.id,
-                coupon_id=coupon.id,
-                customer_id=coupon.customer_id,
-                channel=coupon.channel,
-                medium="google_wallet",
-            )
+            await record_for_coupon(session, "pass_downloaded", now, coupon, medium="google_wallet")
         return SaveLink(save_url=url)
 
 

@@ -22,7 +22,7 @@ from tessera.codes.payloads import payload_for
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.errors import ConfigurationError, DomainError
-from tessera.events.log import record
+from tessera.events.log import record_for_coupon
 from tessera.settings import Settings
 from tessera.wallet.design import loaded
 from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
@@ -154,14 +154,7 @@ class GoogleWallet:
             wallet_object.saved_at, wallet_object.removed_at = now, None
         else:
             wallet_object.removed_at = now
-        await record(
-            session,
-            "wallet_saved" if saved else "wallet_removed",
-            now,
-            campaign_id=coupon.campaign_id,
-            coupon_id=coupon.id,
-            customer_id=coupon.customer_id,
-            channel=coupon.channel,
-            medium="google_wallet",
+        await record_for_coupon(
+            session, "wallet_saved" if saved else "wallet_removed", now, coupon, medium="google_wallet"
         )
         return True
