@@ -27,8 +27,9 @@ from tessera.customers.services import CustomerService
 from tessera.db.engine import create_engine, session_factory
 from tessera.settings import Settings
 from tessera.stores.models import Store
-from tessera.stores.schemas import StaffCreate, StoreCreate
+from tessera.stores.schemas import Location, StaffCreate, StoreCreate
 from tessera.stores.services import StoreService
+from tessera.wallet.design import PassTexts, WalletDesignInput
 
 STORE_NAME = "Tessera Demo Store"
 STAFF_USERNAME = "demo.staff"
@@ -63,7 +64,9 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
         async with sessions.begin() as session:
             store = await session.scalar(select(Store).where(Store.name == STORE_NAME))
             if store is None:
-                store = await stores.create_store(session, StoreCreate(STORE_NAME, "Europe/Budapest"), now)
+                store = await stores.create_store(
+                    session, StoreCreate(STORE_NAME, "Europe/Budapest", Location(47.4979, 19.0402)), now
+                )
             password = secrets.token_urlsafe(12)
             staff = await session.scalar(select(StaffUser).where(StaffUser.username == STAFF_USERNAME))
             if staff is None:
@@ -107,6 +110,13 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
                             code=code,
                             limits=Limits(per_customer=1),
                             segment=Segment(tags_any=["coffee"]) if code.format == "ean13" else Segment(),
+                            wallet=WalletDesignInput(
+                                background_color="#1F294B",
+                                foreground_color="#FFFFFF",
+                                label_color="#F2A65A",
+                                terms="One coupon per visit. Not combinable with other offers.",
+                                texts={"de": PassTexts(terms="Ein Gutschein pro Besuch.")},
+                            ),
                         ),
                         now,
                     )
