@@ -6,6 +6,7 @@ devices call them, authenticated by ``Authorization: ApplePass <authenticationTo
 
 from __future__ import annotations
 
+import re
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from tessera.wallet.apple.services import pass_version
 PKPASS = "application/vnd.apple.pkpass"
 log = structlog.get_logger("tessera.wallet.apple")
 
-DeviceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 AUTHORIZATION = HeaderParameter(name="Authorization", required=False, max_length=200)
 IF_MODIFIED_SINCE = HeaderParameter(name="If-Modified-Since", required=False, max_length=64)
 UPDATED_SINCE = QueryParameter(name="passesUpdatedSince", required=False, max_length=32)
@@ -41,6 +42,12 @@ class DeviceLog(msgspec.Struct):
 class SerialNumbers(msgspec.Struct):
     serialNumbers: list[str]
     lastUpdated: str
+
+
+def _device(device_id: str) -> str:
+    if not DEVICE_ID.match(device_id):
+        raise InvalidInput("Not a device library identifier", field="deviceLibraryIdentifier")
+    return device_id
 
 
 def _pkpass(content: bytes, coupon_id: int, last_modified: str) -> Response[bytes]:
@@ -87,7 +94,7 @@ class AppleWebServiceController(Controller):
         self,
         ctx: Ctx,
         services: Svc,
-        device_id: FromPath[DeviceId],
+        device_id: FromPath[str],
         pass_type: FromPath[str],
         serial: FromPath[str],
         data: JSONBody[Registration],
@@ -99,7 +106,9 @@ class AppleWebServiceController(Controller):
         if not PUSH_TOKEN.match(data.pushToken):
             raise InvalidInput("pushToken is not an APNs device token", field="pushToken")
         async with ctx.sessions.begin() as session:
-            created = await web.register(session, device_id, coupon_id, data.pushToken, ctx.clock.now())
+            created = await web.register(
+                session, _device(device_id), coupon_id, data.pushToken, ctx.clock.now()
+            )
         return Response(None, status_code=201 if created else 200)
 
     @delete(
@@ -111,7 +120,7 @@ class AppleWebServiceController(Controller):
         self,
         ctx: Ctx,
         services: Svc,
-        device_id: FromPath[DeviceId],
+        device_id: FromPath[str],
         pass_type: FromPath[str],
         serial: FromPath[str],
         authorization: Annotated[str | None, AUTHORIZATION] = None,
@@ -120,7 +129,7 @@ class AppleWebServiceController(Controller):
         coupon_id = web.passes.authorize(serial, authorization)
         web.check_pass_type(pass_type)
         async with ctx.sessions.begin() as session:
-            await web.unregister(session, device_id, coupon_id, ctx.clock.now())
+            await web.unregister(session, _device(device_id), coupon_id, ctx.clock.now())
         return Response(None, status_code=200)
 
     @get(
@@ -131,14 +140,14 @@ class AppleWebServiceController(Controller):
         self,
         ctx: Ctx,
         services: Svc,
-        device_id: FromPath[DeviceId],
+        device_id: FromPath[str],
         pass_type: FromPath[str],
         since: Annotated[str | None, UPDATED_SINCE] = None,
     ) -> Response[SerialNumbers | None]:
         web = services.apple_web
         web.check_pass_type(pass_type)
         async with ctx.readers() as session:
-            found = await web.changed_serials(session, device_id, since)
+            found = await web.changed_serials(session, _device(device_id), since)
         if found is None:
             return Response(None, status_code=204)
         serials, tag = found
