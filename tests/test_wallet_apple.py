@@ -220,6 +220,10 @@ async def test_unknown_pass_type_and_malformed_push_token(api: Api) -> None:
     problem(
         await api.client.post(path, json={"pushToken": "../../x"}, headers=auth(data)), 400, "invalid_input"
     )
+    long_device = path.replace("/devices/d/", "/devices/" + "d" * 200 + "/")
+    response = await api.client.post(long_device, json={"pushToken": TOKEN_A}, headers=auth(data))
+    problem(response, 400, "invalid_input")
+    assert await api.sql("SELECT count(*) FROM apple_devices") == [(0,)]
     assert (
         await api.client.get(f"/wallet/apple/v1/devices/nobody/registrations/{data['passTypeIdentifier']}")
     ).status_code == 204
