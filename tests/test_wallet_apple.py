@@ -356,3 +356,20 @@ async def test_bad_designs_are_refused_and_change_nothing(
     if field:
         assert body.get("field") == field
     assert await api.sql("SELECT count(*) FROM campaigns") == before
+
+
+async def test_erasure_voids_the_saved_pass(api: Api, fake_apns: FakeApns) -> None:
+    customer, coupon = await issued_coupon(api)
+    data = pass_json((await api.client.get(coupon["apple_pass_url"], headers=customer)).content)
+    path = f"/wallet/apple/v1/devices/d/registrations/{data['passTypeIdentifier']}/{data['serialNumber']}"
+    assert (await api.client.post(path, json={"pushToken": TOKEN_A}, headers=auth(data))).status_code == 201
+    api.clock.advance(timedelta(seconds=1))
+    assert (await api.client.delete("/api/me", headers=customer)).status_code == 204
+    await wait_for(lambda: outbox_settled(api), "the push after erasure")
+    assert fake_apns.tokens() == [TOKEN_A]
+    latest = await api.client.get(
+        f"/wallet/apple/v1/passes/{data['passTypeIdentifier']}/{data['serialNumber']}", headers=auth(data)
+    )
+    revoked = pass_json(latest.content)
+    assert revoked["voided"] is True
+    assert "Revoked" in json.dumps(revoked["coupon"])
