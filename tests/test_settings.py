@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tessera.errors import ConfigurationError
+from tessera.push.vapid import generate_vapid_keys
 from tessera.settings import Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 
@@ -53,7 +54,29 @@ def test_production_takes_the_configured_wallet_credentials(
             "TESSERA_APPLE_WWDR_PATH": str(pass_certificates.wwdr_path),
             "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google_service_account),
             "TESSERA_GOOGLE_ROOT_KEYS_PATH": str(keys),
+            "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key,
         }
     )
     assert settings.apple.cert_path == pass_certificates.cert_path
     assert settings.google.root_keys_path == keys
+
+
+def test_production_refuses_to_start_without_vapid_keys(
+    tmp_path: Path, pass_certificates: DevelopmentCertificates, google_service_account: Path
+) -> None:
+    keys = tmp_path / "root-keys.json"
+    keys.write_text('{"keys": []}')
+    environment = {
+        "TESSERA_ENV": "production",
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "TESSERA_CODE_SECRET": GOOD_SECRET,
+        "TESSERA_APPLE_CERT_PATH": str(pass_certificates.cert_path),
+        "TESSERA_APPLE_KEY_PATH": str(pass_certificates.key_path),
+        "TESSERA_APPLE_WWDR_PATH": str(pass_certificates.wwdr_path),
+        "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google_service_account),
+        "TESSERA_GOOGLE_ROOT_KEYS_PATH": str(keys),
+    }
+    with pytest.raises(ConfigurationError, match="TESSERA_VAPID_PRIVATE_KEY"):
+        Settings.from_env(environment)
+    with pytest.raises(ConfigurationError, match="not a VAPID key"):
+        Settings.from_env({**environment, "TESSERA_VAPID_PRIVATE_KEY": "not-a-key"})

@@ -27,6 +27,7 @@ from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
 from tessera.problems import exception_handlers
+from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
@@ -119,6 +120,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             AppleWebServiceController,
             GoogleWalletController,
             GoogleCallbackController,
+            VapidController,
+            PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={

@@ -8,6 +8,7 @@ from tessera.campaigns.services import CampaignService
 from tessera.context import AppContext
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
+from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
@@ -24,6 +25,7 @@ class Services:
     apple_passes: ApplePasses
     apple_web: AppleWebService
     google_wallet: GoogleWallet
+    push: PushSubscriptions
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -38,4 +40,5 @@ class Services:
             apple_passes=apple_passes,
             apple_web=AppleWebService(apple_passes),
             google_wallet=GoogleWallet.from_settings(ctx.settings, ctx.code_keys),
+            push=PushSubscriptions(ctx.settings.push, production=ctx.settings.is_production),
         )

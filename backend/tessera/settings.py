@@ -97,6 +97,20 @@ class GoogleWalletSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PushSettings:
+    vapid_private_key: str = ""  # base64url of the raw 32-byte P-256 scalar
+    vapid_subject: str = "mailto:push@tessera.invalid"
+    ttl_seconds: int = 3 * 24 * 3600
+    reminder_hours: int = 24
+
+    @property
+    def vapid_public_key(self) -> str:
+        from tessera.push.vapid import load_private_key, public_key_of
+
+        return public_key_of(load_private_key(self.vapid_private_key))
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSettings:
     embedded: bool = True
     poll_seconds: float = 0.5
@@ -124,6 +138,7 @@ class Settings:
     apple: AppleWalletSettings = field(default_factory=AppleWalletSettings)
     google: GoogleWalletSettings = field(default_factory=GoogleWalletSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    push: PushSettings = field(default_factory=PushSettings)
 
     @property
     def is_production(self) -> bool:
@@ -185,6 +200,12 @@ class Settings:
                 root_keys_path=_path(get("GOOGLE_ROOT_KEYS_PATH", "")),
                 template_dir=Path(get("GOOGLE_TEMPLATE_DIR", str(defaults.google.template_dir))),
             ),
+            push=PushSettings(
+                vapid_private_key=get("VAPID_PRIVATE_KEY", ""),
+                vapid_subject=get("VAPID_SUBJECT", defaults.push.vapid_subject),
+                ttl_seconds=int(get("PUSH_TTL_SECONDS", str(defaults.push.ttl_seconds))),
+                reminder_hours=int(get("PUSH_REMINDER_HOURS", str(defaults.push.reminder_hours))),
+            ),
             worker=WorkerSettings(
                 embedded=_flag(get("WORKER_EMBEDDED", "true")),
                 poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
@@ -209,7 +230,7 @@ class Settings:
                 )
             secret = self._development_secret()
             settings = replace(settings, security=replace(self.security, code_secret=secret))
-        return settings._with_wallet_credentials()
+        return settings._with_wallet_credentials()._with_vapid_keys()
 
     def _with_wallet_credentials(self) -> Settings:
         """Apple and Google credentials; throwaway ones in development, required in production."""
@@ -238,6 +259,31 @@ class Settings:
         if google.root_keys_path is None and self.is_production:
             raise ConfigurationError("TESSERA_GOOGLE_ROOT_KEYS_PATH must be set in production")
         return replace(self, apple=apple, google=google)
+
+    def _with_vapid_keys(self) -> Settings:
+        """VAPID keys: kept in the data directory in development (subscriptions are bound to the
+        public key, so it must survive restarts), required in production."""
+        from tessera.push.vapid import generate_vapid_keys, load_private_key
+
+        key = self.push.vapid_private_key
+        if not key:
+            if self.is_production:
+                raise ConfigurationError(
+                    "TESSERA_VAPID_PRIVATE_KEY must be set in production (tessera vapid)"
+                )
+            path = self.data_dir / "vapid_private_key"
+            if path.exists():
+                key = path.read_text().strip()
+            else:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                key = generate_vapid_keys().private_key
+                path.write_text(key)
+                path.chmod(0o600)
+        try:
+            load_private_key(key)
+        except ValueError as error:
+            raise ConfigurationError(f"TESSERA_VAPID_PRIVATE_KEY is not a VAPID key: {error}") from error
+        return replace(self, push=replace(self.push, vapid_private_key=key))
 
     def _development_secret(self) -> str:
         """A secret kept in the data directory, so development codes survive restarts."""

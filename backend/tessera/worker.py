@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from tessera.context import AppContext
 from tessera.errors import ConfigurationError
 from tessera.outbox.worker import OutboxWorker, running
+from tessera.push.sender import WebPushSender
+from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.services import Services
 from tessera.wallet.apple.apns import ApnsClient
 from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
@@ -50,11 +52,18 @@ async def background_work(
         services.apple_web,
         settings.worker.expiry_notice_hours,
     )
+    sender = WebPushSender(settings.push.vapid_private_key, settings.push.vapid_subject)
+    push = PushDelivery(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
     worker = OutboxWorker(
         ctx.outbox,
-        {APPLE_PUSH: delivery.apple_push, GOOGLE_STATE: delivery.google_state},
+        {
+            APPLE_PUSH: delivery.apple_push,
+            GOOGLE_STATE: delivery.google_state,
+            NEW_OFFER: push.deliver,
+            EXPIRY_REMINDER: push.deliver,
+        },
         settings.worker,
-        jobs=[delivery.notice_expiring],
+        jobs=[delivery.notice_expiring, push.remind_expiring],
     )
     try:
         async with running(worker):
@@ -62,3 +71,4 @@ async def background_work(
     finally:
         await apns.aclose()
         await google.aclose()
+        await sender.aclose()

@@ -17,8 +17,11 @@ from tessera.codes.keys import CodeKeys
 from tessera.coupons.models import Coupon
 from tessera.errors import Unprocessable
 from tessera.events.log import event_row, record_many
+from tessera.push.services import NEW_OFFER, queue_pushes
 
 CAMPAIGN_ORIGIN = "campaign"  # the one coupon per customer from publishing or registration
+# Coupons that reach the customer in the app get a push; e-mail/SMS/print ones travel otherwise.
+PUSHED_CHANNELS = frozenset({"pwa", "push"})
 
 
 class CodeSpaceExhausted(Unprocessable):
@@ -102,4 +105,7 @@ async def issue_coupons(
             for item in issued
         ),
     )
+    if channel in PUSHED_CHANNELS:
+        owned = [item.coupon_id for item in issued if item.customer_id is not None]
+        await queue_pushes(session, NEW_OFFER, owned, now)
     return issued

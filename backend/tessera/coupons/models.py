@@ -40,3 +40,4 @@ class Coupon(Base):
     # expiry notice); a redemption's own time is ``redeemed_at``. See ``wallet.changes``.
     pass_updated_at: Mapped[datetime | None]
     expiry_noticed_at: Mapped[datetime | None]
+    push_reminded_at: Mapped[datetime | None]

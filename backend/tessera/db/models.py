@@ -9,6 +9,7 @@ from tessera.db.base import Base
 from tessera.events.models import Event
 from tessera.idempotency.models import IdempotencyRecord
 from tessera.outbox.models import OutboxMessage
+from tessera.push.models import PushSubscription
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
 from tessera.stores.models import Store
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
@@ -31,6 +32,7 @@ __all__ = [
     "GoogleWalletObject",
     "IdempotencyRecord",
     "OutboxMessage",
+    "PushSubscription",
     "Redemption",
     "StaffSession",
     "StaffUser",

@@ -1,0 +1,1 @@
+"""Web Push: VAPID keys, subscriptions, and notifications delivered through the outbox."""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.params import JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from tessera.auth.guards import allow
+from tessera.deps import Caller, Ctx, Svc
+from tessera.push.schemas import SubscriptionInput, SubscriptionView, VapidPublicKey
+
+ENDPOINT = QueryParameter(required=False, max_length=2048, description="Only this subscription")
+
+
+class VapidController(Controller):
+    path = "/api/push"
+    tags = ["push"]
+
+    @get("/vapid-public-key", summary="The applicationServerKey for subscribing (public)")
+    async def vapid_public_key(self, ctx: Ctx) -> VapidPublicKey:
+        return VapidPublicKey(public_key=ctx.settings.push.vapid_public_key)
+
+
+class PushSubscriptionController(Controller):
+    path = "/api/me/push-subscriptions"
+    tags = ["push"]
+    guards = allow("customer")
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Keep my browser's push subscription (customer)")
+    async def subscribe(
+        self, ctx: Ctx, services: Svc, principal: Caller, data: JSONBody[SubscriptionInput]
+    ) -> SubscriptionView:
+        """Notifications are sent only while the customer's push consent is on."""
+        async with ctx.sessions.begin() as session:
+            subscription = await services.push.subscribe(session, principal.id, data, ctx.clock.now())
+            return SubscriptionView(id=subscription.id, endpoint=subscription.endpoint)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Forget my push subscriptions (customer)")
+    async def unsubscribe(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        endpoint: Annotated[str | None, ENDPOINT] = None,
+    ) -> None:
+        async with ctx.sessions.begin() as session:
+            await services.push.unsubscribe(session, principal.id, endpoint)

@@ -1,0 +1,217 @@
+"""Push subscriptions, and the notifications that go to them through the outbox.
+
+A notification is an outbox row per subscription, queued in the transaction that issues the
+coupon (or, for reminders, by the periodic job). The message itself is composed at delivery
+from the coupon as it is then, so a coupon redeemed in between is not announced.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import datetime, timedelta
+from typing import Final
+from urllib.parse import urlsplit
+
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import discount_of, discount_text
+from tessera.clock import Clock
+from tessera.coupons.models import Coupon
+from tessera.coupons.services import coupon_status
+from tessera.customers.models import Customer
+from tessera.db.base import UTCDateTime
+from tessera.errors import InvalidInput
+from tessera.outbox.service import OutboxItem
+from tessera.push.models import PushSubscription
+from tessera.push.schemas import SubscriptionInput
+from tessera.push.sender import SubscriptionGone, WebPushSender
+from tessera.settings import PushSettings
+
+NEW_OFFER: Final = "push_new_offer"
+EXPIRY_REMINDER: Final = "push_expiry_reminder"
+REMINDER_BATCH = 500
+
+_QUEUE = text(
+    """
+INSERT INTO outbox (topic, target, coupon_id, created_at, available_at, attempts)
+SELECT :topic, CAST(s.id AS VARCHAR(20)), c.id, :now, :now, 0
+FROM coupons c
+JOIN customers u ON u.id = c.customer_id
+JOIN push_subscriptions s ON s.customer_id = c.customer_id
+WHERE c.id IN :coupon_ids AND u.push_consent AND u.erased_at IS NULL
+"""
+).bindparams(bindparam("coupon_ids", expanding=True), bindparam("now", type_=UTCDateTime()))
+
+TEXTS: Final = {
+    "en": {
+        NEW_OFFER: ("New coupon: {title}", "{discount}. Valid until {date}."),
+        EXPIRY_REMINDER: ("Your coupon expires soon", "{title}: {discount}, until {date}."),
+    },
+    "it": {
+        NEW_OFFER: ("Nuovo coupon: {title}", "{discount}. Valido fino al {date}."),
+        EXPIRY_REMINDER: ("Il tuo coupon sta per scadere", "{title}: {discount}, fino al {date}."),
+    },
+}
+
+
+async def queue_pushes(session: AsyncSession, topic: str, coupon_ids: list[int], now: datetime) -> None:
+    """One outbox row per subscription of each coupon's owner who consented to push."""
+    if coupon_ids:
+        await session.execute(_QUEUE, {"topic": topic, "coupon_ids": coupon_ids, "now": now})
+
+
+def check_endpoint(endpoint: str, *, production: bool) -> str:
+    """A push service URL. In production only https to a named host: the server POSTs to it,
+    so it must not be turned against internal addresses."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput("The endpoint must be an https URL", field="endpoint")
+    if production:
+        host = parts.hostname
+        try:
+            ipaddress.ip_address(host)
+            is_address = True
+        except ValueError:
+            is_address = False
+        if parts.scheme != "https" or is_address or host == "localhost" or "." not in host:
+            raise InvalidInput("The endpoint must be an https URL of a push service", field="endpoint")
+    return endpoint
+
+
+class PushSubscriptions:
+    def __init__(self, settings: PushSettings, *, production: bool) -> None:
+        self.settings = settings
+        self._production = production
+
+    async def subscribe(
+        self, session: AsyncSession, customer_id: int, data: SubscriptionInput, now: datetime
+    ) -> PushSubscription:
+        """Keep the browser's subscription; an endpoint seen before moves to this customer."""
+        endpoint = check_endpoint(data.endpoint, production=self._production)
+        known = await session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        if known is None:
+            known = PushSubscription(
+                customer_id=customer_id,
+                endpoint=endpoint,
+                p256dh=data.keys.p256dh,
+                auth=data.keys.auth,
+                created_at=now,
+            )
+            session.add(known)
+        else:
+            known.customer_id, known.p256dh, known.auth = customer_id, data.keys.p256dh, data.keys.auth
+        await session.flush()
+        return known
+
+    async def unsubscribe(self, session: AsyncSession, customer_id: int, endpoint: str | None) -> int:
+        statement = delete(PushSubscription).where(PushSubscription.customer_id == customer_id)
+        if endpoint is not None:
+            statement = statement.where(PushSubscription.endpoint == endpoint)
+        result = await session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class PushDelivery:
+    """The outbox handler for notifications and the expiry-reminder job."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        sender: WebPushSender,
+        settings: PushSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._readers = readers
+        self._clock = clock
+        self._sender = sender
+        self._settings = settings
+
+    async def deliver(self, item: OutboxItem) -> None:
+        now = self._clock.now()
+        async with self._readers() as session:
+            row = (
+                await session.execute(
+                    select(PushSubscription, Coupon, Campaign, Customer)
+                    .join(Customer, Customer.id == PushSubscription.customer_id)
+                    .join(Coupon, Coupon.customer_id == Customer.id)
+                    .join(Campaign, Campaign.id == Coupon.campaign_id)
+                    .where(PushSubscription.id == int(item.target), Coupon.id == item.coupon_id)
+                )
+            ).first()
+        if row is None:
+            return  # the subscription or coupon went away: nothing to tell
+        subscription, coupon, campaign, customer = row
+        if not customer.push_consent or customer.erased_at is not None:
+            return
+        if coupon_status(coupon, now) not in ("active", "scheduled"):
+            return  # redeemed, expired or revoked since: the news is stale
+        message = compose(item.topic, coupon, campaign, customer.locale)
+        ttl = self._settings.ttl_seconds
+        if item.topic == EXPIRY_REMINDER:
+            ttl = max(60, min(ttl, int((coupon.expires_at - now).total_seconds())))
+        try:
+            await self._sender.send(
+                {
+                    "endpoint": subscription.endpoint,
+                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                },
+                json.dumps(message),
+                ttl=ttl,
+                urgency="high" if item.topic == EXPIRY_REMINDER else "normal",
+                topic=f"coupon-{coupon.id}",
+            )
+        except SubscriptionGone:
+            async with self._sessions.begin() as session:
+                await session.execute(delete(PushSubscription).where(PushSubscription.id == subscription.id))
+
+    async def remind_expiring(self) -> int:
+        """Queue one reminder per coupon that expires within the reminder window."""
+        now = self._clock.now()
+        horizon = now + timedelta(hours=self._settings.reminder_hours)
+        async with self._sessions.begin() as session:
+            coupon_ids = list(
+                await session.scalars(
+                    select(Coupon.id)
+                    .join(Customer, Customer.id == Coupon.customer_id)
+                    .where(
+                        Customer.push_consent.is_(True),
+                        Customer.id.in_(select(PushSubscription.customer_id)),
+                        Coupon.push_reminded_at.is_(None),
+                        Coupon.redeemed_at.is_(None),
+                        Coupon.revoked_at.is_(None),
+                        Coupon.expires_at > now,
+                        Coupon.expires_at <= horizon,
+                    )
+                    .limit(REMINDER_BATCH)
+                )
+            )
+            if coupon_ids:
+                await session.execute(
+                    update(Coupon).where(Coupon.id.in_(coupon_ids)).values(push_reminded_at=now)
+                )
+                await queue_pushes(session, EXPIRY_REMINDER, coupon_ids, now)
+        return len(coupon_ids)
+
+
+def compose(topic: str, coupon: Coupon, campaign: Campaign, locale: str | None) -> dict[str, object]:
+    """The notification the service worker shows; clicking it opens the coupon."""
+    language = (locale or "en")[:2].lower()
+    title, body = TEXTS.get(language, TEXTS["en"])[topic]
+    values = {
+        "title": campaign.name,
+        "discount": discount_text(discount_of(campaign)),
+        "date": coupon.expires_at.date().isoformat(),
+    }
+    return {
+        "kind": "new_offer" if topic == NEW_OFFER else "expiry_reminder",
+        "title": title.format(**values),
+        "body": body.format(**values),
+        "coupon_id": coupon.id,
+        "url": f"/#coupon-{coupon.id}",
+        "tag": f"coupon-{coupon.id}",
+    }
