@@ -1,4 +1,4 @@
-"""The ``tessera`` command: serve, migrate, worker, demo, keys create."""
+"""The ``tessera`` command: serve, migrate, worker, demo, keys create, vapid."""
 
 from __future__ import annotations
 
@@ -72,6 +72,15 @@ def _worker(settings: Settings) -> None:
     asyncio.run(run())
 
 
+def _vapid() -> None:
+    """Print a fresh VAPID key pair for TESSERA_VAPID_PRIVATE_KEY (browsers get the public key)."""
+    from tessera.push.vapid import generate_vapid_keys
+
+    keys = generate_vapid_keys()
+    print(f"TESSERA_VAPID_PRIVATE_KEY={keys.private_key}")
+    print(f"# applicationServerKey (served at /api/push/vapid-public-key): {keys.public_key}")
+
+
 def _create_key(settings: Settings, name: str, role: str) -> None:
     from tessera.auth.services import create_api_key
     from tessera.db.engine import create_engine, session_factory
@@ -100,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("worker", help="deliver outbox effects and run periodic jobs (no HTTP)")
+    commands.add_parser("vapid", help="generate a VAPID key pair for Web Push")
     commands.add_parser("demo", help="load demo data and print credentials")
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -107,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", choices=["marketer", "admin"], default="marketer")
     create.add_argument("--name", default="api key")
     args = parser.parse_args(argv)
+    if args.command == "vapid":  # needs no settings: it makes one of them
+        _vapid()
+        return 0
     try:
         settings = Settings.from_env()
     except ConfigurationError as error:

@@ -123,7 +123,10 @@ class ApplePasses:
             web_service_url=self.web_service_url,
             description=campaign.description or campaign.name,
             organization_name=self._settings.apple.organization_name,
-            logo_text=design.logo_text or self._settings.apple.organization_name,
+            # The template's own logo carries the wordmark; a campaign logo gets the name beside it.
+            logo_text=design.logo_text
+            if design.logo_text is not None
+            else (self._settings.apple.organization_name if campaign.wallet_logo else ""),
             title=campaign.name,
             discount_text=discount_text(discount_of(campaign)),
             expires_at=coupon.expires_at,
