@@ -114,9 +114,11 @@ class PushSettings:
 class WorkerSettings:
     embedded: bool = True
     poll_seconds: float = 0.5
-    batch_size: int = 50
+    # A batch is claimed, prefetched and completed with one statement each: larger batches
+    # amortise that; the lease must outlast a batch whose sends all time out (10 s each).
+    batch_size: int = 200
     concurrency: int = 16
-    lease_seconds: int = 120
+    lease_seconds: int = 300
     max_attempts: int = 10
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 3600.0

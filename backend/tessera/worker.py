@@ -64,6 +64,7 @@ async def background_work(
         },
         settings.worker,
         jobs=[delivery.notice_expiring, push.remind_expiring],
+        prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
     )
     try:
         async with running(worker):

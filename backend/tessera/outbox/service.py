@@ -9,6 +9,7 @@ workers can share the table; on SQLite the write lock serialises claims.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,14 @@ class RetryLater(Exception):
 
 class GiveUp(Exception):
     """A permanent failure: trying again cannot help; the reason is kept on the row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery: ``error`` is None when it was delivered."""
+
+    item: OutboxItem
+    error: Exception | None = None
 
 
 def _pending(now: datetime) -> Any:
@@ -101,35 +110,40 @@ class Outbox:
             items = [OutboxItem(*row) for row in rows]
         return sorted(items, key=lambda item: item.id)
 
-    async def delivered(self, item: OutboxItem) -> None:
-        await self._finish(item, delivered_at=self._clock.now(), claimed_until=None)
+    async def complete(self, outcomes: Sequence[Outcome]) -> None:
+        """Record what became of a batch in one transaction (one statement for the deliveries)."""
+        now = self._clock.now()
+        delivered = [outcome.item.id for outcome in outcomes if outcome.error is None]
+        async with self._sessions.begin() as session:
+            if delivered:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(delivered), OutboxMessage.delivered_at.is_(None))
+                    .values(delivered_at=now, claimed_until=None)
+                )
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == outcome.item.id, OutboxMessage.delivered_at.is_(None))
+                        .values(**self._after_failure(outcome.item, outcome.error, now))
+                    )
 
-    async def failed(self, item: OutboxItem, reason: str) -> None:
-        await self._finish(
-            item, failed_at=self._clock.now(), claimed_until=None, last_error=reason[:MAX_ERROR_LENGTH]
-        )
-
-    async def retry(self, item: OutboxItem, reason: str, retry_after: float | None) -> None:
+    def _after_failure(self, item: OutboxItem, error: Exception, now: datetime) -> dict[str, Any]:
         """Back off exponentially (with jitter), or give up once the attempts are spent."""
+        reason = str(error)[:MAX_ERROR_LENGTH]
+        if isinstance(error, GiveUp):
+            return {"failed_at": now, "claimed_until": None, "last_error": reason}
         if item.attempts >= self._settings.max_attempts:
-            await self.failed(item, f"gave up after {item.attempts} attempts: {reason}")
-            return
+            return {
+                "failed_at": now,
+                "claimed_until": None,
+                "last_error": f"gave up after {item.attempts} attempts: {reason}"[:MAX_ERROR_LENGTH],
+            }
         backoff = min(
             self._settings.retry_max_seconds,
             self._settings.retry_base_seconds * 2 ** (item.attempts - 1),
         )
+        retry_after = error.retry_after if isinstance(error, RetryLater) else None
         delay = max(retry_after or 0.0, backoff * random.uniform(0.8, 1.2))  # noqa: S311
-        await self._finish(
-            item,
-            available_at=self._clock.now() + timedelta(seconds=delay),
-            claimed_until=None,
-            last_error=reason[:MAX_ERROR_LENGTH],
-        )
-
-    async def _finish(self, item: OutboxItem, **values: Any) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == item.id, OutboxMessage.delivered_at.is_(None))
-                .values(**values)
-            )
+        return {"available_at": now + timedelta(seconds=delay), "claimed_until": None, "last_error": reason}

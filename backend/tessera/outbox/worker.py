@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 
 import structlog
 
-from tessera.outbox.service import GiveUp, Outbox, OutboxItem, RetryLater
+from tessera.outbox.service import GiveUp, Outbox, OutboxItem, Outcome, RetryLater
 from tessera.settings import WorkerSettings
 
 Handler = Callable[[OutboxItem], Awaitable[None]]
+# Loads what a batch of one topic needs in one query before its items are delivered.
+Prefetch = Callable[[Sequence[OutboxItem]], Awaitable[None]]
 Job = Callable[[], Awaitable[object]]
 
 log = structlog.get_logger("tessera.worker")
@@ -29,9 +31,11 @@ class OutboxWorker:
         handlers: Mapping[str, Handler],
         settings: WorkerSettings,
         jobs: Sequence[Job] = (),
+        prefetch: Mapping[str, Prefetch] | None = None,
     ) -> None:
         self._outbox = outbox
         self._handlers = dict(handlers)
+        self._prefetch = dict(prefetch or {})
         self._settings = settings
         self._jobs = list(jobs)
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -40,7 +44,14 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Deliver one batch of due rows; the number of rows handled."""
         items = await self._outbox.claim(self._settings.batch_size)
-        await asyncio.gather(*(self._deliver(item) for item in items))
+        if not items:
+            return 0
+        for topic, prefetch in self._prefetch.items():
+            of_topic = [item for item in items if item.topic == topic]
+            if of_topic:
+                await prefetch(of_topic)
+        outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
+        await self._outbox.complete(outcomes)
         return len(items)
 
     async def run_jobs(self) -> None:
@@ -67,25 +78,23 @@ class OutboxWorker:
             if handled < self._settings.batch_size:
                 await asyncio.sleep(self._settings.poll_seconds)
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem) -> Outcome:
         async with self._slots:
             handler = self._handlers.get(item.topic)
             if handler is None:
-                await self._outbox.failed(item, f"no handler for topic {item.topic!r}")
-                return
+                return Outcome(item, GiveUp(f"no handler for topic {item.topic!r}"))
             try:
                 await handler(item)
             except RetryLater as error:
                 log.info("delivery deferred", topic=item.topic, id=item.id, reason=str(error))
-                await self._outbox.retry(item, str(error), error.retry_after)
+                return Outcome(item, error)
             except GiveUp as error:
                 log.warning("delivery abandoned", topic=item.topic, id=item.id, reason=str(error))
-                await self._outbox.failed(item, str(error))
+                return Outcome(item, error)
             except Exception as error:
                 log.exception("delivery failed", topic=item.topic, id=item.id)
-                await self._outbox.retry(item, f"{type(error).__name__}: {error}", None)
-            else:
-                await self._outbox.delivered(item)
+                return Outcome(item, RetryLater(f"{type(error).__name__}: {error}"))
+            return Outcome(item)
 
 
 @contextlib.asynccontextmanager

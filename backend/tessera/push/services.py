@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import Select, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
@@ -130,21 +131,40 @@ class PushDelivery:
         self._clock = clock
         self._sender = sender
         self._settings = settings
+        self._prefetched: dict[
+            tuple[int, int | None], tuple[PushSubscription, Coupon, Campaign, Customer]
+        ] = {}
+
+    async def prefetch(self, items: Sequence[OutboxItem]) -> None:
+        """Load the subscriptions and coupons of a whole batch in one query."""
+        wanted = {(int(item.target), item.coupon_id) for item in items}
+        async with self._readers() as session:
+            rows = (
+                await session.execute(
+                    self._recipients().where(
+                        PushSubscription.id.in_(sorted({subscription for subscription, _ in wanted})),
+                        Coupon.id.in_(sorted({coupon for _, coupon in wanted if coupon is not None})),
+                    )
+                )
+            ).all()
+        for subscription, coupon, campaign, customer in rows:
+            if (subscription.id, coupon.id) in wanted:
+                self._prefetched[(subscription.id, coupon.id)] = (subscription, coupon, campaign, customer)
 
     async def deliver(self, item: OutboxItem) -> None:
         now = self._clock.now()
-        async with self._readers() as session:
-            row = (
-                await session.execute(
-                    select(PushSubscription, Coupon, Campaign, Customer)
-                    .join(Customer, Customer.id == PushSubscription.customer_id)
-                    .join(Coupon, Coupon.customer_id == Customer.id)
-                    .join(Campaign, Campaign.id == Coupon.campaign_id)
-                    .where(PushSubscription.id == int(item.target), Coupon.id == item.coupon_id)
-                )
-            ).first()
+        key = (int(item.target), item.coupon_id)
+        row = self._prefetched.pop(key, None)
         if row is None:
-            return  # the subscription or coupon went away: nothing to tell
+            async with self._readers() as session:
+                found = (
+                    await session.execute(
+                        self._recipients().where(PushSubscription.id == key[0], Coupon.id == key[1])
+                    )
+                ).first()
+            if found is None:
+                return  # the subscription or coupon went away: nothing to tell
+            row = (found[0], found[1], found[2], found[3])
         subscription, coupon, campaign, customer = row
         if not customer.push_consent or customer.erased_at is not None:
             return
@@ -168,6 +188,15 @@ class PushDelivery:
         except SubscriptionGone:
             async with self._sessions.begin() as session:
                 await session.execute(delete(PushSubscription).where(PushSubscription.id == subscription.id))
+
+    @staticmethod
+    def _recipients() -> Select[PushSubscription, Coupon, Campaign, Customer]:
+        return (
+            select(PushSubscription, Coupon, Campaign, Customer)
+            .join(Customer, Customer.id == PushSubscription.customer_id)
+            .join(Coupon, Coupon.customer_id == Customer.id)
+            .join(Campaign, Campaign.id == Coupon.campaign_id)
+        )
 
     async def remind_expiring(self) -> int:
         """Queue one reminder per coupon that expires within the reminder window."""
