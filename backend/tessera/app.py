@@ -123,6 +123,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             VapidController,
             PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+            create_static_files_router(
+                path="/shared", directories=[settings.pwa_dir / "shared"], include_in_schema=False
+            ),
+            # The customer PWA last: its service worker must be served from "/" to control "/".
+            create_static_files_router(
+                path="/",
+                directories=[settings.pwa_dir / "customer"],
+                html_mode=True,
+                include_in_schema=False,
+                name="customer-pwa",
+            ),
         ],
         dependencies={
             "ctx": Provide(_context, sync_to_thread=False),

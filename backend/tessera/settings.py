@@ -133,6 +133,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = False
+    pwa_dir: Path = REPOSITORY / "pwa"
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
@@ -162,6 +163,7 @@ class Settings:
             public_url=get("PUBLIC_URL", defaults.public_url).rstrip("/"),
             log_level=get("LOG_LEVEL", defaults.log_level).upper(),
             log_json=_flag(get("LOG_JSON", "false")),
+            pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
             database=DatabaseSettings(
                 url=get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'tessera.db'}"),
                 pool_size=int(get("DATABASE_POOL_SIZE", str(defaults.database.pool_size))),
