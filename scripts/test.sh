@@ -16,12 +16,14 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   fi
 fi
 
-# System tools the wallet tests run as independent checkers: OpenSSL (pass signatures) and
-# Node.js (passkit-generator's pass.json schemas, pinned in tests/js/package-lock.json).
+# System tools the tests need: OpenSSL (pass signatures), Node.js (passkit-generator's pass.json
+# schemas, pinned in tests/js/package-lock.json) and Debian's Chromium (browser tests).
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Headless Chromium for the PWA tests (driven by Python playwright; never downloaded by it).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
