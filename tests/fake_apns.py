@@ -3,21 +3,15 @@ issued by the pass CA, records every push and answers 410 for tokens marked gone
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-
-from tests.asgi import read_body, serve_lifespan
+from tests.asgi import free_port, hypercorn_config, read_body, serve_lifespan, serving_in_thread
 from tests.tls import ServerCertificate
 
 
@@ -58,53 +52,17 @@ class FakeApns:
         return [push.token for push in self.pushes]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_fake_apns(server: ServerCertificate, client_ca: Path) -> Iterator[FakeApns]:
     """Serve the fake on 127.0.0.1 in a thread of its own; client certificates must chain to
     ``client_ca`` (the CA of the pass certificates)."""
-    port = _free_port()
+    port = free_port()
     fake = FakeApns(url=f"https://127.0.0.1:{port}", ca_path=server.ca_path)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
+    config = hypercorn_config(port)
     config.certfile = str(server.cert_path)
     config.keyfile = str(server.key_path)
     config.ca_certs = str(client_ca)
     config.verify_mode = ssl.CERT_REQUIRED
     config.alpn_protocols = ["h2"]
-    config.accesslog = None
-    config.errorlog = None
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    started = threading.Event()
-
-    async def main() -> None:
-        loop.call_soon(started.set)
-        await serve(fake.app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    _wait_listening(port)
-    try:
+    with serving_in_thread(fake.app, config, port):
         yield fake
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
-
-
-def _wait_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return
-        except OSError:
-            threading.Event().wait(0.02)
-    raise RuntimeError("the fake APNs server did not start")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,21 +13,13 @@ from urllib.parse import parse_qs
 
 import jwt
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tessera.wallet.google.service_account import ServiceAccount
-from tests.asgi import read_body, serve_lifespan
+from tests.asgi import free_port, hypercorn_config, read_body, serve_lifespan
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -115,10 +106,7 @@ async def running_fake_google(directory: Path) -> AsyncIterator[FakeGoogle]:
     url = f"http://127.0.0.1:{port}"
     path = make_development_service_account(directory / "account.json", token_uri=f"{url}/token")
     fake = FakeGoogle(url, ServiceAccount.from_file(path), account_path=path)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = None
+    config = hypercorn_config(port)
     stop = asyncio.Event()
     server = asyncio.create_task(serve(fake, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     for _ in range(200):

@@ -4,12 +4,9 @@ answers 201 — or 410 for subscriptions marked gone."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +16,8 @@ import http_ece
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
-from tests.asgi import read_body, serve_lifespan
+from tests.asgi import free_port, hypercorn_config, read_body, serve_lifespan, serving_in_thread
 
 
 def b64url(data: bytes) -> str:
@@ -109,39 +104,10 @@ class FakePushService:
         return [item.message for item in self.delivered if item.subscriber == subscriber]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_fake_push(vapid_public_key: str) -> Iterator[FakePushService]:
     """Serve the fake on 127.0.0.1 (plain HTTP) in a thread of its own."""
-    port = _free_port()
+    port = free_port()
     fake = FakePushService(url=f"http://127.0.0.1:{port}", vapid_public_key=vapid_public_key)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = None
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(fake.app, config, shutdown_trigger=stop.wait),),  # type: ignore[arg-type]
-        daemon=True,
-    )
-    thread.start()
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-        except OSError:
-            threading.Event().wait(0.02)
-    try:
+    with serving_in_thread(fake.app, hypercorn_config(port), port):
         yield fake
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()

@@ -42,7 +42,8 @@ from tessera.wallet.google.objects import (
 )
 from tessera.wallet.google.save_link import save_url
 from tessera.wallet.google.service_account import ServiceAccount
-from tests.fake_google import FakeGoogle, free_port, running_fake_google
+from tests.asgi import free_port
+from tests.fake_google import FakeGoogle, running_fake_google
 from tests.google_signing import GoogleSigner, callback_message, spki_base64
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "wallet_templates" / "google"

@@ -39,34 +39,14 @@ def test_production_refuses_to_start_without_wallet_credentials(tmp_path: Path) 
     assert not (tmp_path / "wallet-dev").exists()
 
 
-def test_production_takes_the_configured_wallet_credentials(
+@pytest.fixture
+def production(
     tmp_path: Path, pass_certificates: DevelopmentCertificates, google_service_account: Path
-) -> None:
+) -> dict[str, str]:
+    """A production environment with every credential but the VAPID key."""
     keys = tmp_path / "root-keys.json"
     keys.write_text('{"keys": []}')
-    settings = Settings.from_env(
-        {
-            "TESSERA_ENV": "production",
-            "TESSERA_DATA_DIR": str(tmp_path),
-            "TESSERA_CODE_SECRET": GOOD_SECRET,
-            "TESSERA_APPLE_CERT_PATH": str(pass_certificates.cert_path),
-            "TESSERA_APPLE_KEY_PATH": str(pass_certificates.key_path),
-            "TESSERA_APPLE_WWDR_PATH": str(pass_certificates.wwdr_path),
-            "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google_service_account),
-            "TESSERA_GOOGLE_ROOT_KEYS_PATH": str(keys),
-            "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key,
-        }
-    )
-    assert settings.apple.cert_path == pass_certificates.cert_path
-    assert settings.google.root_keys_path == keys
-
-
-def test_production_refuses_to_start_without_vapid_keys(
-    tmp_path: Path, pass_certificates: DevelopmentCertificates, google_service_account: Path
-) -> None:
-    keys = tmp_path / "root-keys.json"
-    keys.write_text('{"keys": []}')
-    environment = {
+    return {
         "TESSERA_ENV": "production",
         "TESSERA_DATA_DIR": str(tmp_path),
         "TESSERA_CODE_SECRET": GOOD_SECRET,
@@ -76,6 +56,20 @@ def test_production_refuses_to_start_without_vapid_keys(
         "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google_service_account),
         "TESSERA_GOOGLE_ROOT_KEYS_PATH": str(keys),
     }
+
+
+def test_production_takes_the_configured_credentials(
+    production: dict[str, str], pass_certificates: DevelopmentCertificates
+) -> None:
+    settings = Settings.from_env(
+        {**production, "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key}
+    )
+    assert settings.apple.cert_path == pass_certificates.cert_path
+    assert settings.google.root_keys_path == Path(production["TESSERA_GOOGLE_ROOT_KEYS_PATH"])
+
+
+def test_production_refuses_to_start_without_vapid_keys(production: dict[str, str]) -> None:
+    environment = production
     with pytest.raises(ConfigurationError, match="TESSERA_VAPID_PRIVATE_KEY"):
         Settings.from_env(environment)
     with pytest.raises(ConfigurationError, match="not a VAPID key"):
