@@ -28,6 +28,7 @@ from tessera.health import HealthController
 from tessera.logs import configure_logging
 from tessera.problems import exception_handlers
 from tessera.push.controllers import PushSubscriptionController, VapidController
+from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
@@ -123,17 +124,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             VapidController,
             PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
-            create_static_files_router(
-                path="/shared", directories=[settings.pwa_dir / "shared"], include_in_schema=False
-            ),
-            # The customer PWA last: its service worker must be served from "/" to control "/".
-            create_static_files_router(
-                path="/",
-                directories=[settings.pwa_dir / "customer"],
-                html_mode=True,
-                include_in_schema=False,
-                name="customer-pwa",
-            ),
+            *pwa_routers(settings.pwa_dir),
         ],
         dependencies={
             "ctx": Provide(_context, sync_to_thread=False),

@@ -83,7 +83,11 @@ class CouponService:
         if cached is None:
             payload = payload_for(code_for(self._keys, campaign, coupon.serial), "pwa")
             buffer = io.BytesIO()
-            segno.make_qr(payload, error="m").save(buffer, kind="svg", scale=8, border=4, xmldecl=False)
+            # A viewBox and no fixed size, so the card can scale it; a white quiet zone even on
+            # a dark page.
+            segno.make_qr(payload, error="m").save(
+                buffer, kind="svg", border=4, light="#fff", omitsize=True, xmldecl=False
+            )
             cached = buffer.getvalue().decode()
             self._qr_cache[coupon.id] = cached
         return cached
