@@ -1,6 +1,7 @@
-"""Draw the default icon and logo of the Apple pass template at 1x/2x/3x (Apple's sizes).
+"""Draw the brand images: the Apple pass template's icon and logo at 1x/2x/3x (Apple's sizes)
+and the customer PWA's icons (192/512, maskable 512, Apple touch icon, notification badge).
 
-Run once after changing the brand drawing; the PNGs are kept in wallet_templates/.
+Run once after changing the brand drawing; the PNGs are kept in wallet_templates/ and pwa/.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "wallet_templates" / "apple" / "coupon.pass"
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "wallet_templates" / "apple" / "coupon.pass"
+PWA_ICONS = ROOT / "pwa" / "customer" / "icons"
+BRAND = (31, 41, 75, 255)
 ACCENT = (242, 166, 90, 255)
 WHITE = (255, 255, 255, 255)
 
 
 def icon(side: int) -> Image.Image:
-    image = Image.new("RGBA", (side, side), (31, 41, 75, 255))
+    image = Image.new("RGBA", (side, side), BRAND)
     draw = ImageDraw.Draw(image)
     inset = side // 6
     draw.rounded_rectangle(
@@ -40,11 +44,38 @@ def logo(width: int, height: int) -> Image.Image:
     return image
 
 
+def maskable(side: int) -> Image.Image:
+    """The icon drawn inside the central 80% safe zone of a full-bleed square, so launchers
+    may cut any shape out of it."""
+    image = Image.new("RGBA", (side, side), BRAND)
+    inner = side * 4 // 5
+    image.paste(icon(inner), ((side - inner) // 2, (side - inner) // 2))
+    return image
+
+
+def badge(side: int) -> Image.Image:
+    """A white-on-transparent mark: Android draws notification badges from the alpha alone."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    inset = side // 8
+    draw.rounded_rectangle(
+        (inset, inset, side - inset, side - inset), radius=side // 6, outline=WHITE, width=side // 12
+    )
+    draw.text((side / 2, side / 2), "T", font=ImageFont.load_default(size=side // 2), fill=WHITE, anchor="mm")
+    return image
+
+
 def main() -> None:
     for scale, suffix in ((1, ""), (2, "@2x"), (3, "@3x")):
         icon(29 * scale).save(TEMPLATE / f"icon{suffix}.png", optimize=True)
         logo(160 * scale, 50 * scale).save(TEMPLATE / f"logo{suffix}.png", optimize=True)
-    print(f"images written to {TEMPLATE}")
+    PWA_ICONS.mkdir(parents=True, exist_ok=True)
+    icon(192).save(PWA_ICONS / "icon-192.png", optimize=True)
+    icon(512).save(PWA_ICONS / "icon-512.png", optimize=True)
+    maskable(512).save(PWA_ICONS / "icon-maskable-512.png", optimize=True)
+    icon(180).convert("RGB").save(PWA_ICONS / "apple-touch-icon.png", optimize=True)
+    badge(96).save(PWA_ICONS / "badge-96.png", optimize=True)
+    print(f"images written to {TEMPLATE} and {PWA_ICONS}")
 
 
 if __name__ == "__main__":

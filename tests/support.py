@@ -6,12 +6,11 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from httpx import Response
-from litestar.testing import AsyncTestClient
+from httpx import AsyncClient, Response
 from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
-from tessera.clock import FrozenClock
+from tessera.clock import Clock
 from tessera.context import AppContext
 from tessera.db.engine import create_engine, session_factory
 from tessera.settings import Settings
@@ -42,7 +41,9 @@ def problem(response: Response, status: int, code: str) -> dict[str, Any]:
 
 
 class Api:
-    def __init__(self, client: AsyncTestClient, clock: FrozenClock, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Over the in-process test client, or over HTTP to a live server (browser tests)."""
+
+    def __init__(self, client: AsyncClient, clock: Clock, settings: Settings) -> None:
         self.client = client
         self.clock = clock
         self.settings = settings
@@ -50,7 +51,7 @@ class Api:
 
     @property
     def ctx(self) -> AppContext:
-        context: AppContext = self.client.app.state.ctx
+        context: AppContext = self.client.app.state.ctx  # type: ignore[attr-defined]
         return context
 
     async def sql(self, statement: str, **params: Any) -> list[Any]:

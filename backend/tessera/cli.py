@@ -47,6 +47,7 @@ def _demo(settings: Settings) -> None:
     for email, token in credentials.customer_tokens.items():
         print(f"  customer {email:<20}: {token}")
     print(f"  live campaigns   : {', '.join(map(str, credentials.campaign_ids))}")
+    print(f"Customer app: {settings.public_url}/ (register with offers on to receive the live coupons)")
 
 
 def _worker(settings: Settings) -> None:

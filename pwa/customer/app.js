@@ -1,0 +1,325 @@
+// The customer app: registration with separate consents, then the coupon wallet, which keeps
+// working offline from the last known coupons.
+
+import { ApiError, OfflineError, createApi } from "/shared/api.js";
+import { pickLanguage, translatePage, translator } from "/shared/i18n.js";
+import { enablePush, isSubscribed, pushSupported } from "./notifications.js";
+import * as saved from "./offline-store.js";
+import { LANGUAGES, STRINGS } from "./strings.js";
+import { isOpen, renderWallet, tick } from "./wallet.js";
+
+const TOKEN = "tessera.customer.token";
+const LANGUAGE = "tessera.language";
+const REFRESH_EVERY_MS = 60_000;
+const ANNOUNCEMENT_MS = 6_000;
+
+const $ = (id) => document.getElementById(id);
+const ui = { language: "en", t: (key) => key };
+const api = createApi({ token: () => localStorage.getItem(TOKEN) });
+const wallet = { coupons: [], qrCodes: new Map(), profile: null };
+
+function setLanguage(language) {
+  ui.language = language;
+  ui.t = translator(STRINGS, language);
+  document.documentElement.lang = language;
+  document.title = ui.t("app.title");
+  translatePage(document, ui.t);
+  $("language").value = language;
+  if (!$("wallet").hidden) draw();
+}
+
+let announcementTimer = 0;
+function announce(message) {
+  const announcer = $("announcer");
+  announcer.textContent = message;
+  clearTimeout(announcementTimer);
+  announcementTimer = setTimeout(() => (announcer.textContent = ""), ANNOUNCEMENT_MS);
+}
+
+function explain(error) {
+  if (error instanceof OfflineError) return ui.t("error.offline");
+  const detail = error instanceof ApiError ? error.problem.detail || error.message : String(error);
+  return ui.t("error.generic", { detail });
+}
+
+function showOffline(offline) {
+  $("offline").hidden = !offline;
+}
+
+function draw() {
+  renderWallet(wallet.coupons, wallet.qrCodes, ui, Date.now());
+}
+
+async function drawAccount() {
+  const consent = wallet.profile?.consent;
+  $("marketing-off").hidden = !consent || consent.marketing;
+  const subscribed = await isSubscribed();
+  const on = subscribed && Boolean(consent?.push);
+  $("push-offer").hidden = !pushSupported() || on;
+  $("push-state").hidden = !on;
+  $("push-state").textContent = ui.t("wallet.push_on");
+}
+
+function openCoupon(couponId) {
+  const card = document.getElementById(`coupon-${couponId}`) || document.getElementById(`past-${couponId}`);
+  if (!card) return;
+  for (const highlighted of document.querySelectorAll(".highlight")) highlighted.classList.remove("highlight");
+  card.classList.add("highlight");
+  card.scrollIntoView({ block: "start" });
+  card.focus?.();
+}
+
+function couponFromHash() {
+  const match = /^#coupon-(\d+)$/.exec(location.hash);
+  return match ? Number(match[1]) : null;
+}
+
+async function loadSaved() {
+  wallet.coupons = (await saved.load("coupons")) || [];
+  wallet.profile = (await saved.load("profile")) || null;
+  for (const coupon of wallet.coupons) {
+    const svg = await saved.load(`qr:${coupon.id}`);
+    if (svg) wallet.qrCodes.set(coupon.id, svg);
+  }
+}
+
+/** Fetch the profile, the coupons and the QR codes not yet held, then keep them on the device. */
+async function refresh() {
+  if (!localStorage.getItem(TOKEN)) return;
+  try {
+    const [profile, coupons] = await Promise.all([api.get("/api/me"), api.get("/api/me/coupons")]);
+    const now = Date.now();
+    const missing = coupons.filter((coupon) => isOpen(coupon, now) && !wallet.qrCodes.has(coupon.id));
+    for (const [id, svg] of await Promise.all(
+      missing.map(async (coupon) => [coupon.id, await api.text(coupon.qr_svg_url)]),
+    )) {
+      wallet.qrCodes.set(id, svg);
+    }
+    const held = new Set(coupons.map((coupon) => coupon.id));
+    for (const id of wallet.qrCodes.keys()) if (!held.has(id)) wallet.qrCodes.delete(id);
+    // Redraw only on a change: a redraw while someone shows the code at the till would flicker.
+    const changed = missing.length > 0 || JSON.stringify(coupons) !== JSON.stringify(wallet.coupons);
+    wallet.profile = profile;
+    wallet.coupons = coupons;
+    showOffline(false);
+    if (changed) draw();
+    await drawAccount();
+    await saved.saveCoupons(coupons, [...wallet.qrCodes]);
+    await saved.saveProfile(profile);
+  } catch (error) {
+    if (error instanceof OfflineError) {
+      showOffline(true);
+    } else if (error instanceof ApiError && error.status === 401) {
+      await forgetDevice();
+      announce(ui.t("error.session"));
+    } else {
+      announce(explain(error));
+    }
+  }
+}
+
+function showView(name) {
+  $("welcome").hidden = name !== "welcome";
+  $("wallet").hidden = name !== "wallet";
+}
+
+async function showWallet() {
+  showView("wallet");
+  await loadSaved();
+  draw();
+  await drawAccount();
+  await refresh();
+  const couponId = couponFromHash();
+  if (couponId !== null) openCoupon(couponId);
+}
+
+async function forgetDevice() {
+  localStorage.removeItem(TOKEN);
+  wallet.coupons = [];
+  wallet.qrCodes.clear();
+  wallet.profile = null;
+  await saved.forgetEverything();
+  showView("welcome");
+}
+
+function registrationBody(form) {
+  const email = form.email.value.trim();
+  const phone = form.phone.value.replace(/[\s().-]/g, "");
+  const name = form.name.value.trim();
+  const body = {
+    consent: { terms: form.terms.checked, marketing: form.marketing.checked, push: form.push.checked },
+    locale: ui.language,
+  };
+  if (email) body.email = email;
+  if (phone) body.phone = phone;
+  if (name) body.name = name;
+  return body;
+}
+
+function formProblem(form, body) {
+  if (!body.email && !body.phone) return [ui.t("form.need_contact"), form.email];
+  if (body.email && form.email.validity.typeMismatch) return [ui.t("form.bad_email"), form.email];
+  if (body.phone && !/^\+?[0-9]{6,15}$/.test(body.phone)) return [ui.t("form.bad_phone"), form.phone];
+  if (!body.consent.terms) return [ui.t("form.need_terms"), form.terms];
+  return null;
+}
+
+async function register(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const error = $("form-error");
+  const body = registrationBody(form);
+  const problem = formProblem(form, body);
+  if (problem) {
+    error.textContent = problem[0];
+    problem[1].focus();
+    return;
+  }
+  error.textContent = "";
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  submit.textContent = ui.t("form.sending");
+  try {
+    const created = await api.post("/api/customers", body);
+    localStorage.setItem(TOKEN, created.token);
+    if (body.consent.push) await turnOnPush();
+    form.reset();
+    await showWallet();
+    $("wallet-title").focus();
+  } catch (failure) {
+    error.textContent =
+      failure instanceof ApiError && failure.status === 409 ? ui.t("error.duplicate") : explain(failure);
+  } finally {
+    submit.disabled = false;
+    submit.textContent = ui.t("form.submit");
+  }
+}
+
+async function turnOnPush() {
+  try {
+    const outcome = await enablePush(api);
+    if (outcome === "blocked") {
+      announce(ui.t("wallet.push_blocked"));
+      return;
+    }
+    if (outcome !== "on") return;
+    if (!wallet.profile?.consent.push) {
+      wallet.profile = await api.patch("/api/me", { consent: { push: true } });
+    }
+  } catch (error) {
+    announce(explain(error));
+  }
+  await drawAccount();
+}
+
+async function enableMarketing() {
+  try {
+    wallet.profile = await api.patch("/api/me", { consent: { marketing: true } });
+    await refresh();
+  } catch (error) {
+    announce(explain(error));
+  }
+}
+
+async function erase() {
+  if (!window.confirm(ui.t("account.erase_confirm"))) return;
+  try {
+    await api.delete("/api/me");
+  } catch (error) {
+    announce(explain(error));
+    return;
+  }
+  if (pushSupported()) {
+    const registration = await navigator.serviceWorker.ready;
+    await (await registration.pushManager.getSubscription())?.unsubscribe();
+  }
+  await forgetDevice();
+  announce(ui.t("account.erased"));
+}
+
+async function addToAppleWallet(coupon) {
+  const pass = await api.blob(coupon.apple_pass_url);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(pass);
+  // Safari on iOS offers "Add to Wallet" when it opens a pass; elsewhere the file is saved.
+  if (!/iPhone|iPad|iPod/.test(navigator.userAgent)) link.download = `coupon-${coupon.id}.pkpass`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
+async function addToGoogleWallet(coupon) {
+  const { save_url: saveUrl } = await api.get(coupon.google_wallet_url);
+  window.location.assign(saveUrl);
+}
+
+async function onCardButton(event) {
+  const button = event.target.closest("button");
+  const card = event.target.closest(".card");
+  if (!button || !card) return;
+  const coupon = wallet.coupons.find((candidate) => String(candidate.id) === card.dataset.couponId);
+  if (!coupon) return;
+  button.disabled = true;
+  try {
+    if (button.classList.contains("add-apple")) await addToAppleWallet(coupon);
+    if (button.classList.contains("add-google")) await addToGoogleWallet(coupon);
+  } catch (error) {
+    announce(explain(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onWorkerMessage(event) {
+  const message = event.data || {};
+  if (message.type === "push") await refresh();
+  if (message.type === "open") {
+    const url = new URL(message.url, location.origin);
+    await refresh();
+    if (location.hash !== url.hash) location.hash = url.hash;
+    else openCoupon(couponFromHash());
+  }
+}
+
+function wire() {
+  const languages = $("language");
+  for (const [code, name] of Object.entries(LANGUAGES)) languages.append(new Option(name, code));
+  languages.addEventListener("change", () => {
+    localStorage.setItem(LANGUAGE, languages.value);
+    setLanguage(languages.value);
+  });
+  $("register").addEventListener("submit", register);
+  $("coupons").addEventListener("click", onCardButton);
+  $("enable-push").addEventListener("click", turnOnPush);
+  $("enable-marketing").addEventListener("click", enableMarketing);
+  $("erase").addEventListener("click", erase);
+  window.addEventListener("hashchange", () => {
+    const couponId = couponFromHash();
+    if (couponId !== null) openCoupon(couponId);
+  });
+  window.addEventListener("online", refresh);
+  window.addEventListener("offline", () => showOffline(true));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refresh();
+  });
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", onWorkerMessage);
+    navigator.serviceWorker.register("/sw.js").catch((error) => console.warn("service worker", error));
+  }
+  setInterval(() => {
+    if (!$("wallet").hidden && tick(wallet.coupons, ui, Date.now())) draw();
+  }, 1000);
+  setInterval(() => {
+    if (document.visibilityState === "visible") refresh();
+  }, REFRESH_EVERY_MS);
+}
+
+async function start() {
+  wire();
+  const stored = localStorage.getItem(LANGUAGE);
+  setLanguage(pickLanguage(Object.keys(LANGUAGES), stored ? [stored] : navigator.languages));
+  showOffline(!navigator.onLine);
+  if (localStorage.getItem(TOKEN)) await showWallet();
+  else showView("welcome");
+}
+
+start();
