@@ -62,6 +62,9 @@ class FakePushService:
     delivered: list[Delivered] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    # Subscriber → Retry-After seconds of one 429 answer before it accepts messages again.
+    throttled: dict[str, int] = field(default_factory=dict)
+    throttled_at: list[str] = field(default_factory=list)
 
     def add(self, name: str) -> Subscriber:
         self.subscribers[name] = Subscriber(name)
@@ -74,6 +77,12 @@ class FakePushService:
         body = await read_body(receive)
         headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
         name = scope["path"].rsplit("/", 1)[-1]
+        if name in self.throttled:
+            self.throttled_at.append(name)
+            retry_after = [(b"retry-after", str(self.throttled.pop(name)).encode())]
+            await send({"type": "http.response.start", "status": 429, "headers": retry_after})
+            await send({"type": "http.response.body", "body": b""})
+            return
         status = self._receive(name, headers, body)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})

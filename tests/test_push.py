@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from tessera.app import create_app
+from tessera.clock import FrozenClock
 from tessera.settings import Settings, WorkerSettings
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, Headers, problem
@@ -123,3 +126,46 @@ async def test_unsubscribe_and_bad_subscriptions(api: Api, push_service: FakePus
     removed = await api.client.delete("/api/me/push-subscriptions", headers=customer)
     assert removed.status_code == 204
     assert await api.sql("SELECT count(*) FROM push_subscriptions") == [(0,)]
+
+
+async def test_429_waits_for_retry_after_then_delivers_once(api: Api, push_service: FakePushService) -> None:
+    _, customer = await api.customer(consent={"terms": True, "marketing": True, "push": True})
+    await subscribe(api, customer, push_service.add("phone").subscription(push_service.url))
+    push_service.throttled["phone"] = 600
+    await api.publish((await api.campaign())["id"])
+    for _ in range(500):
+        if push_service.throttled_at:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # several worker polls: none may retry before Retry-After
+    assert push_service.throttled_at == ["phone"]
+    assert push_service.messages("phone") == []
+    ((attempts, available_at, created_at),) = await api.sql(
+        "SELECT attempts, available_at, created_at FROM outbox WHERE topic = 'push_new_offer'"
+    )
+    assert attempts == 1
+    waited = _as_datetime(available_at) - _as_datetime(created_at)
+    assert timedelta(seconds=600) <= waited < timedelta(seconds=700)
+
+    api.clock.advance(timedelta(seconds=601))
+    await wait_settled(api)
+    assert [m["kind"] for m in push_service.messages("phone")] == ["new_offer"]
+
+
+async def test_two_app_processes_never_send_a_notification_twice(
+    api: Api, push_service: FakePushService, settings: Settings, clock: FrozenClock
+) -> None:
+    """A second app with its own embedded worker on the same database: every message once."""
+    names = [f"device-{number}" for number in range(30)]
+    for name in names:
+        _, customer = await api.customer(consent={"terms": True, "marketing": True, "push": True})
+        await subscribe(api, customer, push_service.add(name).subscription(push_service.url))
+    async with AsyncTestClient(app=create_app(settings, clock)):
+        await api.publish((await api.campaign())["id"])
+        await wait_settled(api)
+    assert sorted(item.subscriber for item in push_service.delivered) == sorted(names)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """SQLite hands back text, PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
