@@ -29,7 +29,11 @@ async def test_register_publish_redeem_void_redeem(api: Api) -> None:
     again = await api.redeem(staff, coupon["code"])
     body = problem(again, 409, "already_redeemed")
     assert body["store_id"] == redemption["store_id"]
+    assert body["store_name"] == "Store"
     assert body["redeemed_at"] == redemption["redeemed_at"]
+    checked = await api.client.post("/api/redemptions/validate", json={"code": coupon["code"]}, headers=staff)
+    body = problem(checked, 409, "already_redeemed")
+    assert (body["store_id"], body["store_name"]) == (redemption["store_id"], "Store")
 
     [redeemed] = await api.coupons(customer)
     assert redeemed["status"] == "redeemed"
@@ -132,3 +136,42 @@ async def test_ean13_campaign_codes_redeem_as_print(api: Api) -> None:
     response = await api.redeem(staff, coupon["code"])
     assert response.status_code == 201, response.text
     assert response.json()["medium"] == "print"
+
+
+async def test_staff_see_their_store_and_its_scanner_setting(api: Api) -> None:
+    store_id = await api.store("Corso Como")
+    staff = await api.staff(store_id, can_void=False)
+    me = await api.client.get("/api/auth/staff/me", headers=staff)
+    assert me.status_code == 200, me.text
+    assert me.json()["can_void"] is False
+    assert me.json()["store"] == {
+        "id": store_id,
+        "name": "Corso Como",
+        "timezone": "Europe/Budapest",
+        "location": None,
+        "auto_redeem": False,
+    }
+    changed = await api.client.patch(
+        f"/api/stores/{store_id}", json={"auto_redeem": True}, headers=await api.marketer()
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["auto_redeem"] is True
+    assert (await api.client.get("/api/auth/staff/me", headers=staff)).json()["store"]["auto_redeem"] is True
+    problem(
+        await api.client.patch(f"/api/stores/{store_id}", json={"auto_redeem": True}, headers=staff),
+        403,
+        "forbidden",
+    )
+    problem(
+        await api.client.patch(
+            f"/api/stores/{store_id}", json={"timezone": "Mars/Olympus"}, headers=await api.marketer()
+        ),
+        400,
+        "invalid_input",
+    )
+    problem(
+        await api.client.patch("/api/stores/9999", json={}, headers=await api.marketer()),
+        404,
+        "store_not_found",
+    )
+    assert (await api.client.get("/api/auth/staff/me", headers=await api.marketer())).status_code == 403

@@ -4,14 +4,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from tessera.auth.guards import allow
 from tessera.auth.services import InvalidCredentials
-from tessera.deps import Caller, Ctx
+from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import TooManyRequests
+from tessera.stores.schemas import StaffSessionView, StoreView
 
 
 class StaffLoginInput(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,6 +44,12 @@ class AuthController(Controller):
             await ctx.ledger.record_failure(rule, now)
             raise
         return StaffToken(token=token, expires_at=expires_at, store_id=store_id, staff_id=staff_id)
+
+    @get("/staff/me", guards=allow("staff"), summary="Who holds this staff token, and their store (staff)")
+    async def staff_me(self, ctx: Ctx, services: Svc, principal: Caller) -> StaffSessionView:
+        async with ctx.readers() as session:
+            user, store = await services.stores.staff_session(session, principal.id)
+        return StaffSessionView(user.id, user.username, user.can_void, StoreView.of(store))
 
     @post(
         "/staff/logout",

@@ -28,6 +28,7 @@ from tessera.redemptions.errors import (
 from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, rfc3339
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
+from tessera.stores.models import Store
 from tessera.wallet.changes import pass_changed
 
 
@@ -42,7 +43,7 @@ class RedemptionService:
         presented = parse(data.code, typed=data.entry == "manual")
         if principal.store_id is None:
             raise Forbidden("Only staff of a store can redeem")
-        return await self._ctx.ledger.redeem(
+        outcome = await self._ctx.ledger.redeem(
             RedeemRequest(
                 digest=self._ctx.code_keys.digest(presented.code),
                 medium=presented.medium,
@@ -54,6 +55,12 @@ class RedemptionService:
                 throttle=self._ctx.scan_throttle(principal.id),
             )
         )
+        if outcome.body.get("code") == "already_redeemed" and outcome.body.get("store_id") is not None:
+            # The till shows "already redeemed at 14:02 in <store>": one lookup, on failures only.
+            async with self._ctx.readers() as session:
+                name = await session.scalar(select(Store.name).where(Store.id == outcome.body["store_id"]))
+            outcome.body["store_name"] = name
+        return outcome
 
     async def validate(self, principal: Principal, data: ValidateInput) -> ValidationView:
         presented = parse(data.code, typed=data.entry == "manual")
@@ -102,15 +109,22 @@ class RedemptionService:
 
     async def _check_usable(self, session: AsyncSession, coupon: Coupon, now: datetime) -> None:
         if coupon.redeemed_at is not None:
-            store_id = await session.scalar(
-                select(Redemption.store_id).where(
-                    Redemption.coupon_id == coupon.id,
-                    Redemption.seq == coupon.redemption_seq,
-                    Redemption.kind == "redeem",
+            where = (
+                await session.execute(
+                    select(Store.id, Store.name)
+                    .join(Redemption, Redemption.store_id == Store.id)
+                    .where(
+                        Redemption.coupon_id == coupon.id,
+                        Redemption.seq == coupon.redemption_seq,
+                        Redemption.kind == "redeem",
+                    )
                 )
-            )
+            ).first()
             raise AlreadyRedeemed(
-                "This coupon was already redeemed", redeemed_at=rfc3339(coupon.redeemed_at), store_id=store_id
+                "This coupon was already redeemed",
+                redeemed_at=rfc3339(coupon.redeemed_at),
+                store_id=where[0] if where else None,
+                store_name=where[1] if where else None,
             )
         if coupon.expires_at <= now:
             raise CouponExpired("This coupon has expired", expired_at=rfc3339(coupon.expires_at))

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from litestar import Controller, get, post
-from litestar.params import JSONBody
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from tessera.auth.guards import allow
 from tessera.deps import Ctx, Svc
-from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreView
+from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
 
 
 class StoreController(Controller):
@@ -19,6 +19,13 @@ class StoreController(Controller):
         async with ctx.sessions.begin() as session:
             store = await services.stores.create_store(session, data, ctx.clock.now())
             return StoreView.of(store)
+
+    @patch("/stores/{store_id:int}", summary="Change a store or its scanner settings (marketer)")
+    async def update_store(
+        self, ctx: Ctx, services: Svc, store_id: FromPath[int], data: JSONBody[StoreUpdate]
+    ) -> StoreView:
+        async with ctx.sessions.begin() as session:
+            return StoreView.of(await services.stores.update_store(session, store_id, data))
 
     @get("/stores", summary="List stores (marketer)")
     async def list_stores(self, ctx: Ctx, services: Svc) -> list[StoreView]:

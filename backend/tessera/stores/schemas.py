@@ -15,10 +15,21 @@ class Location(msgspec.Struct, forbid_unknown_fields=True):
     longitude: Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class StoreCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText
-    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "UTC"
+    timezone: TimeZone = "UTC"
     location: Location | None = None
+    auto_redeem: bool = False
+
+
+class StoreUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: ShortText | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    location: Location | msgspec.UnsetType | None = msgspec.UNSET
+    auto_redeem: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class StoreView(msgspec.Struct):
@@ -26,13 +37,14 @@ class StoreView(msgspec.Struct):
     name: str
     timezone: str
     location: Location | None = None
+    auto_redeem: bool = False
 
     @classmethod
     def of(cls, store: Store) -> StoreView:
         location = None
         if store.latitude is not None and store.longitude is not None:
             location = Location(store.latitude, store.longitude)
-        return cls(store.id, store.name, store.timezone, location)
+        return cls(store.id, store.name, store.timezone, location, store.auto_redeem)
 
 
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,3 +59,12 @@ class StaffView(msgspec.Struct):
     username: str
     store_id: int
     can_void: bool
+
+
+class StaffSessionView(msgspec.Struct):
+    """What the scanner needs to know about whoever holds the token."""
+
+    staff_id: int
+    username: str
+    can_void: bool
+    store: StoreView

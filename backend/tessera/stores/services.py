@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from tessera.auth.models import StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.errors import Conflict, InvalidInput, NotFound
 from tessera.stores.models import Store
-from tessera.stores.schemas import StaffCreate, StoreCreate
+from tessera.stores.schemas import StaffCreate, StoreCreate, StoreUpdate
 
 
 class StoreNotFound(NotFound):
@@ -31,27 +32,50 @@ class StoreService:
         self._passwords = passwords
 
     async def create_store(self, session: AsyncSession, data: StoreCreate, now: datetime) -> Store:
-        try:
-            ZoneInfo(data.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise InvalidInput("Unknown time zone", field="timezone") from error
+        _check_time_zone(data.timezone)
         store = Store(
             name=data.name,
             timezone=data.timezone,
             latitude=data.location.latitude if data.location else None,
             longitude=data.location.longitude if data.location else None,
+            auto_redeem=data.auto_redeem,
             created_at=now,
         )
         session.add(store)
         await session.flush()
         return store
 
+    async def update_store(self, session: AsyncSession, store_id: int, data: StoreUpdate) -> Store:
+        store = await self.get_store(session, store_id)
+        if data.name is not msgspec.UNSET:
+            store.name = data.name
+        if data.timezone is not msgspec.UNSET:
+            _check_time_zone(data.timezone)
+            store.timezone = data.timezone
+        if data.location is not msgspec.UNSET:
+            store.latitude = data.location.latitude if data.location else None
+            store.longitude = data.location.longitude if data.location else None
+        if data.auto_redeem is not msgspec.UNSET:
+            store.auto_redeem = data.auto_redeem
+        await session.flush()
+        return store
+
+    async def get_store(self, session: AsyncSession, store_id: int) -> Store:
+        store = await session.get(Store, store_id)
+        if store is None:
+            raise StoreNotFound(f"Store {store_id} does not exist")
+        return store
+
+    async def staff_session(self, session: AsyncSession, staff_id: int) -> tuple[StaffUser, Store]:
+        query = select(StaffUser, Store).join(Store, Store.id == StaffUser.store_id)
+        row = (await session.execute(query.where(StaffUser.id == staff_id))).one()
+        return row[0], row[1]
+
     async def list_stores(self, session: AsyncSession) -> list[Store]:
         return list(await session.scalars(select(Store).order_by(Store.id).limit(1000)))
 
     async def create_staff(self, session: AsyncSession, data: StaffCreate, now: datetime) -> StaffUser:
-        if await session.get(Store, data.store_id) is None:
-            raise StoreNotFound(f"Store {data.store_id} does not exist")
+        await self.get_store(session, data.store_id)
         if await session.scalar(select(StaffUser.id).where(StaffUser.username == data.username)):
             raise UsernameTaken
         user = StaffUser(
@@ -68,3 +92,10 @@ class StoreService:
         except IntegrityError as error:
             raise UsernameTaken from error
         return user
+
+
+def _check_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput("Unknown time zone", field="timezone") from error
