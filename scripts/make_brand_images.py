@@ -1,5 +1,5 @@
 """Draw the brand images: the Apple pass template's icon and logo at 1x/2x/3x (Apple's sizes)
-and the customer PWA's icons (192/512, maskable 512, Apple touch icon, notification badge).
+and the PWAs' icons (192/512, maskable 512, Apple touch icon, the customer's notification badge).
 
 Run once after changing the brand drawing; the PNGs are kept in wallet_templates/ and pwa/.
 """
@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "wallet_templates" / "apple" / "coupon.pass"
-PWA_ICONS = ROOT / "pwa" / "customer" / "icons"
+PWA_ICONS = [ROOT / "pwa" / app / "icons" for app in ("customer", "staff")]
 BRAND = (31, 41, 75, 255)
 ACCENT = (242, 166, 90, 255)
 WHITE = (255, 255, 255, 255)
@@ -69,13 +69,14 @@ def main() -> None:
     for scale, suffix in ((1, ""), (2, "@2x"), (3, "@3x")):
         icon(29 * scale).save(TEMPLATE / f"icon{suffix}.png", optimize=True)
         logo(160 * scale, 50 * scale).save(TEMPLATE / f"logo{suffix}.png", optimize=True)
-    PWA_ICONS.mkdir(parents=True, exist_ok=True)
-    icon(192).save(PWA_ICONS / "icon-192.png", optimize=True)
-    icon(512).save(PWA_ICONS / "icon-512.png", optimize=True)
-    maskable(512).save(PWA_ICONS / "icon-maskable-512.png", optimize=True)
-    icon(180).convert("RGB").save(PWA_ICONS / "apple-touch-icon.png", optimize=True)
-    badge(96).save(PWA_ICONS / "badge-96.png", optimize=True)
-    print(f"images written to {TEMPLATE} and {PWA_ICONS}")
+    for icons in PWA_ICONS:
+        icons.mkdir(parents=True, exist_ok=True)
+        icon(192).save(icons / "icon-192.png", optimize=True)
+        icon(512).save(icons / "icon-512.png", optimize=True)
+        maskable(512).save(icons / "icon-maskable-512.png", optimize=True)
+        icon(180).convert("RGB").save(icons / "apple-touch-icon.png", optimize=True)
+    badge(96).save(PWA_ICONS[0] / "badge-96.png", optimize=True)  # notifications: customers only
+    print(f"images written to {TEMPLATE} and {', '.join(map(str, PWA_ICONS))}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 PWA = Path(__file__).resolve().parents[1] / "pwa"
-APPS = {"customer": "/"}
+APPS = {"customer": "/", "staff": "/staff/"}
 VERSION = re.compile(r'^const VERSION = "([0-9a-f]*)";$', re.MULTILINE)
 SHELL = re.compile(r"^const SHELL = (\[.*?\]);$", re.MULTILINE | re.DOTALL)
 

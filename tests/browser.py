@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.async_api import BrowserContext, CDPSession, Page, async_playwright
 
 from tessera.app import create_app
@@ -45,15 +46,25 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def chromium(profile: Path, **options: Any) -> AsyncIterator[BrowserContext]:
-    """A persistent profile (Chromium reports installability only for those) at phone size."""
+async def chromium(
+    profile: Path, *, camera: Path | None = None, **options: Any
+) -> AsyncIterator[BrowserContext]:
+    """A persistent profile (Chromium reports installability only for those) at phone size;
+    ``camera`` is a Y4M file the fake camera shows, over and over."""
     require_chromium()
+    args = list(CHROMIUM_ARGS)
+    if camera is not None:
+        args += [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+        ]
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=args,
             viewport=PHONE,
             **options,
         )
@@ -104,3 +115,23 @@ async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
         {"id": item["id"], "help": item["help"], "nodes": [node["target"] for node in item["nodes"]]}
         for item in result["violations"]
     ]
+
+
+def camera_frame(picture: Image.Image, path: Path) -> Path:
+    """A one-frame Y4M video (640x480, grey) of ``picture`` centred on white, for the fake camera.
+    The picture is enlarged by a whole factor so its modules stay sharp."""
+    frame = Image.new("L", (640, 480), 255)
+    picture = picture.convert("L")
+    factor = max(1, min(400 // picture.width, 400 // picture.height))
+    picture = picture.resize((picture.width * factor, picture.height * factor), Image.Resampling.NEAREST)
+    frame.paste(picture, ((640 - picture.width) // 2, (480 - picture.height) // 2))
+    header = b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\nFRAME\n"
+    path.write_bytes(header + frame.tobytes() + bytes([128]) * (320 * 240 * 2))
+    return path
+
+
+def request_log(context: BrowserContext) -> list[str]:
+    """Every URL the pages and service workers of ``context`` request from now on."""
+    urls: list[str] = []
+    context.on("request", lambda request: urls.append(request.url))
+    return urls

@@ -1,5 +1,6 @@
-"""The static progressive web apps: the customer app at ``/`` and the modules they share at
-``/shared``, served with a strict Content-Security-Policy (our own origin only, no inline code)."""
+"""The static progressive web apps: the customer app at ``/``, the staff scanner at ``/staff/``
+and the modules they share at ``/shared``, served with a strict Content-Security-Policy (our own
+origin only, no inline code)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from litestar import Response, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-# Everything from our own origin; QR codes and wallet passes are shown from data:/blob: URLs.
+# Everything from our own origin; QR codes and wallet passes are shown from data:/blob: URLs, and
+# the scanner compiles its barcode reader from WebAssembly (which needs 'wasm-unsafe-eval', not
+# JavaScript eval).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'; form-action 'self'"
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -36,8 +40,17 @@ async def _secure(response: Response[object]) -> Response[object]:
 
 def pwa_routers(pwa_dir: Path) -> list[Router]:
     """Routers for the PWAs under ``pwa_dir``; the customer app comes last, as its service worker
-    must be served from ``/`` to control ``/``."""
+    must be served from ``/`` to control ``/`` (the scanner's more specific scope wins there)."""
     return [
+        create_static_files_router(
+            path="/staff",
+            directories=[pwa_dir / "staff"],
+            html_mode=True,
+            cache_control=REVALIDATE,
+            after_request=_secure,
+            include_in_schema=False,
+            name="staff-pwa",
+        ),
         create_static_files_router(
             path="/shared",
             directories=[pwa_dir / "shared"],

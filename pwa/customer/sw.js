@@ -1,10 +1,10 @@
 // Service worker of the customer app: the app shell from a versioned cache (the coupons
 // themselves live in IndexedDB, see offline-store.js), and Web Push notifications.
+/* global serveShell */
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "cf90d1dc59f6";
-const CACHE = `tessera-customer-${VERSION}`;
+const VERSION = "7fb250d8e197";
 const SHELL = [
   "/",
   "/app.css",
@@ -21,59 +21,11 @@ const SHELL = [
   "/icons/badge-96.png",
   "/shared/api.js",
   "/shared/i18n.js",
+  "/shared/sw-shell.js",
 ];
-const SHELL_PATHS = new Set([...SHELL, "/index.html"]);
 
-self.addEventListener("install", (event) => {
-  event.waitUntil(
-    caches
-      .open(CACHE)
-      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" }))))
-      .then(() => self.skipWaiting()),
-  );
-});
-
-self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    caches
-      .keys()
-      .then((names) =>
-        Promise.all(
-          names
-            .filter((name) => name.startsWith("tessera-customer-") && name !== CACHE)
-            .map((name) => caches.delete(name)),
-        ),
-      )
-      .then(() => self.clients.claim()),
-  );
-});
-
-/** Cached shell first (it opens with no signal), refreshed in the background when online. */
-async function fromShell(event, path) {
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(path);
-  const fresh = fetch(event.request)
-    .then(async (response) => {
-      if (response.ok) await cache.put(path, response.clone());
-      return response;
-    })
-    .catch(() => null);
-  if (cached) {
-    event.waitUntil(fresh);
-    return cached;
-  }
-  return (await fresh) || Response.error();
-}
-
-self.addEventListener("fetch", (event) => {
-  const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  // Only this app's own files: the API, the wallets and the other apps (/staff/, /console/)
-  // under the same origin are none of this worker's business.
-  if (!SHELL_PATHS.has(url.pathname)) return;
-  const path = url.pathname === "/index.html" ? "/" : url.pathname;
-  event.respondWith(fromShell(event, path));
-});
+importScripts("/shared/sw-shell.js");
+serveShell({ app: "customer", version: VERSION, scope: "/", shell: SHELL });
 
 async function tellPages(message) {
   const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });

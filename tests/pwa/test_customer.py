@@ -9,12 +9,10 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 import zxingcpp
@@ -22,13 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
-from tessera.clock import SystemClock
-from tessera.settings import Settings, WorkerSettings
+from tessera.settings import Settings
 from tests.browser import (
     PHONE,
     accessibility_violations,
     chromium,
-    live_server,
     screenshot,
     service_worker_registrations,
 )
@@ -36,31 +32,6 @@ from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, bearer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """The browser checks the pages, not the store: SQLite is enough (the API runs on both)."""
-    path = tmp_path / "tessera.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return replace(settings, worker=WorkerSettings(embedded=True, poll_seconds=0.05, jobs_every_seconds=0.2))
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with live_server(settings) as url:
-        yield url
-
-
-@pytest.fixture
-async def live_api(server: str, settings: Settings) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        yield Api(client, SystemClock(), settings)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 
 from scripts.pwa_version import APPS, PWA, SHELL, shell_files, stale_workers
 
+SERVED = {".html", ".css", ".js", ".webmanifest", ".png", ".wasm"}
 IMPORT = re.compile(r"""^import .*? from "([^"]+)";$""", re.MULTILINE)
 
 
@@ -26,7 +27,11 @@ def test_the_shell_holds_every_file_of_the_app_and_every_shared_module_it_import
         worker = (app_dir / "sw.js").read_text()
         assert SHELL.search(worker)
         cached = set(shell_files(worker, app_dir, scope))
-        own = {path for path in app_dir.rglob("*") if path.is_file() and path.name != "sw.js"}
+        own = {
+            path
+            for path in app_dir.rglob("*")
+            if path.is_file() and path.name != "sw.js" and path.suffix in SERVED
+        }
         assert own <= cached, sorted(str(path) for path in own - cached)
         imported = {
             PWA / "shared" / target.removeprefix("/shared/")
@@ -40,5 +45,6 @@ def test_the_shell_holds_every_file_of_the_app_and_every_shared_module_it_import
 
 def test_no_page_loads_anything_from_another_origin() -> None:
     for path in PWA.rglob("*"):
-        if path.suffix in {".html", ".js", ".css", ".webmanifest"}:
+        # Vendored code is pinned and checked in the browser tests, which record every request.
+        if path.suffix in {".html", ".js", ".css", ".webmanifest"} and "vendor" not in path.parts:
             assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?(https?:)?//""", path.read_text()), path

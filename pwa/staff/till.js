@@ -1,0 +1,62 @@
+// Validate and redeem against the backend. A redemption keeps its Idempotency-Key until it has
+// an answer: a lost response or a dropped connection is retried with the same key (the server
+// then replays the first answer), and the attempt survives a reload in localStorage.
+
+import { ApiError, OfflineError } from "/shared/api.js";
+
+const PENDING = "tessera.staff.pending";
+const RETRY_DELAYS_MS = [300, 700, 1500, 3000, 5000, 8000, 13000];
+
+export function pendingRedemption() {
+  try {
+    return JSON.parse(localStorage.getItem(PENDING) || "null");
+  } catch {
+    return null;
+  }
+}
+
+export function newAttempt(code, entry) {
+  return { key: crypto.randomUUID(), code, entry, startedAt: new Date().toISOString() };
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function validate(api, code, entry) {
+  return api.post("/api/redemptions/validate", { code, entry });
+}
+
+/**
+ * Send `attempt` until the server answers. `onRetry(n)` is told before each retry. Throws the
+ * server's ApiError (e.g. already redeemed), or OfflineError once the retries are used up — the
+ * attempt then stays pending and `redeem` is called again with it when the connection is back.
+ */
+export async function redeem(api, attempt, onRetry = () => {}) {
+  localStorage.setItem(PENDING, JSON.stringify(attempt));
+  for (let tries = 0; ; tries += 1) {
+    try {
+      const redemption = await api.post(
+        "/api/redemptions",
+        { code: attempt.code, entry: attempt.entry },
+        { "Idempotency-Key": attempt.key },
+      );
+      localStorage.removeItem(PENDING);
+      return redemption;
+    } catch (error) {
+      // 409 request_in_progress: the first request is still being decided; ask again.
+      const inFlight = error instanceof ApiError && error.code === "request_in_progress";
+      if (error instanceof ApiError && !inFlight) {
+        localStorage.removeItem(PENDING);
+        throw error;
+      }
+      if (tries >= RETRY_DELAYS_MS.length) throw new OfflineError(error);
+      onRetry(tries + 1);
+      await sleep(RETRY_DELAYS_MS[tries]);
+    }
+  }
+}
+
+export function voidRedemption(api, redemptionId) {
+  return api.post(`/api/redemptions/${redemptionId}/void`, undefined, { "Idempotency-Key": crypto.randomUUID() });
+}

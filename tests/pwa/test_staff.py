@@ -1,0 +1,307 @@
+"""The staff scanner in real headless Chromium with a fake camera showing a coupon's real barcode:
+one read, one redemption, one clear answer; retries that never redeem twice; our origin only."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segno
+import zxingcpp
+from PIL import Image
+from playwright.async_api import BrowserContext, Page, Request, Route, expect
+
+from tests.browser import (
+    accessibility_violations,
+    camera_frame,
+    chromium,
+    request_log,
+    screenshot,
+    service_worker_registrations,
+)
+from tests.support import Api
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "till password 1234"
+
+
+def qr_picture(payload: str) -> Image.Image:
+    buffer = io.BytesIO()
+    segno.make_qr(payload, error="m").save(buffer, kind="png", scale=1, border=4)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def ean13_picture(digits: str) -> Image.Image:
+    """A printed EAN-13 as a till would read it, drawn by ZXing (independent of our code)."""
+    image = memoryview(zxingcpp.create_barcode(digits, zxingcpp.BarcodeFormat.EAN13).to_image(scale=1))
+    height, width = image.shape
+    return Image.frombytes("L", (width, height), image.tobytes())
+
+
+async def staff_account(api: Api, store_id: int, *, can_void: bool = True) -> str:
+    username = f"till{store_id}"
+    response = await api.client.post(
+        "/api/staff",
+        json={"username": username, "password": PASSWORD, "store_id": store_id, "can_void": can_void},
+        headers=await api.marketer(),
+    )
+    assert response.status_code == 201, response.text
+    return username
+
+
+async def store(api: Api, *, auto_redeem: bool) -> int:
+    response = await api.client.post(
+        "/api/stores",
+        json={"name": "Corso Como", "timezone": "Europe/Rome", "auto_redeem": auto_redeem},
+        headers=await api.marketer(),
+    )
+    assert response.status_code == 201, response.text
+    store_id: int = response.json()["id"]
+    return store_id
+
+
+async def coupon_of_new_customer(api: Api, **campaign: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    _, customer = await api.customer()
+    created = await api.campaign(**campaign)
+    await api.publish(created["id"])
+    (coupon,) = await api.coupons(customer)
+    return coupon, customer
+
+
+async def sign_in(page: Page, server: str, username: str) -> None:
+    await page.goto(f"{server}/staff/")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#who")).to_contain_text(f"{username} · Corso Como")
+
+
+def redemption_posts(context: BrowserContext) -> list[Request]:
+    posts: list[Request] = []
+
+    def seen(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/api/redemptions"):
+            posts.append(request)
+
+    context.on("request", seen)
+    return posts
+
+
+async def redemption_media(api: Api, coupon_id: int) -> list[str]:
+    rows = await api.sql(
+        "SELECT medium FROM redemptions WHERE coupon_id = :coupon AND kind = 'redeem'", coupon=coupon_id
+    )
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+async def camera(tmp_path: Path) -> AsyncIterator[Any]:
+    """``await camera(picture)`` → a browser whose fake camera shows ``picture``."""
+    contexts: list[Any] = []
+
+    async def open_with(picture: Image.Image) -> BrowserContext:
+        frame = camera_frame(picture, tmp_path / f"frame-{len(contexts)}.y4m")
+        manager = chromium(tmp_path / f"profile-{len(contexts)}", camera=frame, locale="en-GB")
+        context = await manager.__aenter__()
+        contexts.append(manager)
+        return context
+
+    yield open_with
+    for manager in reversed(contexts):
+        await manager.__aexit__(None, None, None)
+
+
+async def test_card_qr_read_once_redeemed_with_a_tap_and_held_for_five_seconds(
+    camera: Any, server: str, live_api: Api
+) -> None:
+    store_id = await store(live_api, auto_redeem=False)
+    username = await staff_account(live_api, store_id)
+    coupon, _ = await coupon_of_new_customer(live_api, name="Spring 20%")
+    browser = await camera(qr_picture(coupon["qr_payload"]))
+    requests = request_log(browser)
+    posts = redemption_posts(browser)
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+
+    sheet = page.get_by_role("dialog", name="Valid coupon")
+    await expect(sheet).to_be_visible(timeout=15_000)
+    await expect(sheet).to_contain_text("20% off")
+    await expect(sheet).to_contain_text("Spring 20%")
+    await screenshot(page, "staff-offer.png")
+    assert posts == []  # nothing redeemed before the tap
+    await sheet.get_by_role("button", name="Redeem").click()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Redeemed — 20% off")
+    await expect(result).to_have_class("result ok")
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "staff-redeemed.png")
+
+    # The same coupon stays in front of the camera: no second request, no confusing answer.
+    await page.wait_for_timeout(5_000)
+    assert len(posts) == 1
+    validations = [url for url in requests if url.endswith("/api/redemptions/validate")]
+    assert len(validations) == 1
+    await expect(page.get_by_role("dialog", name="Valid coupon")).to_be_hidden()
+    assert await redemption_media(live_api, coupon["id"]) == ["pwa"]
+    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+
+
+async def test_apple_pass_qr_redeemed_at_once_when_the_store_says_so(
+    camera: Any, server: str, live_api: Api
+) -> None:
+    store_id = await store(live_api, auto_redeem=True)
+    username = await staff_account(live_api, store_id)
+    coupon, customer = await coupon_of_new_customer(live_api, name="Pizza night")
+    download = await live_api.client.get(coupon["apple_pass_url"], headers=customer)
+    assert download.status_code == 200, download.text
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        (barcode,) = json.loads(archive.read("pass.json"))["barcodes"]
+    browser = await camera(qr_picture(barcode["message"]))
+    requests = request_log(browser)
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+
+    await expect(page.get_by_role("alertdialog")).to_contain_text("Redeemed — 20% off", timeout=15_000)
+    await expect(page.get_by_role("alertdialog")).to_contain_text("Pizza night")
+    assert await redemption_media(live_api, coupon["id"]) == ["apple_wallet"]
+    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+
+
+async def test_printed_ean13_redeems_then_reads_as_already_redeemed_here(
+    camera: Any, server: str, live_api: Api
+) -> None:
+    store_id = await store(live_api, auto_redeem=True)
+    username = await staff_account(live_api, store_id)
+    coupon, _ = await coupon_of_new_customer(live_api, name="Coffee on us", code={"format": "ean13"})
+    assert len(coupon["code"]) == 13
+    browser = await camera(ean13_picture(coupon["code"]))
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+    await expect(page.get_by_role("alertdialog")).to_contain_text("Redeemed — 20% off", timeout=15_000)
+    assert await redemption_media(live_api, coupon["id"]) == ["print"]
+
+    # Scanned again later (a new read): red, with when and where it was redeemed.
+    await page.reload()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Already redeemed at", timeout=15_000)
+    await expect(result).to_contain_text("in Corso Como")
+    await expect(result).to_have_class("result bad")
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "staff-already-redeemed.png")
+    assert await redemption_media(live_api, coupon["id"]) == ["print"]
+
+
+async def test_manual_entry_offline_notice_shift_view_and_void(
+    camera: Any, server: str, live_api: Api
+) -> None:
+    store_id = await store(live_api, auto_redeem=False)
+    username = await staff_account(live_api, store_id)
+    coupon, customer = await coupon_of_new_customer(live_api, name="Spring 20%")
+    browser = await camera(Image.new("L", (64, 48), 255))  # the camera sees no code
+    requests = request_log(browser)
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+    await expect(page.get_by_role("status").filter(has_text="Point the camera")).to_be_visible()
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "staff-camera.png")
+
+    await browser.set_offline(True)
+    await expect(page.get_by_text("Offline: codes cannot be checked")).to_be_visible()
+    await page.get_by_label("Type a code").fill(coupon["code_display"])
+    await page.get_by_role("button", name="Check").click()
+    await expect(page.get_by_role("alertdialog")).to_contain_text("No connection: the code was not checked")
+    await page.get_by_role("button", name="Next customer").click()
+    await browser.set_offline(False)
+
+    await page.get_by_label("Type a code").fill(coupon["code_display"].lower())
+    await page.get_by_role("button", name="Check").click()
+    await page.get_by_role("dialog", name="Valid coupon").get_by_role("button", name="Redeem").click()
+    await expect(page.get_by_role("alertdialog")).to_contain_text("Redeemed — 20% off")
+    assert await redemption_media(live_api, coupon["id"]) == ["manual"]
+    await page.get_by_role("button", name="Next customer").click()
+
+    await page.get_by_role("button", name="Shift").click()
+    entries = page.locator(".scan-entry")
+    await expect(entries).to_have_count(2)
+    await expect(entries.nth(0)).to_contain_text("20% off · Spring 20%")
+    await expect(entries.nth(1)).to_contain_text("No connection")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await entries.nth(0).get_by_role("button", name="Void").click()
+    await expect(entries.nth(0)).to_contain_text("Voided")
+    await screenshot(page, "staff-shift.png")
+    (refreshed,) = await live_api.coupons(customer)
+    assert refreshed["status"] == "active"
+    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+
+
+async def test_a_lost_response_is_retried_with_the_same_key_and_shows_success(
+    camera: Any, server: str, live_api: Api
+) -> None:
+    store_id = await store(live_api, auto_redeem=False)
+    username = await staff_account(live_api, store_id)
+    coupon, _ = await coupon_of_new_customer(live_api)
+    browser = await camera(Image.new("L", (64, 48), 255))
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+
+    sent: list[dict[str, str]] = []
+    answers: list[int] = []
+
+    async def drop_first_answer(route: Route) -> None:
+        sent.append(await route.request.all_headers())
+        response = await route.fetch()  # the server commits the redemption...
+        answers.append(response.status)
+        if len(sent) == 1:
+            await route.abort("connectionreset")  # ...and the answer never reaches the till
+        else:
+            assert response.headers.get("idempotent-replayed") == "true"
+            await route.fulfill(response=response)
+
+    await page.route("**/api/redemptions", drop_first_answer)
+    await page.get_by_label("Type a code").fill(coupon["code"])
+    await page.get_by_role("button", name="Check").click()
+    await page.get_by_role("dialog", name="Valid coupon").get_by_role("button", name="Redeem").click()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Redeemed — 20% off")
+    await expect(result).to_have_class("result ok")
+    assert answers == [201, 201]
+    assert sent[0]["idempotency-key"] == sent[1]["idempotency-key"]
+    assert await redemption_media(live_api, coupon["id"]) == ["manual"]
+
+
+async def test_scanner_is_installable_and_caches_its_decoder(camera: Any, server: str, live_api: Api) -> None:
+    store_id = await store(live_api, auto_redeem=False)
+    username = await staff_account(live_api, store_id)
+    browser = await camera(Image.new("L", (64, 48), 255))
+    page = browser.pages[0]
+    await sign_in(page, server, username)
+    await page.evaluate("navigator.serviceWorker.ready")
+    cdp = await browser.new_cdp_session(page)
+    registrations = await service_worker_registrations(cdp)
+    manifest = await cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == []
+    assert json.loads(manifest["data"])["scope"] == "/staff/"
+    assert (await cdp.send("Page.getInstallabilityErrors"))["installabilityErrors"] == []
+    assert f"{server}/staff/" in registrations
+    cached = await page.evaluate(
+        """caches.keys().then((names) => Promise.all(names.map((name) =>
+             caches.open(name).then((cache) => cache.keys()).then((keys) => keys.map((k) => k.url)))))
+           .then((lists) => lists.flat())"""
+    )
+    assert f"{server}/staff/vendor/zxing_reader.wasm" in cached
+    assert f"{server}/staff/" in cached
+    wasm = await page.request.get(f"{server}/staff/vendor/zxing_reader.wasm")
+    assert wasm.headers["content-type"] == "application/wasm"
+
+    # Remembered on the device: a reload opens the scanner, not the sign-in.
+    await page.reload()
+    await expect(page.locator("#who")).to_contain_text(username)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    assert await page.evaluate("localStorage.getItem('tessera.staff.session')") is None
