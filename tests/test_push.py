@@ -73,6 +73,11 @@ async def test_new_offer_and_reminder_reach_consenting_subscribers_once(
         assert message["title"] == "Nuovo coupon: Pizza night"
         assert message["url"] == f"/#coupon-{coupon['id']}"
     assert push_service.messages("bela") == []  # no push consent: nothing sent
+    # Each delivered message is a "notified" event, written with the delivery's completion.
+    notified = await api.sql(
+        "SELECT coupon_id, channel, count(*) FROM events WHERE type = 'notified' GROUP BY coupon_id, channel"
+    )
+    assert [tuple(row) for row in notified] == [(coupon["id"], "pwa", 2)]
     (delivered,) = [item for item in push_service.delivered if item.subscriber == "anna-phone"]
     assert delivered.headers["ttl"] == str(settings.push.ttl_seconds)
     assert delivered.headers["urgency"] == "normal"
@@ -147,9 +152,11 @@ async def test_429_waits_for_retry_after_then_delivers_once(api: Api, push_servi
     waited = _as_datetime(available_at) - _as_datetime(created_at)
     assert timedelta(seconds=600) <= waited < timedelta(seconds=700)
 
+    assert await api.sql("SELECT count(*) FROM events WHERE type = 'notified'") == [(0,)]
     api.clock.advance(timedelta(seconds=601))
     await wait_settled(api)
     assert [m["kind"] for m in push_service.messages("phone")] == ["new_offer"]
+    assert await api.sql("SELECT count(*) FROM events WHERE type = 'notified'") == [(1,)]
 
 
 async def test_two_app_processes_never_send_a_notification_twice(

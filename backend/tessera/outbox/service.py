@@ -18,6 +18,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.clock import Clock
+from tessera.events.log import record_many
 from tessera.outbox.models import OutboxMessage
 from tessera.settings import WorkerSettings
 
@@ -48,10 +49,12 @@ class GiveUp(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of one delivery: ``error`` is None when it was delivered."""
+    """What became of one delivery: ``error`` is None when it was delivered. ``events`` are the
+    event rows the delivery stands for (e.g. ``notified``), written with its completion."""
 
     item: OutboxItem
     error: Exception | None = None
+    events: Sequence[dict[str, Any]] = ()
 
 
 def _pending(now: datetime) -> Any:
@@ -114,7 +117,9 @@ class Outbox:
         """Record what became of a batch in one transaction (one statement for the deliveries)."""
         now = self._clock.now()
         delivered = [outcome.item.id for outcome in outcomes if outcome.error is None]
+        events = [row for outcome in outcomes if outcome.error is None for row in outcome.events]
         async with self._sessions.begin() as session:
+            await record_many(session, events)
             if delivered:
                 await session.execute(
                     update(OutboxMessage)

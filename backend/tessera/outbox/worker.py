@@ -10,13 +10,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 
 from tessera.outbox.service import GiveUp, Outbox, OutboxItem, Outcome, RetryLater
 from tessera.settings import WorkerSettings
 
-Handler = Callable[[OutboxItem], Awaitable[None]]
+# A handler delivers one item; it may answer the event rows the delivery stands for.
+Handler = Callable[[OutboxItem], Awaitable[Sequence[dict[str, Any]] | None]]
 # Loads what a batch of one topic needs in one query before its items are delivered.
 Prefetch = Callable[[Sequence[OutboxItem]], Awaitable[None]]
 Job = Callable[[], Awaitable[object]]
@@ -84,7 +86,7 @@ class OutboxWorker:
             if handler is None:
                 return Outcome(item, GiveUp(f"no handler for topic {item.topic!r}"))
             try:
-                await handler(item)
+                events = await handler(item)
             except RetryLater as error:
                 log.info("delivery deferred", topic=item.topic, id=item.id, reason=str(error))
                 return Outcome(item, error)
@@ -94,7 +96,7 @@ class OutboxWorker:
             except Exception as error:
                 log.exception("delivery failed", topic=item.topic, id=item.id)
                 return Outcome(item, RetryLater(f"{type(error).__name__}: {error}"))
-            return Outcome(item)
+            return Outcome(item, events=events or ())
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, bindparam, delete, select, text, update
@@ -25,6 +25,7 @@ from tessera.coupons.services import coupon_status
 from tessera.customers.models import Customer
 from tessera.db.base import UTCDateTime
 from tessera.errors import InvalidInput
+from tessera.events.log import event_row
 from tessera.outbox.service import OutboxItem
 from tessera.push.models import PushSubscription
 from tessera.push.schemas import SubscriptionInput
@@ -151,7 +152,9 @@ class PushDelivery:
             if (subscription.id, coupon.id) in wanted:
                 self._prefetched[(subscription.id, coupon.id)] = (subscription, coupon, campaign, customer)
 
-    async def deliver(self, item: OutboxItem) -> None:
+    async def deliver(self, item: OutboxItem) -> list[dict[str, Any]]:
+        """Send one notification; answers the ``notified`` event it stands for (none when
+        nothing was sent)."""
         now = self._clock.now()
         key = (int(item.target), item.coupon_id)
         row = self._prefetched.pop(key, None)
@@ -163,13 +166,13 @@ class PushDelivery:
                     )
                 ).first()
             if found is None:
-                return  # the subscription or coupon went away: nothing to tell
+                return []  # the subscription or coupon went away: nothing to tell
             row = (found[0], found[1], found[2], found[3])
         subscription, coupon, campaign, customer = row
         if not customer.push_consent or customer.erased_at is not None:
-            return
+            return []
         if coupon_status(coupon, now) not in ("active", "scheduled"):
-            return  # redeemed, expired or revoked since: the news is stale
+            return []  # redeemed, expired or revoked since: the news is stale
         message = compose(item.topic, coupon, campaign, customer.locale)
         ttl = self._settings.ttl_seconds
         if item.topic == EXPIRY_REMINDER:
@@ -188,6 +191,18 @@ class PushDelivery:
         except SubscriptionGone:
             async with self._sessions.begin() as session:
                 await session.execute(delete(PushSubscription).where(PushSubscription.id == subscription.id))
+            return []
+        return [
+            event_row(
+                "notified",
+                now,
+                campaign_id=coupon.campaign_id,
+                coupon_id=coupon.id,
+                customer_id=coupon.customer_id,
+                channel=coupon.channel,
+                data={"topic": item.topic},
+            )
+        ]
 
     @staticmethod
     def _recipients() -> Select[PushSubscription, Coupon, Campaign, Customer]:
