@@ -15,6 +15,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
+from tessera.analytics.controllers import AnalyticsController
 from tessera.auth.controllers import AuthController
 from tessera.auth.guards import current_principal
 from tessera.auth.principal import Principal
@@ -117,6 +118,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             CampaignController,
             CodeController,
             RedemptionController,
+            AnalyticsController,
             ApplePassController,
             AppleWebServiceController,
             GoogleWalletController,

@@ -1,0 +1,284 @@
+"""Per-channel analytics against a history built through the API, every figure computed by hand.
+
+Campaign A (20% off, segment "vip") goes out to three customers through the app (pwa), to a fourth
+by e-mail and as five printed codes; campaign B (5.00 EUR off) to the same three through the app.
+Times are hours after the publish (t0)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import zipfile
+from datetime import timedelta
+from typing import Any
+
+from tests.support import Api, Headers, iso, problem
+
+HOUR = 3600
+
+
+async def _coupon(api: Api, customer: Headers, campaign_id: int) -> dict[str, Any]:
+    coupons = [c for c in await api.coupons(customer) if c["campaign"]["id"] == campaign_id]
+    (coupon,) = coupons
+    return coupon
+
+
+async def _redeem(api: Api, staff: Headers, code: str, **extra: Any) -> dict[str, Any]:
+    response = await api.redeem(staff, code, **extra)
+    assert response.status_code == 201, response.text
+    redemption: dict[str, Any] = response.json()
+    return redemption
+
+
+async def _print_codes(api: Api, campaign_id: int, count: int) -> list[str]:
+    marketer = await api.marketer()
+    response = await api.client.post(
+        f"/api/campaigns/{campaign_id}/codes", json={"count": count, "channel": "print"}, headers=marketer
+    )
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    for _ in range(500):
+        progress = (await api.client.get(batch["progress_url"], headers=marketer)).json()
+        if progress["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    export = await api.client.get(batch["export_url"], headers=marketer)
+    return [row["code"] for row in csv.DictReader(io.StringIO(export.text))]
+
+
+async def _apple_pass(api: Api, customer: Headers, coupon: dict[str, Any]) -> dict[str, Any]:
+    response = await api.client.get(coupon["apple_pass_url"], headers=customer)
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        data: dict[str, Any] = json.loads(archive.read("pass.json"))
+    return data
+
+
+async def _channels(api: Api, **params: Any) -> dict[str, dict[str, Any]]:
+    response = await api.client.get("/api/analytics/channels", params=params, headers=await api.marketer())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["by"] == params.get("by", "channel")
+    return {row.pop("key"): row for row in body["rows"]}
+
+
+def _row(**figures: Any) -> dict[str, Any]:
+    zero: dict[str, Any] = {
+        "issued": 0,
+        "notified": 0,
+        "pass_downloaded": 0,
+        "saved_to_wallet": 0,
+        "removed_from_wallet": 0,
+        "validated": 0,
+        "redemptions": 0,
+        "voided": 0,
+        "redeemed": 0,
+        "redemption_rate": None,
+        "median_seconds_to_redeem": None,
+        "p90_seconds_to_redeem": None,
+        "revenue": 0,
+        "discount_given": 0,
+    }
+    return {**zero, **figures}
+
+
+async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Api) -> None:
+    t0 = api.clock.now()
+    s1, s2 = await api.store("Centro"), await api.store("Stazione")
+    till1, till2 = await api.staff(s1), await api.staff(s2)
+    _, ada = await api.customer(tags=["vip"])
+    _, bea = await api.customer(tags=["vip"])
+    _, cleo = await api.customer(tags=["vip"])
+    c4, dan = await api.customer()
+    a = await api.campaign(name="Spring", segment={"tags_any": ["vip"]}, limits={"per_customer": None})
+    b = await api.campaign(
+        name="Coffee",
+        discount={"kind": "amount", "value": 500, "currency": "EUR"},
+        segment={"tags_any": ["vip"]},
+    )
+    await api.publish(a["id"])
+    emailed = await api.client.post(
+        f"/api/campaigns/{a['id']}/coupons",
+        json={"customer_id": c4, "channel": "email"},
+        headers={**await api.marketer(), "Idempotency-Key": "newsletter-7-dan"},
+    )
+    assert emailed.status_code == 201, emailed.text
+    printed = await _print_codes(api, a["id"], 5)
+    ada_a, bea_a, cleo_a = [await _coupon(api, who, a["id"]) for who in (ada, bea, cleo)]
+    dan_a = await _coupon(api, dan, a["id"])
+    assert dan_a["channel"] == "email"
+
+    api.clock.advance(timedelta(hours=1))
+    await api.publish(b["id"])
+    ada_pass = await _apple_pass(api, ada, ada_a)  # pass downloaded (apple_wallet)
+    registered = await api.client.post(
+        f"/wallet/apple/v1/devices/ada-phone/registrations/{ada_pass['passTypeIdentifier']}/{ada_pass['serialNumber']}",
+        json={"pushToken": "ab" * 32},
+        headers={"Authorization": f"ApplePass {ada_pass['authenticationToken']}"},
+    )
+    assert registered.status_code == 201, registered.text  # saved to Apple Wallet
+    checked = await api.client.post(
+        "/api/redemptions/validate", json={"code": cleo_a["qr_payload"]}, headers=till1
+    )
+    assert checked.status_code == 200, checked.text
+
+    api.clock.advance(timedelta(hours=1))  # t0 + 2h
+    await _redeem(api, till1, ada_a["qr_payload"], order_total=10_000)
+    api.clock.advance(timedelta(hours=1))  # t0 + 3h
+    mistaken = await _redeem(api, till2, bea_a["code"], entry="manual")
+    api.clock.advance(timedelta(hours=1))  # t0 + 4h
+    await _redeem(api, till1, f"TSR1:R:{printed[0]}", order_total=2_000)  # the printed QR
+    api.clock.advance(timedelta(hours=1))  # t0 + 5h
+    dan_pass = await _apple_pass(api, dan, dan_a)
+    await _redeem(api, till2, dan_pass["barcodes"][0]["message"], order_total=5_000)
+    api.clock.advance(timedelta(hours=1))  # t0 + 6h
+    voided = await api.client.post(f"/api/redemptions/{mistaken['id']}/void", headers=till2)
+    assert voided.status_code == 200, voided.text
+    api.clock.advance(timedelta(hours=2))  # t0 + 8h
+    await _redeem(api, till2, bea_a["code"], entry="manual", order_total=3_000)
+    api.clock.advance(timedelta(hours=1))  # t0 + 9h
+    ada_b = await _coupon(api, ada, b["id"])
+    await _redeem(api, till1, ada_b["code"], entry="manual", order_total=4_000)
+
+    # Campaign A by distribution channel.
+    assert await _channels(api, campaign_id=a["id"]) == {
+        "pwa": _row(
+            issued=3,
+            pass_downloaded=1,
+            saved_to_wallet=1,
+            validated=1,
+            redemptions=3,
+            voided=1,
+            redeemed=2,  # Ada at 2h, Bea at 8h (her 3h redemption was voided)
+            redemption_rate=0.6667,
+            median_seconds_to_redeem=(2 * HOUR + 8 * HOUR) / 2,
+            p90_seconds_to_redeem=2 * HOUR + (8 * HOUR - 2 * HOUR) * 0.9,
+            revenue=13_000,
+            discount_given=2_000 + 600,
+        ),
+        "email": _row(
+            issued=1,
+            pass_downloaded=1,
+            redemptions=1,
+            redeemed=1,
+            redemption_rate=1.0,
+            median_seconds_to_redeem=5 * HOUR,
+            p90_seconds_to_redeem=5 * HOUR,
+            revenue=5_000,
+            discount_given=1_000,
+        ),
+        "print": _row(
+            issued=5,
+            redemptions=1,
+            redeemed=1,
+            redemption_rate=0.2,
+            median_seconds_to_redeem=4 * HOUR,
+            p90_seconds_to_redeem=4 * HOUR,
+            revenue=2_000,
+            discount_given=400,
+        ),
+    }
+
+    # Campaign A by the medium presented at the till (and saved to wallets).
+    assert await _channels(api, campaign_id=a["id"], by="medium") == {
+        "apple_wallet": _row(
+            pass_downloaded=2,
+            saved_to_wallet=1,
+            redemptions=1,
+            redeemed=1,
+            median_seconds_to_redeem=5 * HOUR,
+            p90_seconds_to_redeem=5 * HOUR,
+            revenue=5_000,
+            discount_given=1_000,
+        ),
+        "manual": _row(
+            redemptions=2,
+            voided=1,
+            redeemed=1,
+            median_seconds_to_redeem=8 * HOUR,
+            p90_seconds_to_redeem=8 * HOUR,
+            revenue=3_000,
+            discount_given=600,
+        ),
+        "pwa": _row(
+            validated=1,
+            redemptions=1,
+            redeemed=1,
+            median_seconds_to_redeem=2 * HOUR,
+            p90_seconds_to_redeem=2 * HOUR,
+            revenue=10_000,
+            discount_given=2_000,
+        ),
+        "print": _row(
+            redemptions=1,
+            redeemed=1,
+            median_seconds_to_redeem=4 * HOUR,
+            p90_seconds_to_redeem=4 * HOUR,
+            revenue=2_000,
+            discount_given=400,
+        ),
+    }
+
+    # Both campaigns: B adds three app coupons and Ada's redemption 8h after B's publish.
+    everything = await _channels(api)
+    assert everything["pwa"]["issued"] == 6
+    assert everything["pwa"]["redeemed"] == 3
+    assert everything["pwa"]["redemption_rate"] == 0.5
+    assert everything["pwa"]["median_seconds_to_redeem"] == 8 * HOUR
+    assert everything["pwa"]["revenue"] == 17_000
+    assert everything["pwa"]["discount_given"] == 2_600 + 500
+    assert everything["email"] == _row(**{**(await _channels(api, campaign_id=a["id"]))["email"]})
+
+    # A window from 2h30 to 8h30: Bea's 3h redemption and its void, the print, Dan and Bea again.
+    window = await _channels(
+        api,
+        campaign_id=a["id"],
+        since=iso(t0 + timedelta(hours=2, minutes=30)),
+        until=iso(t0 + timedelta(hours=8, minutes=30)),
+    )
+    assert window == {
+        "pwa": _row(
+            redemptions=2,
+            voided=1,
+            redeemed=1,
+            median_seconds_to_redeem=8 * HOUR,
+            p90_seconds_to_redeem=8 * HOUR,
+            revenue=3_000,
+            discount_given=600,
+        ),
+        "email": _row(
+            pass_downloaded=1,
+            redemptions=1,
+            redeemed=1,
+            median_seconds_to_redeem=5 * HOUR,
+            p90_seconds_to_redeem=5 * HOUR,
+            revenue=5_000,
+            discount_given=1_000,
+        ),
+        "print": _row(
+            redemptions=1,
+            redeemed=1,
+            median_seconds_to_redeem=4 * HOUR,
+            p90_seconds_to_redeem=4 * HOUR,
+            revenue=2_000,
+            discount_given=400,
+        ),
+    }
+
+
+async def test_analytics_are_for_marketers_and_check_their_window(api: Api) -> None:
+    _, customer = await api.customer()
+    staff = await api.staff()
+    for headers in (customer, staff):
+        problem(await api.client.get("/api/analytics/channels", headers=headers), 403, "forbidden")
+    marketer = await api.marketer()
+    now = api.clock.now()
+    backwards = {"since": iso(now), "until": iso(now - timedelta(hours=1))}
+    naive = {"since": "2026-06-01T12:00:00"}
+    for params in (backwards, naive, {"by": "colour"}, {"campaign_id": "x"}):
+        answer = await api.client.get("/api/analytics/channels", params=params, headers=marketer)
+        problem(answer, 400, "invalid_input")
+    empty = await api.client.get("/api/analytics/channels", params={"campaign_id": 12345}, headers=marketer)
+    assert empty.json() == {"by": "channel", "rows": []}
