@@ -19,6 +19,22 @@ from tests.support import Api, Headers, iso, problem
 HOUR = 3600
 
 
+def _one_redemption(hours: int, order_total: int, discount: int) -> dict[str, Any]:
+    seconds = hours * HOUR
+    return {
+        "redemptions": 1,
+        "redeemed": 1,
+        "median_seconds_to_redeem": seconds,
+        "p90_seconds_to_redeem": seconds,
+        "revenue": order_total,
+        "discount_given": discount,
+    }
+
+
+DAN_AT_5H = _one_redemption(5, 5_000, 1_000)  # Dan's e-mailed coupon, shown as an Apple pass
+PRINT_AT_4H = _one_redemption(4, 2_000, 400)  # a printed code
+
+
 async def _coupon(api: Api, customer: Headers, campaign_id: int) -> dict[str, Any]:
     coupons = [c for c in await api.coupons(customer) if c["campaign"]["id"] == campaign_id]
     (coupon,) = coupons
@@ -158,41 +174,13 @@ async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Ap
             revenue=13_000,
             discount_given=2_000 + 600,
         ),
-        "email": _row(
-            issued=1,
-            pass_downloaded=1,
-            redemptions=1,
-            redeemed=1,
-            redemption_rate=1.0,
-            median_seconds_to_redeem=5 * HOUR,
-            p90_seconds_to_redeem=5 * HOUR,
-            revenue=5_000,
-            discount_given=1_000,
-        ),
-        "print": _row(
-            issued=5,
-            redemptions=1,
-            redeemed=1,
-            redemption_rate=0.2,
-            median_seconds_to_redeem=4 * HOUR,
-            p90_seconds_to_redeem=4 * HOUR,
-            revenue=2_000,
-            discount_given=400,
-        ),
+        "email": _row(issued=1, pass_downloaded=1, redemption_rate=1.0, **DAN_AT_5H),
+        "print": _row(issued=5, redemption_rate=0.2, **PRINT_AT_4H),
     }
 
     # Campaign A by the medium presented at the till (and saved to wallets).
     assert await _channels(api, campaign_id=a["id"], by="medium") == {
-        "apple_wallet": _row(
-            pass_downloaded=2,
-            saved_to_wallet=1,
-            redemptions=1,
-            redeemed=1,
-            median_seconds_to_redeem=5 * HOUR,
-            p90_seconds_to_redeem=5 * HOUR,
-            revenue=5_000,
-            discount_given=1_000,
-        ),
+        "apple_wallet": _row(pass_downloaded=2, saved_to_wallet=1, **DAN_AT_5H),
         "manual": _row(
             redemptions=2,
             voided=1,
@@ -211,14 +199,7 @@ async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Ap
             revenue=10_000,
             discount_given=2_000,
         ),
-        "print": _row(
-            redemptions=1,
-            redeemed=1,
-            median_seconds_to_redeem=4 * HOUR,
-            p90_seconds_to_redeem=4 * HOUR,
-            revenue=2_000,
-            discount_given=400,
-        ),
+        "print": _row(**PRINT_AT_4H),
     }
 
     # Both campaigns: B adds three app coupons and Ada's redemption 8h after B's publish.
@@ -248,23 +229,8 @@ async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Ap
             revenue=3_000,
             discount_given=600,
         ),
-        "email": _row(
-            pass_downloaded=1,
-            redemptions=1,
-            redeemed=1,
-            median_seconds_to_redeem=5 * HOUR,
-            p90_seconds_to_redeem=5 * HOUR,
-            revenue=5_000,
-            discount_given=1_000,
-        ),
-        "print": _row(
-            redemptions=1,
-            redeemed=1,
-            median_seconds_to_redeem=4 * HOUR,
-            p90_seconds_to_redeem=4 * HOUR,
-            revenue=2_000,
-            discount_given=400,
-        ),
+        "email": _row(pass_downloaded=1, **DAN_AT_5H),
+        "print": _row(**PRINT_AT_4H),
     }
 
 

@@ -38,34 +38,24 @@ async def _secure(response: Response[object]) -> Response[object]:
     return response
 
 
+def _files(path: str, directory: Path, name: str, *, app: bool) -> Router:
+    """``app``: serve ``index.html`` for the folder itself (``/``, ``/staff/``)."""
+    return create_static_files_router(
+        path=path,
+        directories=[directory],
+        html_mode=app,
+        cache_control=REVALIDATE,
+        after_request=_secure,
+        include_in_schema=False,
+        name=name,
+    )
+
+
 def pwa_routers(pwa_dir: Path) -> list[Router]:
     """Routers for the PWAs under ``pwa_dir``; the customer app comes last, as its service worker
     must be served from ``/`` to control ``/`` (the scanner's more specific scope wins there)."""
     return [
-        create_static_files_router(
-            path="/staff",
-            directories=[pwa_dir / "staff"],
-            html_mode=True,
-            cache_control=REVALIDATE,
-            after_request=_secure,
-            include_in_schema=False,
-            name="staff-pwa",
-        ),
-        create_static_files_router(
-            path="/shared",
-            directories=[pwa_dir / "shared"],
-            cache_control=REVALIDATE,
-            after_request=_secure,
-            include_in_schema=False,
-            name="pwa-shared",
-        ),
-        create_static_files_router(
-            path="/",
-            directories=[pwa_dir / "customer"],
-            html_mode=True,
-            cache_control=REVALIDATE,
-            after_request=_secure,
-            include_in_schema=False,
-            name="customer-pwa",
-        ),
+        _files("/staff", pwa_dir / "staff", "staff-pwa", app=True),
+        _files("/shared", pwa_dir / "shared", "pwa-shared", app=False),
+        _files("/", pwa_dir / "customer", "customer-pwa", app=True),
     ]

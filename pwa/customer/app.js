@@ -2,31 +2,28 @@
 // working offline from the last known coupons.
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
-import { pickLanguage, translatePage, translator } from "/shared/i18n.js";
+import { languageSetting } from "/shared/i18n.js";
 import { enablePush, isSubscribed, pushSupported } from "./notifications.js";
 import * as saved from "./offline-store.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 import { isOpen, renderWallet, tick } from "./wallet.js";
 
 const TOKEN = "tessera.customer.token";
-const LANGUAGE = "tessera.language";
 const REFRESH_EVERY_MS = 60_000;
 const ANNOUNCEMENT_MS = 6_000;
 
 const $ = (id) => document.getElementById(id);
-const ui = { language: "en", t: (key) => key };
 const api = createApi({ token: () => localStorage.getItem(TOKEN) });
 const wallet = { coupons: [], qrCodes: new Map(), profile: null };
 
-function setLanguage(language) {
-  ui.language = language;
-  ui.t = translator(STRINGS, language);
-  document.documentElement.lang = language;
-  document.title = ui.t("app.title");
-  translatePage(document, ui.t);
-  $("language").value = language;
-  if (!$("wallet").hidden) draw();
-}
+const ui = languageSetting({
+  select: $("language"),
+  languages: LANGUAGES,
+  catalogues: STRINGS,
+  onChange: () => {
+    if (!$("wallet").hidden) draw();
+  },
+});
 
 let announcementTimer = 0;
 function announce(message) {
@@ -281,12 +278,6 @@ async function onWorkerMessage(event) {
 }
 
 function wire() {
-  const languages = $("language");
-  for (const [code, name] of Object.entries(LANGUAGES)) languages.append(new Option(name, code));
-  languages.addEventListener("change", () => {
-    localStorage.setItem(LANGUAGE, languages.value);
-    setLanguage(languages.value);
-  });
   $("register").addEventListener("submit", register);
   $("coupons").addEventListener("click", onCardButton);
   $("enable-push").addEventListener("click", turnOnPush);
@@ -315,8 +306,6 @@ function wire() {
 
 async function start() {
   wire();
-  const stored = localStorage.getItem(LANGUAGE);
-  setLanguage(pickLanguage(Object.keys(LANGUAGES), stored ? [stored] : navigator.languages));
   showOffline(!navigator.onLine);
   if (localStorage.getItem(TOKEN)) await showWallet();
   else showView("welcome");

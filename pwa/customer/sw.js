@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "7fb250d8e197";
+const VERSION = "81e5e8dcd9fa";
 const SHELL = [
   "/",
   "/app.css",
@@ -20,6 +20,7 @@ const SHELL = [
   "/icons/apple-touch-icon.png",
   "/icons/badge-96.png",
   "/shared/api.js",
+  "/shared/base.css",
   "/shared/i18n.js",
   "/shared/sw-shell.js",
 ];

@@ -26,6 +26,33 @@ export function translator(catalogues, language) {
   };
 }
 
+const CHOSEN = "tessera.language";
+
+/**
+ * The page's language: the header's picker (remembered on the device) or else the browser's
+ * preference. Returns `ui` = `{language, t}`, kept current; `onChange(ui)` runs after each switch.
+ */
+export function languageSetting({ select, languages, catalogues, onChange = () => {} }) {
+  const ui = { language: "en", t: (key) => key };
+  const apply = (language) => {
+    ui.language = language;
+    ui.t = translator(catalogues, language);
+    document.documentElement.lang = language;
+    document.title = ui.t("app.title");
+    translatePage(document, ui.t);
+    select.value = language;
+    onChange(ui);
+  };
+  for (const [code, name] of Object.entries(languages)) select.append(new Option(name, code));
+  select.addEventListener("change", () => {
+    localStorage.setItem(CHOSEN, select.value);
+    apply(select.value);
+  });
+  const stored = localStorage.getItem(CHOSEN);
+  apply(pickLanguage(Object.keys(languages), stored ? [stored] : navigator.languages));
+  return ui;
+}
+
 /** Fill every `[data-i18n]` element's text and `[data-i18n-label]` element's aria-label. */
 export function translatePage(root, t) {
   for (const element of root.querySelectorAll("[data-i18n]")) {

@@ -2,18 +2,16 @@
 // with one tap (or at once, as the store chooses), and get one unmistakable answer.
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
-import { discountText, formatDateTime, pickLanguage, translatePage, translator } from "/shared/i18n.js";
+import { discountText, formatDateTime, languageSetting } from "/shared/i18n.js";
 import { startScanner } from "./camera.js";
 import * as shift from "./shift.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 import { newAttempt, pendingRedemption, redeem, validate, voidRedemption } from "./till.js";
 
 const SESSION = "tessera.staff.session";
-const LANGUAGE = "tessera.language";
 const GREEN_SCREEN_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
-const ui = { language: "en", t: (key) => key };
 const state = { me: null, scanner: null, busy: false, resultTimer: 0, audio: null };
 
 function session() {
@@ -27,15 +25,14 @@ function session() {
 
 const api = createApi({ token: () => session()?.token ?? null });
 
-function setLanguage(language) {
-  ui.language = language;
-  ui.t = translator(STRINGS, language);
-  document.documentElement.lang = language;
-  document.title = ui.t("app.title");
-  translatePage(document, ui.t);
-  $("language").value = language;
-  if (!$("shift").hidden) shift.renderShift(ui, Boolean(state.me?.can_void));
-}
+const ui = languageSetting({
+  select: $("language"),
+  languages: LANGUAGES,
+  catalogues: STRINGS,
+  onChange: () => {
+    if (!$("shift").hidden) shift.renderShift(ui, Boolean(state.me?.can_void));
+  },
+});
 
 function setStatus(text) {
   $("scan-status").textContent = text;
@@ -309,12 +306,6 @@ async function onVoid(event) {
 }
 
 function wire() {
-  const languages = $("language");
-  for (const [code, name] of Object.entries(LANGUAGES)) languages.append(new Option(name, code));
-  languages.addEventListener("change", () => {
-    localStorage.setItem(LANGUAGE, languages.value);
-    setLanguage(languages.value);
-  });
   $("login-form").addEventListener("submit", login);
   $("manual-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -361,8 +352,6 @@ function wire() {
 
 async function start() {
   wire();
-  const stored = localStorage.getItem(LANGUAGE);
-  setLanguage(pickLanguage(Object.keys(LANGUAGES), stored ? [stored] : navigator.languages));
   if (!session()) {
     signedOut(localStorage.getItem(SESSION) ? ui.t("login.expired") : "");
     return;

@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "55e683dbca9a";
+const VERSION = "67a564ba3da8";
 const SHELL = [
   "/staff/",
   "/staff/app.css",
@@ -21,6 +21,7 @@ const SHELL = [
   "/staff/vendor/barcode-detector.js",
   "/staff/vendor/zxing_reader.wasm",
   "/shared/api.js",
+  "/shared/base.css",
   "/shared/i18n.js",
   "/shared/sw-shell.js",
 ];

@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,41 +101,56 @@ async def redemption_media(api: Api, coupon_id: int) -> list[str]:
     return [row[0] for row in rows]
 
 
+@dataclass
+class Till:
+    """A signed-in scanner page whose fake camera shows one picture, with every request logged."""
+
+    browser: BrowserContext
+    page: Page
+    username: str
+    requests: list[str]
+    posts: list[Request]
+
+    def only_our_origin(self, server: str) -> bool:
+        return all(url.startswith((server, "data:", "blob:")) for url in self.requests)
+
+
+NOTHING = Image.new("L", (64, 48), 255)  # a camera that sees no code
+
+
 @pytest.fixture
-async def camera(tmp_path: Path) -> AsyncIterator[Any]:
-    """``await camera(picture)`` → a browser whose fake camera shows ``picture``."""
-    contexts: list[Any] = []
+async def till(tmp_path: Path, server: str, live_api: Api) -> AsyncIterator[Any]:
+    """``await till(picture, auto_redeem=...)``: a store, its staff account, and a scanner."""
+    opened: list[Any] = []
 
-    async def open_with(picture: Image.Image) -> BrowserContext:
-        frame = camera_frame(picture, tmp_path / f"frame-{len(contexts)}.y4m")
-        manager = chromium(tmp_path / f"profile-{len(contexts)}", camera=frame, locale="en-GB")
-        context = await manager.__aenter__()
-        contexts.append(manager)
-        return context
+    async def open_till(picture: Image.Image, *, auto_redeem: bool) -> Till:
+        username = await staff_account(live_api, await store(live_api, auto_redeem=auto_redeem))
+        frame = camera_frame(picture, tmp_path / f"frame-{len(opened)}.y4m")
+        manager = chromium(tmp_path / f"profile-{len(opened)}", camera=frame, locale="en-GB")
+        browser = await manager.__aenter__()
+        opened.append(manager)
+        scanner = Till(browser, browser.pages[0], username, request_log(browser), redemption_posts(browser))
+        await sign_in(scanner.page, server, username)
+        return scanner
 
-    yield open_with
-    for manager in reversed(contexts):
+    yield open_till
+    for manager in reversed(opened):
         await manager.__aexit__(None, None, None)
 
 
 async def test_card_qr_read_once_redeemed_with_a_tap_and_held_for_five_seconds(
-    camera: Any, server: str, live_api: Api
+    till: Any, server: str, live_api: Api
 ) -> None:
-    store_id = await store(live_api, auto_redeem=False)
-    username = await staff_account(live_api, store_id)
     coupon, _ = await coupon_of_new_customer(live_api, name="Spring 20%")
-    browser = await camera(qr_picture(coupon["qr_payload"]))
-    requests = request_log(browser)
-    posts = redemption_posts(browser)
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+    scanner = await till(qr_picture(coupon["qr_payload"]), auto_redeem=False)
+    page = scanner.page
 
     sheet = page.get_by_role("dialog", name="Valid coupon")
     await expect(sheet).to_be_visible(timeout=15_000)
     await expect(sheet).to_contain_text("20% off")
     await expect(sheet).to_contain_text("Spring 20%")
     await screenshot(page, "staff-offer.png")
-    assert posts == []  # nothing redeemed before the tap
+    assert scanner.posts == []  # nothing redeemed before the tap
     await sheet.get_by_role("button", name="Redeem").click()
     result = page.get_by_role("alertdialog")
     await expect(result).to_contain_text("Redeemed — 20% off")
@@ -144,45 +160,38 @@ async def test_card_qr_read_once_redeemed_with_a_tap_and_held_for_five_seconds(
 
     # The same coupon stays in front of the camera: no second request, no confusing answer.
     await page.wait_for_timeout(5_000)
-    assert len(posts) == 1
-    validations = [url for url in requests if url.endswith("/api/redemptions/validate")]
+    assert len(scanner.posts) == 1
+    validations = [url for url in scanner.requests if url.endswith("/api/redemptions/validate")]
     assert len(validations) == 1
     await expect(page.get_by_role("dialog", name="Valid coupon")).to_be_hidden()
     assert await redemption_media(live_api, coupon["id"]) == ["pwa"]
-    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+    assert scanner.only_our_origin(server), scanner.requests
 
 
 async def test_apple_pass_qr_redeemed_at_once_when_the_store_says_so(
-    camera: Any, server: str, live_api: Api
+    till: Any, server: str, live_api: Api
 ) -> None:
-    store_id = await store(live_api, auto_redeem=True)
-    username = await staff_account(live_api, store_id)
     coupon, customer = await coupon_of_new_customer(live_api, name="Pizza night")
     download = await live_api.client.get(coupon["apple_pass_url"], headers=customer)
     assert download.status_code == 200, download.text
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         (barcode,) = json.loads(archive.read("pass.json"))["barcodes"]
-    browser = await camera(qr_picture(barcode["message"]))
-    requests = request_log(browser)
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+    scanner = await till(qr_picture(barcode["message"]), auto_redeem=True)
+    page = scanner.page
 
     await expect(page.get_by_role("alertdialog")).to_contain_text("Redeemed — 20% off", timeout=15_000)
     await expect(page.get_by_role("alertdialog")).to_contain_text("Pizza night")
     assert await redemption_media(live_api, coupon["id"]) == ["apple_wallet"]
-    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+    assert scanner.only_our_origin(server), scanner.requests
 
 
 async def test_printed_ean13_redeems_then_reads_as_already_redeemed_here(
-    camera: Any, server: str, live_api: Api
+    till: Any, server: str, live_api: Api
 ) -> None:
-    store_id = await store(live_api, auto_redeem=True)
-    username = await staff_account(live_api, store_id)
     coupon, _ = await coupon_of_new_customer(live_api, name="Coffee on us", code={"format": "ean13"})
     assert len(coupon["code"]) == 13
-    browser = await camera(ean13_picture(coupon["code"]))
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+    scanner = await till(ean13_picture(coupon["code"]), auto_redeem=True)
+    page = scanner.page
     await expect(page.get_by_role("alertdialog")).to_contain_text("Redeemed — 20% off", timeout=15_000)
     assert await redemption_media(live_api, coupon["id"]) == ["print"]
 
@@ -197,16 +206,10 @@ async def test_printed_ean13_redeems_then_reads_as_already_redeemed_here(
     assert await redemption_media(live_api, coupon["id"]) == ["print"]
 
 
-async def test_manual_entry_offline_notice_shift_view_and_void(
-    camera: Any, server: str, live_api: Api
-) -> None:
-    store_id = await store(live_api, auto_redeem=False)
-    username = await staff_account(live_api, store_id)
+async def test_manual_entry_offline_notice_shift_view_and_void(till: Any, server: str, live_api: Api) -> None:
     coupon, customer = await coupon_of_new_customer(live_api, name="Spring 20%")
-    browser = await camera(Image.new("L", (64, 48), 255))  # the camera sees no code
-    requests = request_log(browser)
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+    scanner = await till(NOTHING, auto_redeem=False)
+    browser, page = scanner.browser, scanner.page
     await expect(page.get_by_role("status").filter(has_text="Point the camera")).to_be_visible()
     assert await accessibility_violations(page) == []
     await screenshot(page, "staff-camera.png")
@@ -237,18 +240,15 @@ async def test_manual_entry_offline_notice_shift_view_and_void(
     await screenshot(page, "staff-shift.png")
     (refreshed,) = await live_api.coupons(customer)
     assert refreshed["status"] == "active"
-    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+    assert scanner.only_our_origin(server), scanner.requests
 
 
 async def test_a_lost_response_is_retried_with_the_same_key_and_shows_success(
-    camera: Any, server: str, live_api: Api
+    till: Any, server: str, live_api: Api
 ) -> None:
-    store_id = await store(live_api, auto_redeem=False)
-    username = await staff_account(live_api, store_id)
     coupon, _ = await coupon_of_new_customer(live_api)
-    browser = await camera(Image.new("L", (64, 48), 255))
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+    scanner = await till(NOTHING, auto_redeem=False)
+    page = scanner.page
 
     sent: list[dict[str, str]] = []
     answers: list[int] = []
@@ -275,12 +275,9 @@ async def test_a_lost_response_is_retried_with_the_same_key_and_shows_success(
     assert await redemption_media(live_api, coupon["id"]) == ["manual"]
 
 
-async def test_scanner_is_installable_and_caches_its_decoder(camera: Any, server: str, live_api: Api) -> None:
-    store_id = await store(live_api, auto_redeem=False)
-    username = await staff_account(live_api, store_id)
-    browser = await camera(Image.new("L", (64, 48), 255))
-    page = browser.pages[0]
-    await sign_in(page, server, username)
+async def test_scanner_is_installable_and_caches_its_decoder(till: Any, server: str, live_api: Api) -> None:
+    scanner = await till(NOTHING, auto_redeem=False)
+    browser, page = scanner.browser, scanner.page
     await page.evaluate("navigator.serviceWorker.ready")
     cdp = await browser.new_cdp_session(page)
     registrations = await service_worker_registrations(cdp)
@@ -301,7 +298,7 @@ async def test_scanner_is_installable_and_caches_its_decoder(camera: Any, server
 
     # Remembered on the device: a reload opens the scanner, not the sign-in.
     await page.reload()
-    await expect(page.locator("#who")).to_contain_text(username)
+    await expect(page.locator("#who")).to_contain_text(scanner.username)
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('tessera.staff.session')") is None
