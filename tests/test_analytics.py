@@ -11,7 +11,8 @@ import csv
 import io
 import json
 import zipfile
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.support import Api, Headers, iso, problem
@@ -100,12 +101,21 @@ def _row(**figures: Any) -> dict[str, Any]:
     return {**zero, **figures}
 
 
-async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Api) -> None:
+@dataclass(frozen=True)
+class History:
+    t0: datetime
+    a: int
+    b: int
+    bea: int
+
+
+async def _history(api: Api) -> History:
+    """The story in the module docstring, told through the API."""
     t0 = api.clock.now()
     s1, s2 = await api.store("Centro"), await api.store("Stazione")
     till1, till2 = await api.staff(s1), await api.staff(s2)
     _, ada = await api.customer(tags=["vip"])
-    _, bea = await api.customer(tags=["vip"])
+    bea_id, bea = await api.customer(tags=["vip"])
     _, cleo = await api.customer(tags=["vip"])
     c4, dan = await api.customer()
     a = await api.campaign(name="Spring", segment={"tags_any": ["vip"]}, limits={"per_customer": None})
@@ -158,6 +168,12 @@ async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Ap
     ada_b = await _coupon(api, ada, b["id"])
     await _redeem(api, till1, ada_b["code"], entry="manual", order_total=4_000)
 
+    return History(t0, a["id"], b["id"], bea_id)
+
+
+async def test_channel_and_medium_funnels_match_the_hand_counted_history(api: Api) -> None:
+    history = await _history(api)
+    t0, a = history.t0, {"id": history.a}
     # Campaign A by distribution channel.
     assert await _channels(api, campaign_id=a["id"]) == {
         "pwa": _row(
@@ -248,3 +264,124 @@ async def test_analytics_are_for_marketers_and_check_their_window(api: Api) -> N
         problem(answer, 400, "invalid_input")
     empty = await api.client.get("/api/analytics/channels", params={"campaign_id": 12345}, headers=marketer)
     assert empty.json() == {"by": "channel", "rows": []}
+
+
+async def _get(api: Api, path: str, **params: Any) -> Any:
+    response = await api.client.get(path, params=params, headers=await api.marketer())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_campaign_store_daily_customer_and_csv_figures(api: Api) -> None:
+    history = await _history(api)
+    t0 = history.t0
+
+    campaigns = (await _get(api, "/api/analytics/campaigns"))["rows"]
+    assert [(row["key"], row["name"]) for row in campaigns] == [
+        (str(history.a), "Spring"),
+        (str(history.b), "Coffee"),
+    ]
+    spring, coffee = campaigns
+    assert spring["issued"] == 3 + 1 + 5
+    assert (spring["redemptions"], spring["voided"], spring["redeemed"]) == (5, 1, 4)
+    assert spring["redemption_rate"] == round(4 / 9, 4)
+    assert spring["median_seconds_to_redeem"] == (4 + 5) / 2 * HOUR  # of 2h, 4h, 5h, 8h
+    assert spring["p90_seconds_to_redeem"] == 5 * HOUR + (8 - 5) * HOUR * 0.7
+    assert (spring["revenue"], spring["discount_given"]) == (20_000, 4_000)
+    assert (coffee["issued"], coffee["redeemed"], coffee["median_seconds_to_redeem"]) == (3, 1, 8 * HOUR)
+    assert (coffee["revenue"], coffee["discount_given"]) == (4_000, 500)
+
+    stores = (await _get(api, "/api/analytics/stores"))["rows"]
+    assert [row["name"] for row in stores] == ["Centro", "Stazione"]  # most redeemed first
+    centro, stazione = stores
+    assert (centro["validated"], centro["redeemed"], centro["revenue"], centro["discount_given"]) == (
+        1,
+        3,
+        16_000,
+        2_900,
+    )
+    assert centro["median_seconds_to_redeem"] == 4 * HOUR  # of 2h, 4h, 8h
+    assert (stazione["redemptions"], stazione["voided"], stazione["redeemed"]) == (3, 1, 2)
+    assert stazione["median_seconds_to_redeem"] == (5 + 8) / 2 * HOUR
+    assert (stazione["revenue"], stazione["discount_given"]) == (8_000, 1_600)
+
+    # In Tokyo (UTC+9) t0 = 12:00 UTC is 21:00 on June 1; from 15:00 UTC it is June 2.
+    tokyo = await _get(api, "/api/analytics/daily", tz="Asia/Tokyo")
+    assert tokyo == {
+        "time_zone": "Asia/Tokyo",
+        "days": [
+            {
+                "date": "2026-06-01",
+                "issued": 12,
+                "notified": 0,
+                "saved_to_wallet": 1,
+                "redemptions": 1,
+                "voided": 0,
+                "redeemed": 1,
+                "revenue": 10_000,
+            },
+            {
+                "date": "2026-06-02",
+                "issued": 0,
+                "notified": 0,
+                "saved_to_wallet": 0,
+                "redemptions": 5,
+                "voided": 1,
+                "redeemed": 4,
+                "revenue": 14_000,
+            },
+        ],
+    }
+    (spring_day,) = (await _get(api, "/api/analytics/daily", campaign_id=history.a))["days"]
+    assert (spring_day["date"], spring_day["issued"], spring_day["redeemed"], spring_day["revenue"]) == (
+        "2026-06-01",
+        9,
+        4,
+        20_000,
+    )
+
+    profile = await _get(api, f"/api/analytics/customers/{history.bea}")
+    assert profile == {
+        "customer_id": history.bea,
+        "issued": 2,
+        "redeemed": 1,
+        "redemption_rate": 0.5,
+        "median_seconds_to_redeem": 8 * HOUR,
+        "redemptions_per_30_days": 1.0,
+        "first_redeemed_at": iso(t0 + timedelta(hours=8)),
+        "last_redeemed_at": iso(t0 + timedelta(hours=8)),
+        "revenue": 3_000,
+        "discount_given": 600,
+    }
+
+    marketer = await api.marketer()
+    export = await api.client.get(
+        "/api/analytics/redemptions.csv", params={"campaign_id": history.a}, headers=marketer
+    )
+    assert export.status_code == 200, export.text
+    assert export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [(row["event"], row["medium"], row["store"], row["order_total"]) for row in rows] == [
+        ("redeemed", "pwa", "Centro", "10000"),
+        ("redeemed", "manual", "Stazione", ""),
+        ("redeemed", "print", "Centro", "2000"),
+        ("redeemed", "apple_wallet", "Stazione", "5000"),
+        ("voided", "manual", "Stazione", ""),
+        ("redeemed", "manual", "Stazione", "3000"),
+    ]
+    assert rows[0]["occurred_at"] == iso(t0 + timedelta(hours=2))
+    assert rows[0]["campaign"] == "Spring"
+    table = await api.client.get(
+        "/api/analytics/channels.csv", params={"campaign_id": history.a}, headers=marketer
+    )
+    lines = list(csv.reader(io.StringIO(table.text)))
+    assert lines[0][:3] == ["channel", "issued", "notified"]
+    by_channel = await _channels(api, campaign_id=history.a)
+    assert [line[0] for line in lines[1:]] == sorted(by_channel)
+    assert [int(line[1]) for line in lines[1:]] == [by_channel[key]["issued"] for key in sorted(by_channel)]
+
+    problem(
+        await api.client.get("/api/analytics/daily", params={"tz": "Mars/Olympus"}, headers=marketer),
+        400,
+        "invalid_input",
+    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
 from litestar import Request, Response
 from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import Stream
 
 from tessera.errors import InvalidInput
 from tessera.idempotency.service import StoredAnswer
@@ -45,3 +49,30 @@ async def raw_body(request: Request[Any, Any, Any]) -> bytes:
 
 
 __all__ = ["problem"]
+
+
+CSV_CHUNK_ROWS = 1000
+
+
+def csv_download(header: Sequence[str], rows: AsyncIterable[Sequence[Any]], filename: str) -> Stream:
+    """A CSV streamed a thousand rows at a time: a million rows never sit in memory."""
+
+    async def lines() -> AsyncIterable[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        count = 0
+        async for row in rows:
+            writer.writerow(row)
+            count += 1
+            if count % CSV_CHUNK_ROWS == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Stream(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,16 +1,69 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from litestar import Controller, get
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+from sqlalchemy import select
 
-from tessera.analytics.queries import Window, channel_report
-from tessera.analytics.schemas import ChannelReport, GroupBy
+from tessera.analytics.queries import Window, channel_report, customer_profile, daily, funnel, redemption_rows
+from tessera.analytics.schemas import (
+    Breakdown,
+    ChannelReport,
+    ChannelRow,
+    CustomerProfile,
+    DailySeries,
+    GroupBy,
+    NamedRow,
+)
 from tessera.auth.guards import allow
+from tessera.campaigns.models import Campaign
 from tessera.deps import Ctx
 from tessera.errors import InvalidInput
+from tessera.http import csv_download
+from tessera.stores.models import Store
+
+CAMPAIGN = QueryParameter(ge=1, description="only this campaign")
+SINCE = QueryParameter(description="events at or after this time (RFC 3339 with a zone)")
+UNTIL = QueryParameter(description="events before this time (RFC 3339 with a zone)")
+BY = QueryParameter(description="group by distribution channel or presented medium")
+ROW_FIELDS = [field for field in ChannelRow.__struct_fields__ if field != "key"]
+REDEMPTION_COLUMNS = [
+    "occurred_at",
+    "event",
+    "campaign_id",
+    "campaign",
+    "coupon_id",
+    "channel",
+    "medium",
+    "store_id",
+    "store",
+    "staff_id",
+    "order_total",
+]
+
+
+def _window(campaign_id: int | None, since: datetime | None, until: datetime | None) -> Window:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name)
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("since must be before until", field="since")
+    return Window(campaign_id, since, until)
+
+
+def _named(rows: Sequence[ChannelRow], names: dict[int, str]) -> list[NamedRow]:
+    return [NamedRow(**msgspec.structs.asdict(row), name=names.get(int(row.key), "")) for row in rows]
+
+
+async def _rows_of(rows: Sequence[ChannelRow]) -> AsyncIterator[list[Any]]:
+    for row in rows:
+        yield [row.key, *(getattr(row, field) for field in ROW_FIELDS)]
 
 
 class AnalyticsController(Controller):
@@ -22,19 +75,87 @@ class AnalyticsController(Controller):
     async def channels(
         self,
         ctx: Ctx,
-        by: Annotated[
-            GroupBy, QueryParameter(description="group by distribution channel or presented medium")
-        ] = "channel",
-        campaign_id: Annotated[int | None, QueryParameter(ge=1)] = None,
-        since: Annotated[datetime | None, QueryParameter(description="events at or after (RFC 3339)")] = None,
-        until: Annotated[datetime | None, QueryParameter(description="events before (RFC 3339)")] = None,
+        by: Annotated[GroupBy, BY] = "channel",
+        campaign_id: Annotated[int | None, CAMPAIGN] = None,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
     ) -> ChannelReport:
         """Issued, notified, wallet saves, validations, redemptions (net of voids), redemption rate,
         median and p90 time from issue to redemption, revenue and discount given."""
-        for name, moment in (("since", since), ("until", until)):
-            if moment is not None and moment.tzinfo is None:
-                raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name)
-        if since is not None and until is not None and since >= until:
-            raise InvalidInput("since must be before until", field="since")
+        window = _window(campaign_id, since, until)
         async with ctx.readers() as session:
-            return await channel_report(session, Window(campaign_id, since, until), by)
+            return await channel_report(session, window, by)
+
+    @get("/channels.csv", summary="The per-channel table as CSV (marketer)")
+    async def channels_csv(
+        self,
+        ctx: Ctx,
+        by: Annotated[GroupBy, BY] = "channel",
+        campaign_id: Annotated[int | None, CAMPAIGN] = None,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
+    ) -> Stream:
+        window = _window(campaign_id, since, until)
+        async with ctx.readers() as session:
+            report = await channel_report(session, window, by)
+        return csv_download([by, *ROW_FIELDS], _rows_of(report.rows), f"analytics-by-{by}.csv")
+
+    @get("/campaigns", summary="Funnel per campaign (marketer)")
+    async def campaigns(
+        self,
+        ctx: Ctx,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
+    ) -> Breakdown:
+        window = _window(None, since, until)
+        async with ctx.readers() as session:
+            rows = await funnel(session, window, "campaign")
+            names = {id_: name for id_, name in await session.execute(select(Campaign.id, Campaign.name))}
+        return Breakdown(sorted(_named(rows, names), key=lambda row: int(row.key)))
+
+    @get("/stores", summary="Redemptions per store, most first (marketer)")
+    async def stores(
+        self,
+        ctx: Ctx,
+        campaign_id: Annotated[int | None, CAMPAIGN] = None,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
+    ) -> Breakdown:
+        window = _window(campaign_id, since, until)
+        async with ctx.readers() as session:
+            rows = await funnel(session, window, "store")
+            names = {id_: name for id_, name in await session.execute(select(Store.id, Store.name))}
+        return Breakdown(sorted(_named(rows, names), key=lambda row: (-row.redeemed, int(row.key))))
+
+    @get("/daily", summary="Daily time series (marketer)")
+    async def daily_series(
+        self,
+        ctx: Ctx,
+        campaign_id: Annotated[int | None, CAMPAIGN] = None,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
+        tz: Annotated[str, QueryParameter(max_length=64, description="IANA time zone of the days")] = "UTC",
+    ) -> DailySeries:
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise InvalidInput("Unknown time zone", field="tz") from error
+        window = _window(campaign_id, since, until)
+        async with ctx.readers() as session:
+            return DailySeries(time_zone=tz, days=await daily(session, window, zone))
+
+    @get("/customers/{customer_id:int}", summary="One customer's response profile (marketer)")
+    async def customer(self, ctx: Ctx, customer_id: FromPath[int]) -> CustomerProfile:
+        async with ctx.readers() as session:
+            return await customer_profile(session, customer_id, ctx.clock.now())
+
+    @get("/redemptions.csv", summary="Every redemption and void as CSV, streamed (marketer)")
+    async def redemptions_csv(
+        self,
+        ctx: Ctx,
+        campaign_id: Annotated[int | None, CAMPAIGN] = None,
+        since: Annotated[datetime | None, SINCE] = None,
+        until: Annotated[datetime | None, UNTIL] = None,
+    ) -> Stream:
+        window = _window(campaign_id, since, until)
+        return csv_download(REDEMPTION_COLUMNS, redemption_rows(ctx.readers, window), "redemptions.csv")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Literal
 
 import msgspec
@@ -34,3 +35,46 @@ class ChannelRow(msgspec.Struct):
 class ChannelReport(msgspec.Struct):
     by: GroupBy
     rows: list[ChannelRow]
+
+
+class NamedRow(ChannelRow):
+    """A funnel row of one campaign or store, with its name."""
+
+    name: str = ""
+
+
+class Breakdown(msgspec.Struct):
+    rows: list[NamedRow]
+
+
+class DayRow(msgspec.Struct):
+    """One local day: events counted on the day they happened (``saved_to_wallet`` counts saves)."""
+
+    date: date
+    issued: int
+    notified: int
+    saved_to_wallet: int
+    redemptions: int
+    voided: int
+    redeemed: int
+    revenue: int
+
+
+class DailySeries(msgspec.Struct):
+    time_zone: str
+    days: list[DayRow]
+
+
+class CustomerProfile(msgspec.Struct):
+    """How one customer responds: for segmenting by reaction time, frequency and value."""
+
+    customer_id: int
+    issued: int
+    redeemed: int
+    redemption_rate: float | None
+    median_seconds_to_redeem: float | None
+    redemptions_per_30_days: float | None
+    first_redeemed_at: datetime | None
+    last_redeemed_at: datetime | None
+    revenue: int
+    discount_given: int

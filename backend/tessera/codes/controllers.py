@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
@@ -14,7 +11,7 @@ from tessera.auth.guards import allow
 from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_KEY, stored_response
+from tessera.http import IDEMPOTENCY_KEY, csv_download, stored_response
 from tessera.idempotency.service import request_hash
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
@@ -92,23 +89,5 @@ class CodeController(Controller):
         async with ctx.readers() as session:
             campaign = await services.campaigns.get(session, campaign_id)
 
-        async def lines() -> AsyncIterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(CSV_HEADER)
-            count = 0
-            async for row in ctx.bulk_codes.export_rows(campaign, batch_id):
-                writer.writerow(row)
-                count += 1
-                if count % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        filename = f"campaign-{campaign_id}-codes.csv"
-        return Stream(
-            lines(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        rows = ctx.bulk_codes.export_rows(campaign, batch_id)
+        return csv_download(CSV_HEADER, rows, f"campaign-{campaign_id}-codes.csv")
