@@ -135,3 +135,8 @@ def request_log(context: BrowserContext) -> list[str]:
     urls: list[str] = []
     context.on("request", lambda request: urls.append(request.url))
     return urls
+
+
+def file_text(path: str | Path) -> str:
+    """The text of a file the browser downloaded (a small one: read without an executor)."""
+    return Path(path).read_text()

@@ -1,6 +1,6 @@
-"""The static progressive web apps: the customer app at ``/``, the staff scanner at ``/staff/``
-and the modules they share at ``/shared``, served with a strict Content-Security-Policy (our own
-origin only, no inline code)."""
+"""The static progressive web apps: the customer app at ``/``, the staff scanner at ``/staff/``,
+the marketer console at ``/console/`` and the modules they share at ``/shared``, served with a
+strict Content-Security-Policy (our own origin only, no inline code)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def pwa_routers(pwa_dir: Path) -> list[Router]:
     must be served from ``/`` to control ``/`` (the scanner's more specific scope wins there)."""
     return [
         _files("/staff", pwa_dir / "staff", "staff-pwa", app=True),
+        _files("/console", pwa_dir / "console", "marketer-console", app=True),
         _files("/shared", pwa_dir / "shared", "pwa-shared", app=False),
         _files("/", pwa_dir / "customer", "customer-pwa", app=True),
     ]
