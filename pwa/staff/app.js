@@ -12,7 +12,7 @@ const SESSION = "tessera.staff.session";
 const GREEN_SCREEN_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, scanner: null, busy: false, resultTimer: 0, audio: null };
+const state = { me: null, scanner: null, busy: false, sending: false, resultTimer: 0, audio: null };
 
 function session() {
   try {
@@ -138,7 +138,9 @@ function refuse(error, code, what) {
 }
 
 async function finish(attempt) {
+  if (state.sending) return; // one redemption on the wire at a time (the online event may race)
   state.busy = true;
+  state.sending = true;
   try {
     const redemption = await redeem(api, attempt, () => showResult("wait", ui.t("result.retrying"), attempt.what));
     const text = ui.t("result.redeemed", { discount: discountText(ui.t, ui.language, redemption.discount) });
@@ -157,6 +159,8 @@ async function finish(attempt) {
       return;
     }
     refuse(error, attempt.code, attempt.what);
+  } finally {
+    state.sending = false;
   }
 }
 
@@ -182,6 +186,12 @@ function showOffer(offer, code, entry) {
 
 async function check(code, entry) {
   if (state.busy || !code) return;
+  const pending = pendingRedemption();
+  if (pending) {
+    // An unanswered redemption goes first: it holds the only stored Idempotency-Key.
+    await finish(pending);
+    return;
+  }
   state.busy = true;
   setStatus(ui.t("scan.checking"));
   try {
