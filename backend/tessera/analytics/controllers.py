@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import Dependency, Provide
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from tessera.errors import InvalidInput
 from tessera.http import csv_download
 from tessera.stores.models import Store
 
+EventWindow = Annotated[Window, Dependency(kind="named")]
 CAMPAIGN = QueryParameter(ge=1, description="only this campaign")
 SINCE = QueryParameter(description="events at or after this time (RFC 3339 with a zone)")
 UNTIL = QueryParameter(description="events before this time (RFC 3339 with a zone)")
@@ -48,7 +50,12 @@ REDEMPTION_COLUMNS = [
 ]
 
 
-def _window(campaign_id: int | None, since: datetime | None, until: datetime | None) -> Window:
+def provide_window(
+    campaign_id: Annotated[int | None, CAMPAIGN] = None,
+    since: Annotated[datetime | None, SINCE] = None,
+    until: Annotated[datetime | None, UNTIL] = None,
+) -> Window:
+    """The campaign and time window of every analytics query, from its query parameters."""
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name)
@@ -70,19 +77,17 @@ class AnalyticsController(Controller):
     path = "/api/analytics"
     tags = ["analytics"]
     guards = allow("marketer")
+    dependencies = {"window": Provide(provide_window, sync_to_thread=False)}
 
     @get("/channels", summary="Funnel per distribution channel or presented medium (marketer)")
     async def channels(
         self,
         ctx: Ctx,
+        window: EventWindow,
         by: Annotated[GroupBy, BY] = "channel",
-        campaign_id: Annotated[int | None, CAMPAIGN] = None,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
     ) -> ChannelReport:
         """Issued, notified, wallet saves, validations, redemptions (net of voids), redemption rate,
         median and p90 time from issue to redemption, revenue and discount given."""
-        window = _window(campaign_id, since, until)
         async with ctx.readers() as session:
             return await channel_report(session, window, by)
 
@@ -90,12 +95,9 @@ class AnalyticsController(Controller):
     async def channels_csv(
         self,
         ctx: Ctx,
+        window: EventWindow,
         by: Annotated[GroupBy, BY] = "channel",
-        campaign_id: Annotated[int | None, CAMPAIGN] = None,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
     ) -> Stream:
-        window = _window(campaign_id, since, until)
         async with ctx.readers() as session:
             report = await channel_report(session, window, by)
         return csv_download([by, *ROW_FIELDS], _rows_of(report.rows), f"analytics-by-{by}.csv")
@@ -104,10 +106,8 @@ class AnalyticsController(Controller):
     async def campaigns(
         self,
         ctx: Ctx,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
+        window: EventWindow,
     ) -> Breakdown:
-        window = _window(None, since, until)
         async with ctx.readers() as session:
             rows = await funnel(session, window, "campaign")
             names = {id_: name for id_, name in await session.execute(select(Campaign.id, Campaign.name))}
@@ -117,11 +117,8 @@ class AnalyticsController(Controller):
     async def stores(
         self,
         ctx: Ctx,
-        campaign_id: Annotated[int | None, CAMPAIGN] = None,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
+        window: EventWindow,
     ) -> Breakdown:
-        window = _window(campaign_id, since, until)
         async with ctx.readers() as session:
             rows = await funnel(session, window, "store")
             names = {id_: name for id_, name in await session.execute(select(Store.id, Store.name))}
@@ -131,16 +128,13 @@ class AnalyticsController(Controller):
     async def daily_series(
         self,
         ctx: Ctx,
-        campaign_id: Annotated[int | None, CAMPAIGN] = None,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
+        window: EventWindow,
         tz: Annotated[str, QueryParameter(max_length=64, description="IANA time zone of the days")] = "UTC",
     ) -> DailySeries:
         try:
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidInput("Unknown time zone", field="tz") from error
-        window = _window(campaign_id, since, until)
         async with ctx.readers() as session:
             return DailySeries(time_zone=tz, days=await daily(session, window, zone))
 
@@ -153,9 +147,6 @@ class AnalyticsController(Controller):
     async def redemptions_csv(
         self,
         ctx: Ctx,
-        campaign_id: Annotated[int | None, CAMPAIGN] = None,
-        since: Annotated[datetime | None, SINCE] = None,
-        until: Annotated[datetime | None, UNTIL] = None,
+        window: EventWindow,
     ) -> Stream:
-        window = _window(campaign_id, since, until)
         return csv_download(REDEMPTION_COLUMNS, redemption_rows(ctx.readers, window), "redemptions.csv")
