@@ -52,6 +52,10 @@ def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
                         "--port",
                         str(port),
                         "--no-access-log",
+                        # Longer than any pause in a test: a connection the server closes just as
+                        # the client reuses it would fail the request (a keep-alive race).
+                        "--timeout-keep-alive",
+                        "75",
                         "--log-level",
                         "warning",
                     ],

@@ -92,7 +92,11 @@ async def _fire(urls: list[str], requests: list[tuple[str, dict[str, str]]]) -> 
             async with in_flight:
                 return await client.post("/api/redemptions", json={"code": code}, headers=headers)
 
-        responses = await asyncio.gather(*(call(next(rotation), code, headers) for code, headers in requests))
+        # A task group waits for (or cancels) every call before the clients close, so a failed call
+        # never leaves sockets open behind it.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call(next(rotation), code, headers)) for code, headers in requests]
+        responses = [task.result() for task in tasks]
     finally:
         for client in clients:
             await client.aclose()
