@@ -3,6 +3,7 @@ one read, one redemption, one clear answer; retries that never redeem twice; our
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -95,10 +96,20 @@ def redemption_posts(context: BrowserContext) -> list[Request]:
 
 
 async def redemption_media(api: Api, coupon_id: int) -> list[str]:
-    rows = await api.sql(
-        "SELECT medium FROM redemptions WHERE coupon_id = :coupon AND kind = 'redeem'", coupon=coupon_id
+    """The media of the coupon's standing redemptions, as the marketers' export shows them."""
+    coupon = (await api.sql("SELECT campaign_id FROM coupons WHERE id = :id", id=coupon_id))[0][0]
+    export = await api.client.get(
+        "/api/analytics/redemptions.csv", params={"campaign_id": coupon}, headers=await api.marketer()
     )
-    return [row[0] for row in rows]
+    assert export.status_code == 200, export.text
+    media: list[str] = []
+    for row in csv.DictReader(io.StringIO(export.text)):
+        if row["coupon_id"] == str(coupon_id):
+            if row["event"] == "redeemed":
+                media.append(row["medium"])
+            else:
+                media.pop()
+    return media
 
 
 @dataclass
