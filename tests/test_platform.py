@@ -45,3 +45,14 @@ async def test_migrations_match_models(api: Api) -> None:
             assert await connection.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_each_app_runs_from_its_folder(api: Api) -> None:
+    for folder in ("/staff", "/console"):
+        bare = await api.client.get(f"{folder}?lang=it", follow_redirects=False)
+        assert bare.status_code == 308
+        assert bare.headers["location"] == f"{folder}/?lang=it"
+        page = await api.client.get(f"{folder}/")
+        assert page.status_code == 200
+        assert "Content-Security-Policy" in page.headers
+    assert (await api.client.get("/")).status_code == 200

@@ -5,10 +5,13 @@ strict Content-Security-Policy (our own origin only, no inline code)."""
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from litestar import Response, Router
+from litestar import Request, Response, Router
 from litestar.datastructures import CacheControlHeader
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 # Everything from our own origin; QR codes and wallet passes are shown from data:/blob: URLs, and
@@ -38,12 +41,29 @@ async def _secure(response: Response[object]) -> Response[object]:
     return response
 
 
+def _folder_redirect(folder: str) -> Callable[[Request[Any, Any, Any]], Awaitable[Redirect | None]]:
+    """``/staff`` → ``/staff/``: an app's relative URLs and its service worker's scope are the
+    folder's, so it must never run from the bare path."""
+
+    async def redirect(request: Request[Any, Any, Any]) -> Redirect | None:
+        # The routed path has lost its trailing slash; the raw one has not.
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        if raw_path.split(b"?", 1)[0] != folder.encode():
+            return None
+        query = f"?{request.url.query}" if request.url.query else ""
+        return Redirect(f"{folder}/{query}", status_code=308)
+
+    return redirect
+
+
 def _files(path: str, directory: Path, name: str, *, app: bool) -> Router:
     """``app``: serve ``index.html`` for the folder itself (``/``, ``/staff/``)."""
+    folder_app = app and path != "/"
     return create_static_files_router(
         path=path,
         directories=[directory],
         html_mode=app,
+        before_request=_folder_redirect(path) if folder_app else None,
         cache_control=REVALIDATE,
         after_request=_secure,
         include_in_schema=False,

@@ -3,7 +3,7 @@
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
 import { languageSetting } from "/shared/i18n.js";
-import { enablePush, isSubscribed, pushSupported } from "./notifications.js";
+import { enablePush, isSubscribed, pushSupported, unsubscribePush } from "./notifications.js";
 import * as saved from "./offline-store.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 import { isOpen, renderWallet, tick } from "./wallet.js";
@@ -15,13 +15,18 @@ const ANNOUNCEMENT_MS = 6_000;
 const $ = (id) => document.getElementById(id);
 const api = createApi({ token: () => localStorage.getItem(TOKEN) });
 const wallet = { coupons: [], qrCodes: new Map(), profile: null };
+// Bumped when the device forgets the customer: a refresh begun before must not write back.
+let deviceGeneration = 0;
 
 const ui = languageSetting({
   select: $("language"),
   languages: LANGUAGES,
   catalogues: STRINGS,
   onChange: () => {
-    if (!$("wallet").hidden) draw();
+    if (!$("wallet").hidden) {
+      draw();
+      drawAccount();
+    }
   },
 });
 
@@ -33,10 +38,14 @@ function announce(message) {
   announcementTimer = setTimeout(() => (announcer.textContent = ""), ANNOUNCEMENT_MS);
 }
 
+/** What went wrong, in the customer's language: known problem codes have their own words. */
 function explain(error) {
   if (error instanceof OfflineError) return ui.t("error.offline");
-  const detail = error instanceof ApiError ? error.problem.detail || error.message : String(error);
-  return ui.t("error.generic", { detail });
+  if (!(error instanceof ApiError)) return ui.t("error.generic", { detail: String(error) });
+  if (error.status === 429) return ui.t("error.throttled");
+  if (error.status === 503) return ui.t("error.unavailable");
+  if (error.status === 400 || error.status === 422) return ui.t("error.invalid");
+  return ui.t("error.generic", { detail: error.problem.title || error.code });
 }
 
 function showOffline(offline) {
@@ -83,15 +92,17 @@ async function loadSaved() {
 /** Fetch the profile, the coupons and the QR codes not yet held, then keep them on the device. */
 async function refresh() {
   if (!localStorage.getItem(TOKEN)) return;
+  const generation = deviceGeneration;
   try {
     const [profile, coupons] = await Promise.all([api.get("/api/me"), api.get("/api/me/coupons")]);
     const now = Date.now();
     const missing = coupons.filter((coupon) => isOpen(coupon, now) && !wallet.qrCodes.has(coupon.id));
-    for (const [id, svg] of await Promise.all(
-      missing.map(async (coupon) => [coupon.id, await api.text(coupon.qr_svg_url)]),
-    )) {
-      wallet.qrCodes.set(id, svg);
-    }
+    // One QR code that fails to load does not keep the others (or the list) from the device.
+    const fetched = await Promise.allSettled(missing.map((coupon) => api.text(coupon.qr_svg_url)));
+    if (generation !== deviceGeneration) return;
+    fetched.forEach((outcome, index) => {
+      if (outcome.status === "fulfilled") wallet.qrCodes.set(missing[index].id, outcome.value);
+    });
     const held = new Set(coupons.map((coupon) => coupon.id));
     for (const id of wallet.qrCodes.keys()) if (!held.has(id)) wallet.qrCodes.delete(id);
     // Redraw only on a change: a redraw while someone shows the code at the till would flicker.
@@ -101,9 +112,11 @@ async function refresh() {
     showOffline(false);
     if (changed) draw();
     await drawAccount();
+    if (generation !== deviceGeneration) return;
     await saved.saveCoupons(coupons, [...wallet.qrCodes]);
     await saved.saveProfile(profile);
   } catch (error) {
+    if (generation !== deviceGeneration) return;
     if (error instanceof OfflineError) {
       showOffline(true);
     } else if (error instanceof ApiError && error.status === 401) {
@@ -130,13 +143,16 @@ async function showWallet() {
   if (couponId !== null) openCoupon(couponId);
 }
 
+/** Forget the customer on this device: token, coupons, QR codes and the push subscription (on
+ * a shared device the next person must not get this customer's notifications). */
 async function forgetDevice() {
+  deviceGeneration += 1;
   localStorage.removeItem(TOKEN);
   wallet.coupons = [];
   wallet.qrCodes.clear();
   wallet.profile = null;
-  await saved.forgetEverything();
   showView("welcome");
+  await Promise.allSettled([saved.forgetEverything(), unsubscribePush()]);
 }
 
 function registrationBody(form) {
@@ -173,6 +189,8 @@ async function register(event) {
     return;
   }
   error.textContent = "";
+  // Asked now, while the tap still counts as the customer's gesture; answered later.
+  if (body.consent.push && pushSupported()) Notification.requestPermission().catch(() => {});
   const submit = form.querySelector("button[type=submit]");
   submit.disabled = true;
   submit.textContent = ui.t("form.sending");
@@ -225,10 +243,6 @@ async function erase() {
   } catch (error) {
     announce(explain(error));
     return;
-  }
-  if (pushSupported()) {
-    const registration = await navigator.serviceWorker.ready;
-    await (await registration.pushManager.getSubscription())?.unsubscribe();
   }
   await forgetDevice();
   announce(ui.t("account.erased"));

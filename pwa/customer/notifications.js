@@ -11,11 +11,31 @@ function applicationServerKey(base64url) {
   return Uint8Array.from(raw, (char) => char.charCodeAt(0));
 }
 
+/** This browser's push subscription, or null; never waits for a service worker to arrive. */
+async function currentSubscription() {
+  if (!pushSupported()) return null;
+  const registration = await navigator.serviceWorker.getRegistration();
+  return registration ? registration.pushManager.getSubscription() : null;
+}
+
 /** Whether this browser already holds a subscription the backend may know. */
 export async function isSubscribed() {
   if (!pushSupported() || Notification.permission !== "granted") return false;
-  const registration = await navigator.serviceWorker.ready;
-  return (await registration.pushManager.getSubscription()) !== null;
+  try {
+    return (await currentSubscription()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** Drop this browser's subscription; the push service then refuses it and the backend forgets it
+ * at its next delivery attempt. */
+export async function unsubscribePush() {
+  try {
+    await (await currentSubscription())?.unsubscribe();
+  } catch (error) {
+    console.warn("push unsubscribe", error);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "81e5e8dcd9fa";
+const VERSION = "19ef7a75d284";
 const SHELL = [
   "/",
   "/app.css",

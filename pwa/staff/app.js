@@ -12,7 +12,20 @@ const SESSION = "tessera.staff.session";
 const GREEN_SCREEN_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, scanner: null, busy: false, sending: false, resultTimer: 0, audio: null };
+const state = {
+  me: null,
+  scanner: null,
+  // Bumped by each start and stop of the camera: a start that finishes after a newer start or a
+  // stop releases its stream instead of keeping it.
+  cameraGeneration: 0,
+  cameraStarting: false,
+  busy: false, // a code is being handled: the offer sheet or an answer is on screen
+  handling: null, // that code
+  sending: false, // a redemption is on the wire
+  resultTimer: 0,
+  audio: null,
+  status: { key: "scan.starting", params: {} },
+};
 
 function session() {
   try {
@@ -29,18 +42,26 @@ const ui = languageSetting({
   select: $("language"),
   languages: LANGUAGES,
   catalogues: STRINGS,
-  onChange: () => {
-    if (!$("shift").hidden) shift.renderShift(ui, Boolean(state.me?.can_void));
+  onChange: (current) => {
+    renderStatus(current);
+    if (!$("shift").hidden) shift.renderShift(current, Boolean(state.me?.can_void));
   },
 });
 
-function setStatus(text) {
-  $("scan-status").textContent = text;
+// `current`: the language setting, passed while it is being set up (before `ui` exists).
+function renderStatus(current = ui) {
+  $("scan-status").textContent = current.t(state.status.key, state.status.params);
+}
+
+/** Show the scan status `key` of the catalogue; it follows a change of language. */
+function setStatus(key, params = {}) {
+  state.status = { key, params };
+  renderStatus();
 }
 
 function showView(name) {
-  for (const view of ["login", "scan", "shift"]) $(view).hidden = view !== name;
-  $("tabs").hidden = name === "login";
+  for (const view of ["login", "scan", "shift", "trouble"]) $(view).hidden = view !== name;
+  $("tabs").hidden = name === "login" || name === "trouble";
   $("tab-scan").toggleAttribute("aria-current", name === "scan");
   $("tab-shift").toggleAttribute("aria-current", name === "shift");
   if (name === "scan") $("tab-scan").setAttribute("aria-current", "page");
@@ -71,16 +92,24 @@ function showResult(kind, text, detail) {
   result.className = `result ${kind}`;
   $("result-text").textContent = text;
   $("result-detail").textContent = detail || "";
-  result.hidden = false;
-  $("result-next").focus();
+  // While a redemption is on the wire there is no "next customer": its answer comes first.
+  $("result-next").hidden = state.sending;
+  if (!result.open) result.showModal();
+  if (!state.sending) $("result-next").focus();
   if (kind === "ok") state.resultTimer = setTimeout(closeResult, GREEN_SCREEN_MS);
 }
 
 function closeResult() {
+  if (state.sending) return;
   clearTimeout(state.resultTimer);
-  $("result").hidden = true;
+  if ($("result").open) $("result").close();
   state.busy = false;
-  setStatus(ui.t("scan.hint"));
+  state.handling = null;
+  setStatus("scan.hint");
+}
+
+function closeOffer() {
+  if ($("offer").open) $("offer").close();
 }
 
 // --- answers --------------------------------------------------------------------------------
@@ -113,6 +142,14 @@ function refusal(error) {
       return ui.t("result.limit");
     case "too_many_attempts":
       return ui.t("result.throttled", { seconds: problem.retry_after ?? "" });
+    case "forbidden":
+      return ui.t("result.forbidden");
+    case "already_voided":
+      return ui.t("result.already_voided");
+    case "void_not_allowed":
+      return ui.t("result.void_not_allowed");
+    case "service_unavailable":
+      return ui.t("result.unavailable");
     default:
       return ui.t("result.error", { detail: problem.detail || error.message });
   }
@@ -128,7 +165,7 @@ function masked(code) {
 
 function refuse(error, code, what) {
   if (error instanceof ApiError && error.status === 401) {
-    signedOut(ui.t("login.expired"));
+    signedOut("login.expired");
     return;
   }
   const text = refusal(error);
@@ -138,11 +175,26 @@ function refuse(error, code, what) {
 }
 
 async function finish(attempt) {
-  if (state.sending) return; // one redemption on the wire at a time (the online event may race)
+  if (state.sending) {
+    setStatus("scan.still_sending");
+    return;
+  }
   state.busy = true;
   state.sending = true;
+  let redemption = null;
+  let failure = null;
   try {
-    const redemption = await redeem(api, attempt, () => showResult("wait", ui.t("result.retrying"), attempt.what));
+    redemption = await redeem(api, attempt, () => showResult("wait", ui.t("result.retrying"), attempt.what));
+  } catch (error) {
+    failure = error;
+  } finally {
+    state.sending = false;
+  }
+  if (failure instanceof OfflineError) {
+    showResult("wait", ui.t("result.pending"), attempt.what);
+  } else if (failure) {
+    refuse(failure, attempt.code, attempt.what);
+  } else {
     const text = ui.t("result.redeemed", { discount: discountText(ui.t, ui.language, redemption.discount) });
     showResult("ok", text, attempt.what);
     feedback(true);
@@ -153,14 +205,6 @@ async function finish(attempt) {
       outcome: text,
       redemptionId: redemption.id,
     });
-  } catch (error) {
-    if (error instanceof OfflineError) {
-      showResult("wait", ui.t("result.pending"), attempt.what);
-      return;
-    }
-    refuse(error, attempt.code, attempt.what);
-  } finally {
-    state.sending = false;
   }
 }
 
@@ -171,29 +215,41 @@ function showOffer(offer, code, entry) {
     date: formatDateTime(ui.language, new Date(offer.expires_at)),
   });
   const sheet = $("offer");
-  sheet.hidden = false;
+  sheet.showModal();
   $("offer-redeem").focus();
   $("offer-redeem").onclick = () => {
-    sheet.hidden = true;
+    closeOffer();
     finish({ ...newAttempt(code, entry), what: offerText(offer) });
   };
   $("offer-cancel").onclick = () => {
-    sheet.hidden = true;
+    closeOffer();
     state.busy = false;
-    setStatus(ui.t("scan.hint"));
+    state.handling = null;
+    setStatus("scan.hint");
   };
 }
 
-async function check(code, entry) {
-  if (state.busy || !code) return;
+/**
+ * Handle a read or a typed code. Answers whether it was taken: a code that arrives while another
+ * is being handled is not (the one being handled, still in view, counts as taken).
+ */
+function check(code, entry) {
+  if (!code) return false;
+  if (state.busy) return code === state.handling;
   const pending = pendingRedemption();
   if (pending) {
     // An unanswered redemption goes first: it holds the only stored Idempotency-Key.
-    await finish(pending);
-    return;
+    finish(pending);
+    return false;
   }
   state.busy = true;
-  setStatus(ui.t("scan.checking"));
+  state.handling = code;
+  verify(code, entry);
+  return true;
+}
+
+async function verify(code, entry) {
+  setStatus("scan.checking");
   try {
     if (!navigator.onLine) throw new OfflineError(new Error("navigator.onLine is false"));
     const offer = await validate(api, code, entry);
@@ -207,20 +263,30 @@ async function check(code, entry) {
 // --- camera ---------------------------------------------------------------------------------
 
 async function startCamera() {
-  if (state.scanner) return;
-  setStatus(ui.t("scan.starting"));
+  if (state.scanner || state.cameraStarting) return;
+  const generation = ++state.cameraGeneration;
+  state.cameraStarting = true;
+  setStatus("scan.starting");
   try {
-    state.scanner = await startScanner($("video"), (value) => check(value, "scan"));
-    setStatus(ui.t("scan.hint"));
-    const torch = $("torch");
-    torch.hidden = !state.scanner.torch;
+    const scanner = await startScanner($("video"), (value) => check(value, "scan"));
+    if (generation !== state.cameraGeneration) {
+      scanner.stop();
+      return;
+    }
+    state.scanner = scanner;
+    setStatus("scan.hint");
+    $("torch").hidden = !scanner.torch;
   } catch (error) {
     console.warn("camera", error);
-    setStatus(ui.t("scan.no_camera"));
+    if (generation === state.cameraGeneration) setStatus("scan.no_camera");
+  } finally {
+    if (generation === state.cameraGeneration) state.cameraStarting = false;
   }
 }
 
 function stopCamera() {
+  state.cameraGeneration += 1;
+  state.cameraStarting = false;
   state.scanner?.stop();
   state.scanner = null;
 }
@@ -228,9 +294,12 @@ function stopCamera() {
 async function toggleTorch() {
   const torch = $("torch");
   const on = torch.getAttribute("aria-pressed") !== "true";
-  await state.scanner?.torch?.(on);
-  torch.setAttribute("aria-pressed", String(on));
-  torch.textContent = ui.t(on ? "scan.torch_on" : "scan.torch_off");
+  try {
+    await state.scanner?.torch?.(on);
+    torch.setAttribute("aria-pressed", String(on));
+  } catch (error) {
+    console.warn("torch", error);
+  }
 }
 
 // --- session --------------------------------------------------------------------------------
@@ -252,16 +321,20 @@ async function signedIn() {
   if (pending) await finish(pending);
 }
 
-function signedOut(message) {
+/** Back to the sign-in form, with the catalogue message `messageKey` if given. A redemption
+ * still unanswered stays pending and is sent once someone signs in. */
+function signedOut(messageKey) {
   stopCamera();
   localStorage.removeItem(SESSION);
   state.me = null;
   state.busy = false;
+  state.handling = null;
   $("who").textContent = "";
-  $("offer").hidden = true;
-  $("result").hidden = true;
+  closeOffer();
+  clearTimeout(state.resultTimer);
+  if ($("result").open) $("result").close();
   showView("login");
-  $("login-error").textContent = message || "";
+  $("login-error").textContent = messageKey ? ui.t(messageKey) : "";
 }
 
 async function login(event) {
@@ -295,7 +368,7 @@ async function logout() {
     // The token expires on its own; the device forgets it either way.
   }
   shift.forget();
-  signedOut("");
+  signedOut(null);
 }
 
 async function onVoid(event) {
@@ -320,10 +393,20 @@ function wire() {
   $("manual-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = $("manual-code");
-    check(input.value.trim(), "manual");
-    input.value = "";
+    if (check(input.value.trim(), "manual")) input.value = "";
+    else if (state.busy) setStatus("scan.busy");
   });
   $("result-next").addEventListener("click", closeResult);
+  // Escape closes a dialog: an answer as "next customer", the offer as "cancel".
+  $("result").addEventListener("cancel", (event) => {
+    event.preventDefault();
+    closeResult();
+  });
+  $("offer").addEventListener("cancel", (event) => {
+    event.preventDefault();
+    $("offer-cancel").click();
+  });
+  $("trouble-retry").addEventListener("click", resume);
   $("torch").addEventListener("click", toggleTorch);
   $("tab-scan").addEventListener("click", () => {
     showView("scan");
@@ -360,18 +443,28 @@ function wire() {
   }
 }
 
-async function start() {
-  wire();
+/** Open the scanner for the stored session, or say why it cannot be opened. */
+async function resume() {
   if (!session()) {
-    signedOut(localStorage.getItem(SESSION) ? ui.t("login.expired") : "");
+    signedOut(localStorage.getItem(SESSION) ? "login.expired" : null);
     return;
   }
   try {
     await signedIn();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) signedOut(ui.t("login.expired"));
-    else setStatus(refusal(error));
+    if (error instanceof ApiError && error.status === 401) {
+      signedOut("login.expired");
+    } else {
+      $("trouble-text").textContent = refusal(error);
+      showView("trouble");
+      $("trouble-retry").focus();
+    }
   }
+}
+
+function start() {
+  wire();
+  resume();
 }
 
 start();

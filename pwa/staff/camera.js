@@ -24,37 +24,46 @@ async function createDetector() {
       return new window.BarcodeDetector({ formats: FORMATS });
     }
   }
-  await loadScript(new URL("vendor/barcode-detector.js", location.href).href);
+  await loadScript(new URL("./vendor/barcode-detector.js", import.meta.url).href);
   const api = window.BarcodeDetectionAPI;
   // Never the package's default, which fetches the .wasm from a CDN.
   api.prepareZXingModule({
     overrides: {
       locateFile: (path, prefix) =>
-        path.endsWith(".wasm") ? new URL(`vendor/${path}`, location.href).href : prefix + path,
+        path.endsWith(".wasm") ? new URL(`./vendor/${path}`, import.meta.url).href : prefix + path,
     },
     fireImmediately: false,
   });
   return new api.BarcodeDetector({ formats: FORMATS });
 }
 
-/** Remembers the last code seen; `isNew` is false while the same code is still in view. */
+/**
+ * Remembers when each code was last in view; `isNew` is false while a code is still in view, so
+ * a coupon held up (or a QR and an EAN-13 in the same frame) is one read per code.
+ */
 export class ReadDebouncer {
   constructor(gapMs = SAME_READ_GAP_MS) {
     this.gapMs = gapMs;
-    this.value = null;
-    this.seenAt = -Infinity;
+    this.lastSeen = new Map();
   }
 
   isNew(value, now) {
-    const same = value === this.value && now - this.seenAt < this.gapMs;
-    this.value = value;
-    this.seenAt = now;
-    return !same;
+    for (const [seen, at] of this.lastSeen) if (now - at >= this.gapMs) this.lastSeen.delete(seen);
+    const inView = this.lastSeen.has(value);
+    this.lastSeen.set(value, now);
+    return !inView;
+  }
+
+  /** Treat `value` as never seen: its next sighting is a read. */
+  forget(value) {
+    this.lastSeen.delete(value);
   }
 }
 
 /**
- * Start the rear camera in `video` and call `onRead(rawValue)` once per new read.
+ * Start the rear camera in `video` and call `onRead(rawValue)` once per new read. `onRead`
+ * answers whether it took the read; a read it refused is not remembered, so the code is read
+ * again when it is still in view once the scanner is free.
  * @returns {Promise<{ stop: () => void, torch: ((on: boolean) => Promise<void>) | null }>}
  */
 export async function startScanner(video, onRead) {
@@ -62,9 +71,19 @@ export async function startScanner(video, onRead) {
     audio: false,
     video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
   });
-  video.srcObject = stream;
-  await video.play().catch(() => {});
-  const detector = await createDetector();
+  const release = () => {
+    for (const each of stream.getTracks()) each.stop();
+    if (video.srcObject === stream) video.srcObject = null;
+  };
+  let detector;
+  try {
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    detector = await createDetector();
+  } catch (error) {
+    release();
+    throw error;
+  }
   const debouncer = new ReadDebouncer();
   let running = true;
 
@@ -75,7 +94,9 @@ export async function startScanner(video, onRead) {
         const found = await detector.detect(video);
         const now = performance.now();
         for (const code of found) {
-          if (debouncer.isNew(code.rawValue, now)) onRead(code.rawValue, code.format);
+          if (debouncer.isNew(code.rawValue, now) && !onRead(code.rawValue, code.format)) {
+            debouncer.forget(code.rawValue);
+          }
         }
       } catch (error) {
         console.warn("barcode detection", error);
@@ -90,8 +111,7 @@ export async function startScanner(video, onRead) {
   return {
     stop() {
       running = false;
-      for (const each of stream.getTracks()) each.stop();
-      video.srcObject = null;
+      release();
     },
     torch: capabilities.torch ? (on) => track.applyConstraints({ advanced: [{ torch: on }] }) : null,
   };

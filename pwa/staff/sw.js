@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "58ed06badc64";
+const VERSION = "d828020e35d7";
 const SHELL = [
   "/staff/",
   "/staff/app.css",

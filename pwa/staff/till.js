@@ -28,9 +28,21 @@ export function validate(api, code, entry) {
 }
 
 /**
+ * Whether an error is the server's final word on the attempt. Not final: the first request is
+ * still being decided (409 request_in_progress), a timeout or a server fault (408, 5xx), and a
+ * session that ended (401) — the attempt is sent again, with its key, after signing in.
+ */
+function isFinal(error) {
+  if (!(error instanceof ApiError)) return false;
+  if (error.code === "request_in_progress") return false;
+  return error.status !== 401 && error.status !== 408 && error.status < 500;
+}
+
+/**
  * Send `attempt` until the server answers. `onRetry(n)` is told before each retry. Throws the
- * server's ApiError (e.g. already redeemed), or OfflineError once the retries are used up — the
- * attempt then stays pending and `redeem` is called again with it when the connection is back.
+ * server's final ApiError (e.g. already redeemed) and forgets the attempt; throws a 401 ApiError,
+ * or OfflineError once the retries are used up, keeping the attempt pending — `redeem` is called
+ * again with it when the connection or the session is back.
  */
 export async function redeem(api, attempt, onRetry = () => {}) {
   localStorage.setItem(PENDING, JSON.stringify(attempt));
@@ -44,12 +56,11 @@ export async function redeem(api, attempt, onRetry = () => {}) {
       localStorage.removeItem(PENDING);
       return redemption;
     } catch (error) {
-      // 409 request_in_progress: the first request is still being decided; ask again.
-      const inFlight = error instanceof ApiError && error.code === "request_in_progress";
-      if (error instanceof ApiError && !inFlight) {
+      if (isFinal(error)) {
         localStorage.removeItem(PENDING);
         throw error;
       }
+      if (error instanceof ApiError && error.status === 401) throw error;
       if (tries >= RETRY_DELAYS_MS.length) throw new OfflineError(error);
       onRetry(tries + 1);
       await sleep(RETRY_DELAYS_MS[tries]);

@@ -3,6 +3,7 @@ one read, one redemption, one clear answer; retries that never redeem twice; our
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -284,6 +285,74 @@ async def test_a_lost_response_is_retried_with_the_same_key_and_shows_success(
     assert answers == [201, 201]
     assert sent[0]["idempotency-key"] == sent[1]["idempotency-key"]
     assert await redemption_media(live_api, coupon["id"]) == ["manual"]
+
+
+async def test_a_server_fault_or_an_ended_session_keeps_the_redemption_until_it_is_answered(
+    till: Any, server: str, live_api: Api
+) -> None:
+    coupon, _ = await coupon_of_new_customer(live_api)
+    scanner = await till(NOTHING, auto_redeem=False)
+    page = scanner.page
+
+    keys: list[str] = []
+    second_held = asyncio.Event()
+    release_second = asyncio.Event()
+
+    async def fault_then_expired_session(route: Route) -> None:
+        keys.append((await route.request.all_headers())["idempotency-key"])
+        problem_json = {"content-type": "application/problem+json"}
+        if len(keys) == 1:
+            problem = {"status": 503, "code": "service_unavailable"}
+            await route.fulfill(status=503, json=problem, headers=problem_json)
+        elif len(keys) == 2:
+            second_held.set()
+            await release_second.wait()
+            problem = {"status": 401, "code": "not_authenticated"}
+            await route.fulfill(status=401, json=problem, headers=problem_json)
+        else:
+            await route.continue_()
+
+    await page.route("**/api/redemptions", fault_then_expired_session)
+    await page.get_by_label("Type a code").fill(coupon["code"])
+    await page.get_by_role("button", name="Check").click()
+    await page.get_by_role("dialog", name="Valid coupon").get_by_role("button", name="Redeem").click()
+
+    # Sent again after the 503; while it is on the wire there is no way on to the next customer.
+    await second_held.wait()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("retrying")
+    await expect(page.locator("#result-next")).to_be_hidden()
+    await page.keyboard.press("Escape")
+    await expect(result).to_be_visible()
+    release_second.set()
+
+    # The session ended: sign in again, and the same attempt is sent once more, first.
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    assert await page.evaluate("localStorage.getItem('tessera.staff.pending')") is not None
+    await page.get_by_label("Username").fill(scanner.username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(result).to_contain_text("Redeemed — 20% off")
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+    assert await page.evaluate("localStorage.getItem('tessera.staff.pending')") is None
+    assert await redemption_media(live_api, coupon["id"]) == ["manual"]
+
+    # An answered coupon is final: a second redemption is refused and nothing stays pending.
+    await page.get_by_role("button", name="Next customer").click()
+    await page.get_by_label("Type a code").fill(coupon["code"])
+    await page.get_by_role("button", name="Check").click()
+    await expect(result).to_contain_text("Already redeemed at")
+    assert await page.evaluate("localStorage.getItem('tessera.staff.pending')") is None
+
+
+async def test_the_bare_folder_address_opens_the_scanner_in_its_folder(
+    till: Any, server: str, live_api: Api
+) -> None:
+    scanner = await till(NOTHING, auto_redeem=False)
+    await scanner.page.goto(f"{server}/staff")
+    await expect(scanner.page).to_have_url(f"{server}/staff/")
+    await expect(scanner.page.locator("#who")).to_contain_text(scanner.username)
 
 
 async def test_scanner_is_installable_and_caches_its_decoder(till: Any, server: str, live_api: Api) -> None:
