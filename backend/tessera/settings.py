@@ -123,6 +123,9 @@ class WorkerSettings:
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 3600.0
     jobs_every_seconds: float = 60.0
+    # Analytics rollups: readers fold in the events not rolled up yet, so this bounds their work,
+    # not the freshness of a figure.
+    rollup_every_seconds: float = 1.0
     expiry_notice_hours: int = 48
 
 
@@ -214,6 +217,9 @@ class Settings:
                 embedded=_flag(get("WORKER_EMBEDDED", "true")),
                 poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
                 max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", str(defaults.worker.max_attempts))),
+                rollup_every_seconds=float(
+                    get("ROLLUP_EVERY_SECONDS", str(defaults.worker.rollup_every_seconds))
+                ),
                 expiry_notice_hours=int(get("EXPIRY_NOTICE_HOURS", str(defaults.worker.expiry_notice_hours))),
             ),
         )

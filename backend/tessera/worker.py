@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from tessera.analytics.rollup import Rollup
 from tessera.context import AppContext
 from tessera.errors import ConfigurationError
 from tessera.outbox.worker import OutboxWorker, running
@@ -20,6 +21,13 @@ from tessera.wallet.apple.apns import ApnsClient
 from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
 from tessera.wallet.delivery import WalletDelivery
 from tessera.wallet.google.api import HttpGoogleWalletApi
+
+
+def rollup_of(ctx: AppContext) -> Rollup:
+    """SQLite assigns event ids in commit order; on PostgreSQL the rollups wait a second behind
+    the transactions that were running (see ``AnalyticsState``)."""
+    settle = 0.0 if ctx.settings.database.is_sqlite else 1.0
+    return Rollup(ctx.sessions, ctx.clock, settle_seconds=settle)
 
 
 @asynccontextmanager
@@ -65,6 +73,7 @@ async def background_work(
         settings.worker,
         jobs=[delivery.notice_expiring, push.remind_expiring],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
+        frequent_jobs=[rollup_of(ctx).run],
     )
     try:
         async with running(worker):

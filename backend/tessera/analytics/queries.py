@@ -1,12 +1,11 @@
-"""Analytics read only the event log (plus the coupon's issue time and the campaign's discount,
-which never change after the fact)."""
+"""Analytics read only the event log: all-time figures from its rollups plus the events after
+them, figures of a time window (or of one customer) from the events themselves."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,29 +13,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera.analytics import rollup
+from tessera.analytics.fold import Dimension, Tallies, Tally, Target, fold
+from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.schemas import ChannelReport, ChannelRow, CustomerProfile, DayRow, GroupBy
+from tessera.analytics.sketch import percentile
 from tessera.campaigns.models import Campaign
-from tessera.coupons.models import Coupon
 from tessera.db.base import UTCDateTime
 from tessera.events.models import Event
 from tessera.stores.models import Store
-
-# Event types counted as distinct coupons (a pass downloaded twice is one coupon downloaded).
-PER_COUPON = {
-    "notified": "notified",
-    "pass_downloaded": "pass_downloaded",
-    "wallet_saved": "saved_to_wallet",
-    "wallet_removed": "removed_from_wallet",
-}
-
-
-GROUP_KEYS: dict[str, Any] = {
-    "channel": Event.channel,
-    "medium": Event.medium,
-    "campaign": Event.campaign_id,
-    "store": Event.store_id,
-    "customer": Event.customer_id,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,33 +43,9 @@ class Window:
             conditions.append(Event.occurred_at < self.until)
         return conditions
 
-
-@dataclass(slots=True)
-class _Tally:
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    seconds: list[float] = field(default_factory=list)
-    redeemed_at: list[datetime] = field(default_factory=list)
-    revenue: int = 0
-    discount_given: int = 0
-
-
-def percentile(ordered: Sequence[float], fraction: float) -> float | None:
-    """Linear interpolation between closest ranks (what PostgreSQL's percentile_cont does)."""
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def discount_given(kind: str, value: int, order_total: int | None) -> int:
-    """What a redemption gave away: a share of the order for percentages (0 when the till sent
-    no order total), the amount itself for fixed discounts, nothing countable for free items."""
-    if kind == "percent":
-        return (order_total or 0) * value // 100
-    if kind == "amount":
-        return value
-    return 0
+    @property
+    def all_time(self) -> bool:
+        return self.since is None and self.until is None and self.customer_id is None
 
 
 async def channel_report(session: AsyncSession, window: Window, by: GroupBy) -> ChannelReport:
@@ -92,90 +53,41 @@ async def channel_report(session: AsyncSession, window: Window, by: GroupBy) -> 
     return ChannelReport(by=by, rows=await funnel(session, window, by))
 
 
-async def funnel(session: AsyncSession, window: Window, by: str) -> list[ChannelRow]:
-    tallies = await _tallies(session, window, by)
-    return [_row(group, tally) for group, tally in sorted(tallies.items())]
+async def funnel(session: AsyncSession, window: Window, by: Dimension) -> list[ChannelRow]:
+    tallies = await figures(session, window, by)
+    return [_row(key, tally) for (_, _, key), tally in sorted(tallies.items())]
 
 
-async def _tallies(session: AsyncSession, window: Window, by: str) -> dict[str, _Tally]:
-    key = GROUP_KEYS[by]
-    tallies: dict[str, _Tally] = defaultdict(_Tally)
-    totals = select(
-        key,
-        Event.type,
-        func.sum(Event.quantity),
-        func.count(),
-        func.count(func.distinct(Event.coupon_id)),
-    ).where(*window.where(), key.is_not(None))
-    for group, type_, quantity, count, coupons in await session.execute(totals.group_by(key, Event.type)):
-        tally = tallies[str(group)]
-        if type_ == "issued":
-            tally.counts["issued"] += int(quantity)
-        elif type_ in PER_COUPON:
-            tally.counts[PER_COUPON[type_]] += int(coupons)
-        elif type_ in ("validated", "redeemed", "voided"):
-            tally.counts[type_] += int(count)
-
-    redemptions = (
-        select(
-            key,
-            Event.coupon_id,
-            Event.type,
-            Event.occurred_at,
-            Event.amount,
-            Coupon.issued_at,
-            Campaign.discount_kind,
-            Campaign.discount_value,
-        )
-        .join(Coupon, Coupon.id == Event.coupon_id)
-        .join(Campaign, Campaign.id == Coupon.campaign_id)
-        .where(*window.where(), key.is_not(None), Event.type.in_(("redeemed", "voided")))
-        .order_by(Event.coupon_id, Event.occurred_at, Event.id)
-    )
-    for group, row in _standing_redemptions(await session.execute(redemptions)):
-        tally = tallies[str(group)]
-        tally.seconds.append((row.occurred_at - row.issued_at).total_seconds())
-        tally.redeemed_at.append(row.occurred_at)
-        tally.revenue += row.amount or 0
-        tally.discount_given += discount_given(row.discount_kind, row.discount_value, row.amount)
-
-    return tallies
+async def figures(session: AsyncSession, window: Window, by: Dimension) -> Tallies:
+    """Figures per key of ``by`` for ``window``: from the rollups when they hold them."""
+    await rollup.consistent_reads(session)
+    target: Target = ("campaign" if window.campaign_id is not None else "all", by)
+    if window.all_time and target in rollup.ROLLED_UP:
+        scope = ALL_CAMPAIGNS if window.campaign_id is None else window.campaign_id
+        return await rollup.read(session, scope, target, window.where())
+    return await fold(session, window.where(), [target])
 
 
-def _standing_redemptions(rows: Iterable[Any]) -> Iterable[tuple[str, Any]]:
-    """The redemptions no later void cancelled: each void undoes the coupon's latest one."""
-    standing: dict[int, list[tuple[str, Any]]] = defaultdict(list)
-    for row in rows:
-        group, coupon_id, type_ = row[0], row[1], row[2]
-        if type_ == "redeemed":
-            standing[coupon_id].append((group, row))
-        elif standing[coupon_id]:
-            standing[coupon_id].pop()
-    for kept in standing.values():
-        yield from kept
-
-
-def _row(key: str, tally: _Tally) -> ChannelRow:
-    counts = tally.counts
-    redeemed = counts["redeemed"] - counts["voided"]
-    ordered = sorted(tally.seconds)
-    issued = counts["issued"]
+def _row(key: str, tally: Tally) -> ChannelRow:
+    issued = tally.of("issued").quantity
+    redeemed, voided = tally.of("redeemed"), tally.of("voided")
+    net = redeemed.events - voided.events
     return ChannelRow(
         key=key,
         issued=issued,
-        notified=counts["notified"],
-        pass_downloaded=counts["pass_downloaded"],
-        saved_to_wallet=counts["saved_to_wallet"],
-        removed_from_wallet=counts["removed_from_wallet"],
-        validated=counts["validated"],
-        redemptions=counts["redeemed"],
-        voided=counts["voided"],
-        redeemed=redeemed,
-        redemption_rate=round(redeemed / issued, 4) if issued else None,
-        median_seconds_to_redeem=percentile(ordered, 0.5),
-        p90_seconds_to_redeem=percentile(ordered, 0.9),
-        revenue=tally.revenue,
-        discount_given=tally.discount_given,
+        notified=tally.of("notified").firsts,
+        pass_downloaded=tally.of("pass_downloaded").firsts,
+        saved_to_wallet=tally.of("wallet_saved").firsts,
+        removed_from_wallet=tally.of("wallet_removed").firsts,
+        validated=tally.of("validated").events,
+        redemptions=redeemed.events,
+        voided=voided.events,
+        redeemed=net,
+        redemption_rate=round(net / issued, 4) if issued else None,
+        median_seconds_to_redeem=percentile(tally.latency, 0.5),
+        p90_seconds_to_redeem=percentile(tally.latency, 0.9),
+        revenue=redeemed.amount - voided.amount,
+        discount_given=redeemed.discount - voided.discount,
     )
 
 
@@ -223,9 +135,9 @@ DAILY_TYPES = ("issued", "notified", "wallet_saved", "redeemed", "voided")
 
 async def customer_profile(session: AsyncSession, customer_id: int, now: datetime) -> CustomerProfile:
     """Reaction time, frequency (standing redemptions per 30 days since the first coupon) and value."""
-    tally = (await _tallies(session, Window(customer_id=customer_id), "customer")).get(str(customer_id))
-    tally = tally or _Tally()
-    row = _row(str(customer_id), tally)
+    window = Window(customer_id=customer_id)
+    tallies = await figures(session, window, "customer")
+    row = _row(str(customer_id), tallies.get((ALL_CAMPAIGNS, "customer", str(customer_id))) or Tally())
     first_issue = await session.scalar(
         select(func.min(Event.occurred_at)).where(Event.customer_id == customer_id, Event.type == "issued")
     )
@@ -233,7 +145,12 @@ async def customer_profile(session: AsyncSession, customer_id: int, now: datetim
     if first_issue is not None:
         months = max((now - first_issue).total_seconds() / (30 * 86400), 1.0)
         frequency = round(row.redeemed / months, 4)
-    times = sorted(tally.redeemed_at)
+    redemptions = (
+        select(Event.coupon_id, Event.type, Event.occurred_at)
+        .where(*window.where(), Event.type.in_(("redeemed", "voided")))
+        .order_by(Event.coupon_id, Event.occurred_at, Event.id)
+    )
+    times = sorted(_standing_redemptions(await session.execute(redemptions)))
     return CustomerProfile(
         customer_id=customer_id,
         issued=row.issued,
@@ -246,6 +163,18 @@ async def customer_profile(session: AsyncSession, customer_id: int, now: datetim
         revenue=row.revenue,
         discount_given=row.discount_given,
     )
+
+
+def _standing_redemptions(rows: Iterable[Any]) -> Iterable[datetime]:
+    """The times of the redemptions no later void cancelled: each void undoes the coupon's latest."""
+    standing: dict[int, list[datetime]] = defaultdict(list)
+    for coupon_id, type_, occurred_at in rows:
+        if type_ == "redeemed":
+            standing[coupon_id].append(occurred_at)
+        elif standing[coupon_id]:
+            standing[coupon_id].pop()
+    for kept in standing.values():
+        yield from kept
 
 
 EXPORT_BATCH = 2000

@@ -1,5 +1,6 @@
 """Imports every model so ``Base.metadata`` knows all tables (for Alembic and test setup)."""
 
+from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.auth.models import ApiKey, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
 from tessera.codes.models import CodeBatch
@@ -16,6 +17,9 @@ from tessera.wallet.apple.models import AppleDevice, AppleRegistration
 from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
 
 __all__ = [
+    "AnalyticsLatency",
+    "AnalyticsState",
+    "AnalyticsTotal",
     "ApiKey",
     "AppleDevice",
     "AppleRegistration",

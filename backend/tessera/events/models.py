@@ -14,6 +14,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_campaign_type_time", "campaign_id", "type", "occurred_at"),
         Index("ix_events_coupon", "coupon_id"),
+        Index("ix_events_customer", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -27,6 +28,8 @@ class Event(Base):
     store_id: Mapped[int | None]
     staff_id: Mapped[int | None]
     amount: Mapped[int | None] = mapped_column(BigInteger)
+    # A void names the redemption it cancels (analytics take that redemption's time back).
+    redemption_id: Mapped[int | None] = mapped_column(BigInteger)
     # How many coupons one event stands for (bulk code batches record one event per chunk).
     quantity: Mapped[int] = mapped_column(default=1, server_default="1")
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

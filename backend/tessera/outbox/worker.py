@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -34,14 +35,19 @@ class OutboxWorker:
         settings: WorkerSettings,
         jobs: Sequence[Job] = (),
         prefetch: Mapping[str, Prefetch] | None = None,
+        frequent_jobs: Sequence[Job] = (),
     ) -> None:
+        """``jobs`` run every ``settings.jobs_every_seconds``, ``frequent_jobs`` every
+        ``settings.rollup_every_seconds``."""
         self._outbox = outbox
         self._handlers = dict(handlers)
         self._prefetch = dict(prefetch or {})
         self._settings = settings
-        self._jobs = list(jobs)
+        self._schedule = [
+            _Scheduled(list(jobs), settings.jobs_every_seconds),
+            _Scheduled(list(frequent_jobs), settings.rollup_every_seconds),
+        ]
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._jobs_due = 0.0
 
     async def run_once(self) -> int:
         """Deliver one batch of due rows; the number of rows handled."""
@@ -57,19 +63,22 @@ class OutboxWorker:
         return len(items)
 
     async def run_jobs(self) -> None:
-        for job in self._jobs:
-            try:
-                await job()
-            except Exception:
-                log.exception("periodic job failed", job=getattr(job, "__qualname__", repr(job)))
+        """Run every periodic job now."""
+        for scheduled in self._schedule:
+            await scheduled.run()
+
+    async def _run_due_jobs(self) -> None:
+        now = time.monotonic()
+        for scheduled in self._schedule:
+            if now >= scheduled.due:
+                scheduled.due = now + scheduled.every_seconds
+                await scheduled.run()
 
     async def run(self) -> None:
         """Poll until cancelled; a busy outbox is drained without waiting between batches."""
         while True:
             try:
-                if time.monotonic() >= self._jobs_due:
-                    self._jobs_due = time.monotonic() + self._settings.jobs_every_seconds
-                    await self.run_jobs()
+                await self._run_due_jobs()
                 handled = await self.run_once()
             except asyncio.CancelledError:
                 raise
@@ -97,6 +106,20 @@ class OutboxWorker:
                 log.exception("delivery failed", topic=item.topic, id=item.id)
                 return Outcome(item, RetryLater(f"{type(error).__name__}: {error}"))
             return Outcome(item, events=events or ())
+
+
+@dataclass(slots=True)
+class _Scheduled:
+    jobs: list[Job]
+    every_seconds: float
+    due: float = 0.0
+
+    async def run(self) -> None:
+        for job in self.jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job failed", job=getattr(job, "__qualname__", repr(job)))
 
 
 @contextlib.asynccontextmanager

@@ -205,6 +205,7 @@ class RedemptionService:
             store_id=void.store_id,
             staff_id=void.staff_id,
             amount=redemption.order_total,
+            redemption_id=redemption.id,
         )
         return VoidView(
             id=void.id, redemption_id=redemption.id, coupon_id=redemption.coupon_id, voided_at=now

@@ -1,0 +1,181 @@
+"""Folding events into figures: the one computation behind the rollups and every live read.
+
+Every figure is additive over events, so figures of the rollups and of the events after them
+simply add up: counts per event type, distinct coupons as the events that were a coupon's first
+of their type, money as redemptions minus the voids that cancel them, and time to redeem as a
+histogram (a redemption adds its time, a void takes the cancelled redemption's time away).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from tessera.analytics.models import ALL_CAMPAIGNS
+from tessera.analytics.sketch import bucket_of
+from tessera.campaigns.models import Campaign
+from tessera.coupons.models import Coupon
+from tessera.events.models import Event
+from tessera.redemptions.models import Redemption
+
+# Event types whose figure is the number of distinct coupons (a pass downloaded twice is one).
+PER_COUPON = ("notified", "pass_downloaded", "wallet_saved", "wallet_removed")
+COUNTED = ("issued", *PER_COUPON, "validated", "redeemed", "voided")
+MONEY = ("redeemed", "voided")
+
+Dimension = Literal["channel", "medium", "store", "campaign", "customer"]
+ScopeKind = Literal["campaign", "all"]
+# What a fold computes: figures per key of ``dimension``, per campaign or for all campaigns.
+Target = tuple[ScopeKind, Dimension]
+# The figures' address: (scope, dimension, key), scope being a campaign id or ALL_CAMPAIGNS.
+Address = tuple[int, str, str]
+
+_DIMENSION_COLUMNS: dict[str, Any] = {
+    "channel": Event.channel,
+    "medium": Event.medium,
+    "store": Event.store_id,
+    "campaign": Event.campaign_id,
+    "customer": Event.customer_id,
+}
+
+
+@dataclass(slots=True)
+class TypeFigures:
+    events: int = 0
+    quantity: int = 0
+    firsts: int = 0
+    amount: int = 0
+    discount: int = 0
+
+    def add(self, other: TypeFigures) -> None:
+        self.events += other.events
+        self.quantity += other.quantity
+        self.firsts += other.firsts
+        self.amount += other.amount
+        self.discount += other.discount
+
+
+@dataclass(slots=True)
+class Tally:
+    """Everything known about one key: figures per event type and the time-to-redeem buckets."""
+
+    types: dict[str, TypeFigures] = field(default_factory=lambda: defaultdict(TypeFigures))
+    latency: Counter[int] = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        for type_, figures in other.types.items():
+            self.types[type_].add(figures)
+        self.latency.update(other.latency)
+
+    def of(self, type_: str) -> TypeFigures:
+        return self.types.get(type_) or TypeFigures()
+
+
+Tallies = dict[Address, Tally]
+
+
+def merge(into: Tallies, more: Tallies) -> Tallies:
+    for address, tally in more.items():
+        into.setdefault(address, Tally()).add(tally)
+    return into
+
+
+def discount_given(kind: str, value: int, order_total: int | None) -> int:
+    """What a redemption gave away: a share of the order for percentages (0 when the till sent
+    no order total), the amount itself for fixed discounts, nothing countable for free items."""
+    if kind == "percent":
+        return (order_total or 0) * value // 100
+    if kind == "amount":
+        return value
+    return 0
+
+
+def _addresses(targets: Sequence[Target], values: dict[str, Any]) -> Iterable[Address]:
+    for scope_kind, dimension in targets:
+        key = values[dimension]
+        if key is None:
+            continue
+        scope = ALL_CAMPAIGNS if scope_kind == "all" else values["campaign"]
+        if scope is None:
+            continue
+        yield scope, dimension, str(key)
+
+
+async def fold(
+    session: AsyncSession, where: Sequence[ColumnElement[bool]], targets: Sequence[Target]
+) -> Tallies:
+    """The figures of the events matching ``where``, for each of ``targets``."""
+    dimensions = sorted({"campaign", *(dimension for _, dimension in targets)})
+    columns = [_DIMENSION_COLUMNS[name] for name in dimensions]
+    tallies: Tallies = {}
+
+    def tally_of(address: Address) -> Tally:
+        tally = tallies.get(address)
+        if tally is None:
+            tally = tallies[address] = Tally()
+        return tally
+
+    counts = (
+        select(*columns, Event.type, func.count(), func.sum(Event.quantity), func.sum(Event.amount))
+        .where(*where, Event.type.in_(COUNTED))
+        .group_by(*columns, Event.type)
+    )
+    for row in await session.execute(counts):
+        values = dict(zip(dimensions, row[: len(dimensions)], strict=True))
+        type_, events, quantity, amount = row[len(dimensions) :]
+        for address in _addresses(targets, values):
+            figures = tally_of(address).types[type_]
+            figures.events += int(events)
+            figures.quantity += int(quantity or 0)
+            figures.amount += int(amount or 0)
+
+    earlier = aliased(Event)
+    first_of_coupon = ~exists().where(
+        earlier.coupon_id == Event.coupon_id, earlier.type == Event.type, earlier.id < Event.id
+    )
+    firsts = (
+        select(*columns, Event.type, func.count())
+        .where(*where, Event.type.in_(PER_COUPON), Event.coupon_id.is_not(None), first_of_coupon)
+        .group_by(*columns, Event.type)
+    )
+    for row in await session.execute(firsts):
+        values = dict(zip(dimensions, row[: len(dimensions)], strict=True))
+        type_, count = row[len(dimensions) :]
+        for address in _addresses(targets, values):
+            tally_of(address).types[type_].firsts += int(count)
+
+    money = (
+        select(
+            *columns,
+            Event.type,
+            Event.amount,
+            Event.occurred_at,
+            Coupon.issued_at,
+            Redemption.occurred_at,
+            Campaign.discount_kind,
+            Campaign.discount_value,
+        )
+        .join(Coupon, Coupon.id == Event.coupon_id)
+        .join(Campaign, Campaign.id == Coupon.campaign_id)
+        .outerjoin(Redemption, and_(Redemption.id == Event.redemption_id, Event.type == "voided"))
+        .where(*where, Event.type.in_(MONEY))
+    )
+    for row in await session.execute(money):
+        values = dict(zip(dimensions, row[: len(dimensions)], strict=True))
+        type_, amount, occurred_at, issued_at, cancelled_at, kind, value = row[len(dimensions) :]
+        discount = discount_given(kind, value, amount)
+        redeemed_at = occurred_at if type_ == "redeemed" else cancelled_at
+        bucket = None if redeemed_at is None else bucket_of((redeemed_at - issued_at).total_seconds())
+        sign = 1 if type_ == "redeemed" else -1
+        for address in _addresses(targets, values):
+            tally = tally_of(address)
+            tally.types[type_].discount += discount
+            if bucket is not None:
+                tally.latency[bucket] += sign
+    return tallies

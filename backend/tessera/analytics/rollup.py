@@ -1,0 +1,222 @@
+"""Keeping the rollups: the worker folds the events after the watermark into them, a batch at a
+time, and readers add the events the rollups do not hold yet (see ``read``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera.analytics.fold import Address, Tallies, Tally, Target, TypeFigures, fold, merge
+from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
+from tessera.clock import Clock
+from tessera.events.models import Event
+
+log = structlog.get_logger("tessera.analytics")
+
+STATE_ID = 1
+# Every figure the rollups hold: per campaign by channel, medium and store; for all campaigns
+# by the same three and by campaign.
+ROLLED_UP: tuple[Target, ...] = (
+    ("campaign", "channel"),
+    ("campaign", "medium"),
+    ("campaign", "store"),
+    ("all", "channel"),
+    ("all", "medium"),
+    ("all", "store"),
+    ("all", "campaign"),
+)
+
+
+async def _transaction_horizon(session: AsyncSession) -> tuple[int, int]:
+    """PostgreSQL's (oldest running, next) transaction ids; ids are assigned in commit order
+    on SQLite (one writer at a time), so it needs no horizon."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0, 0
+    row = (
+        await session.execute(
+            text(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+                "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    """An INSERT of the session's dialect (both have ``on_conflict_do_update``)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+class Rollup:
+    """``run`` is a worker job; several processes may run it at once (one of them wins each
+    batch, through the conditional move of the watermark)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        settle_seconds: float = 1.0,
+        batch_events: int = 200_000,
+        batches_per_run: int = 100,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._settle = timedelta(seconds=settle_seconds)
+        self._batch = batch_events
+        self._batches_per_run = batches_per_run
+
+    async def run(self) -> int:
+        """Roll up everything that is ready; the number of event ids moved past."""
+        moved = 0
+        for _ in range(self._batches_per_run):  # a busy log cannot keep one run going forever
+            step, new_candidate = await self.run_once()
+            moved += step
+            if step == 0 and not new_candidate:
+                break
+        return moved
+
+    async def run_once(self) -> tuple[int, bool]:
+        """One batch: (event ids moved past, whether a new candidate was set)."""
+        async with self._sessions.begin() as session:
+            state = await session.get(AnalyticsState, STATE_ID)
+            if state is None:  # created by the migration; recreated if the table was emptied
+                await session.execute(
+                    _insert(session, AnalyticsState)
+                    .values(
+                        id=STATE_ID,
+                        rolled_up_to=0,
+                        candidate_id=0,
+                        candidate_xid=0,
+                        candidate_at=self._clock.now(),
+                    )
+                    .on_conflict_do_nothing()
+                )
+                return 0, True
+            now = self._clock.now()
+            oldest_running, _ = await _transaction_horizon(session)
+            ready = (
+                state.candidate_id > state.rolled_up_to
+                and oldest_running >= state.candidate_xid
+                and now - state.candidate_at >= self._settle
+            )
+            if not ready:
+                if state.candidate_id <= state.rolled_up_to:
+                    return 0, await self._new_candidate(session, state.rolled_up_to)
+                return 0, False
+            low, high = state.rolled_up_to, min(state.candidate_id, state.rolled_up_to + self._batch)
+            claimed = await session.execute(
+                update(AnalyticsState)
+                .where(AnalyticsState.id == STATE_ID, AnalyticsState.rolled_up_to == low)
+                .values(rolled_up_to=high)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return 0, False  # another process rolled this batch up
+            tallies = await fold(session, [Event.id > low, Event.id <= high], ROLLED_UP)
+            await self._add(session, tallies)
+            new_candidate = high == state.candidate_id and await self._new_candidate(session, high)
+            log.debug("events rolled up", after=low, up_to=high, keys=len(tallies))
+            return high - low, new_candidate
+
+    async def _new_candidate(self, session: AsyncSession, rolled_up_to: int) -> bool:
+        highest = await session.scalar(select(func.max(Event.id)))
+        if highest is None or highest <= rolled_up_to:
+            return False
+        _, next_xid = await _transaction_horizon(session)
+        await session.execute(
+            update(AnalyticsState)
+            .where(AnalyticsState.id == STATE_ID)
+            .values(candidate_id=highest, candidate_xid=next_xid, candidate_at=self._clock.now())
+        )
+        return True
+
+    async def _add(self, session: AsyncSession, tallies: Tallies) -> None:
+        totals = [
+            {"scope": scope, "dimension": dimension, "key": key, "type": type_, **_figures(figures)}
+            for (scope, dimension, key), tally in tallies.items()
+            for type_, figures in tally.types.items()
+        ]
+        latency = [
+            {"scope": scope, "dimension": dimension, "key": key, "bucket": bucket, "count": count}
+            for (scope, dimension, key), tally in tallies.items()
+            for bucket, count in tally.latency.items()
+            if count
+        ]
+        if totals:
+            insert = _insert(session, AnalyticsTotal)
+            excluded = insert.excluded
+            table = AnalyticsTotal.__table__.c
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["scope", "dimension", "key", "type"],
+                    set_={
+                        name: table[name] + excluded[name]
+                        for name in ("events", "quantity", "firsts", "amount", "discount")
+                    },
+                ),
+                totals,
+            )
+        if latency:
+            insert = _insert(session, AnalyticsLatency)
+            excluded = insert.excluded
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["scope", "dimension", "key", "bucket"],
+                    set_={"count": AnalyticsLatency.__table__.c["count"] + excluded["count"]},
+                ),
+                latency,
+            )
+
+
+def _figures(figures: TypeFigures) -> dict[str, int]:
+    return {
+        "events": figures.events,
+        "quantity": figures.quantity,
+        "firsts": figures.firsts,
+        "amount": figures.amount,
+        "discount": figures.discount,
+    }
+
+
+async def read(
+    session: AsyncSession, scope: int, target: Target, where: Sequence[ColumnElement[bool]]
+) -> Tallies:
+    """All-time figures of ``target`` in ``scope``: the rollups plus the events after them
+    (``where`` narrows those to the scope). The session must read one snapshot (see
+    ``consistent_reads``) so that the watermark and the rollups agree."""
+    _, dimension = target
+    state = await session.get(AnalyticsState, STATE_ID)
+    watermark = state.rolled_up_to if state is not None else 0
+    tallies: Tallies = {}
+
+    def tally_of(address: Address) -> Tally:
+        return tallies.setdefault(address, Tally())
+
+    totals = select(AnalyticsTotal).where(
+        AnalyticsTotal.scope == scope, AnalyticsTotal.dimension == dimension
+    )
+    for total in await session.scalars(totals):
+        tally_of((scope, dimension, total.key)).types[total.type].add(
+            TypeFigures(total.events, total.quantity, total.firsts, total.amount, total.discount)
+        )
+    latency = select(AnalyticsLatency.key, AnalyticsLatency.bucket, AnalyticsLatency.count).where(
+        AnalyticsLatency.scope == scope, AnalyticsLatency.dimension == dimension
+    )
+    for key, bucket, count in await session.execute(latency):
+        tally_of((scope, dimension, key)).latency[bucket] += count
+    return merge(tallies, await fold(session, [*where, Event.id > watermark], [target]))
+
+
+async def consistent_reads(session: AsyncSession) -> None:
+    """Make every statement of ``session`` read the same snapshot (SQLite's reader sessions do
+    already: one deferred transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
