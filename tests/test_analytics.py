@@ -19,6 +19,7 @@ import pytest
 
 from tessera.analytics.rollup import Rollup
 from tessera.analytics.sketch import RELATIVE_ACCURACY
+from tessera.coupons.expiry import ExpiryRecorder
 from tessera.db.engine import create_engine, session_factory
 from tests.support import Api, Headers, iso, problem
 
@@ -98,6 +99,7 @@ def _row(**figures: Any) -> dict[str, Any]:
         "pass_downloaded": 0,
         "saved_to_wallet": 0,
         "removed_from_wallet": 0,
+        "expired": 0,
         "validated": 0,
         "redemptions": 0,
         "voided": 0,
@@ -463,5 +465,27 @@ async def test_rollups_and_the_events_after_them_add_up_to_the_event_log(api: Ap
         assert await _every_all_time_figure(api, campaigns) == expected
         assert await rollup.run() == 0  # nothing new: nothing counted twice
         assert await _every_all_time_figure(api, campaigns) == expected
+    finally:
+        await engine.dispose()
+
+
+async def test_coupons_that_lapse_unused_are_counted_once_as_expired(api: Api) -> None:
+    engine = create_engine(api.settings.database)
+    expiries = ExpiryRecorder(session_factory(engine), api.clock)
+    try:
+        history = await _history(api)
+        assert await expiries.run() == 0  # nothing has lapsed yet
+        api.clock.advance(timedelta(days=8))  # every coupon was valid for 7 days
+        # A: Cleo's app coupon and four printed codes; B: Bea's and Cleo's app coupons.
+        assert await expiries.run() == 7
+        assert await expiries.run() == 0
+        by_channel = await _channels(api, campaign_id=history.a)
+        assert {key: row["expired"] for key, row in by_channel.items()} == {"pwa": 1, "email": 0, "print": 4}
+        assert (await _channels(api))["pwa"]["expired"] == 3
+        (lapsed_at,) = await api.sql(
+            "SELECT DISTINCT e.occurred_at = c.expires_at FROM events e JOIN coupons c ON c.id = e.coupon_id "
+            "WHERE e.type = 'expired'"
+        )
+        assert lapsed_at[0] in (True, 1)  # recorded at the moment each coupon expired
     finally:
         await engine.dispose()

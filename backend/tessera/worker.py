@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from tessera.analytics.rollup import Rollup
 from tessera.context import AppContext
+from tessera.coupons.expiry import ExpiryRecorder
 from tessera.errors import ConfigurationError
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
@@ -71,7 +72,7 @@ async def background_work(
             EXPIRY_REMINDER: push.deliver,
         },
         settings.worker,
-        jobs=[delivery.notice_expiring, push.remind_expiring],
+        jobs=[delivery.notice_expiring, push.remind_expiring, ExpiryRecorder(ctx.sessions, ctx.clock).run],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         frequent_jobs=[rollup_of(ctx).run],
     )

@@ -26,7 +26,7 @@ from tessera.redemptions.models import Redemption
 
 # Event types whose figure is the number of distinct coupons (a pass downloaded twice is one).
 PER_COUPON = ("notified", "pass_downloaded", "wallet_saved", "wallet_removed")
-COUNTED = ("issued", *PER_COUPON, "validated", "redeemed", "voided")
+COUNTED = ("issued", *PER_COUPON, "validated", "redeemed", "voided", "expired")
 MONEY = ("redeemed", "voided")
 
 Dimension = Literal["channel", "medium", "store", "campaign", "customer"]

@@ -64,7 +64,7 @@ async def figures(session: AsyncSession, window: Window, by: Dimension) -> Talli
     target: Target = ("campaign" if window.campaign_id is not None else "all", by)
     if window.all_time and target in rollup.ROLLED_UP:
         scope = ALL_CAMPAIGNS if window.campaign_id is None else window.campaign_id
-        return await rollup.read(session, scope, target, window.where())
+        return await rollup.read(session, scope, target)
     return await fold(session, window.where(), [target])
 
 
@@ -83,6 +83,7 @@ def _row(key: str, tally: Tally) -> ChannelRow:
         redemptions=redeemed.events,
         voided=voided.events,
         redeemed=net,
+        expired=tally.of("expired").events,
         redemption_rate=round(net / issued, 4) if issued else None,
         median_seconds_to_redeem=percentile(tally.latency, 0.5),
         p90_seconds_to_redeem=percentile(tally.latency, 0.9),

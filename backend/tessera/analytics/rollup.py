@@ -3,17 +3,16 @@ time, and readers add the events the rollups do not hold yet (see ``read``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.analytics.fold import Address, Tallies, Tally, Target, TypeFigures, fold, merge
-from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
+from tessera.analytics.models import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.clock import Clock
 from tessera.events.models import Event
 
@@ -186,12 +185,10 @@ def _figures(figures: TypeFigures) -> dict[str, int]:
     }
 
 
-async def read(
-    session: AsyncSession, scope: int, target: Target, where: Sequence[ColumnElement[bool]]
-) -> Tallies:
-    """All-time figures of ``target`` in ``scope``: the rollups plus the events after them
-    (``where`` narrows those to the scope). The session must read one snapshot (see
-    ``consistent_reads``) so that the watermark and the rollups agree."""
+async def read(session: AsyncSession, scope: int, target: Target) -> Tallies:
+    """All-time figures of ``target`` in ``scope``: the rollups plus the events after them. The
+    session must read one snapshot (see ``consistent_reads``) so that the watermark and the
+    rollups agree."""
     _, dimension = target
     state = await session.get(AnalyticsState, STATE_ID)
     watermark = state.rolled_up_to if state is not None else 0
@@ -212,7 +209,12 @@ async def read(
     )
     for key, bucket, count in await session.execute(latency):
         tally_of((scope, dimension, key)).latency[bucket] += count
-    return merge(tallies, await fold(session, [*where, Event.id > watermark], [target]))
+    # Only the events after the watermark, found by id: a campaign index would read the
+    # campaign's whole history (``+ 0`` keeps the planners off it).
+    newer = [Event.id > watermark]
+    if scope != ALL_CAMPAIGNS:
+        newer.append(Event.campaign_id + 0 == scope)
+    return merge(tallies, await fold(session, newer, [target]))
 
 
 async def consistent_reads(session: AsyncSession) -> None:

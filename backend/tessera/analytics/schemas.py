@@ -25,6 +25,7 @@ class ChannelRow(msgspec.Struct):
     redemptions: int
     voided: int
     redeemed: int
+    expired: int
     redemption_rate: float | None
     median_seconds_to_redeem: float | None
     p90_seconds_to_redeem: float | None

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.db.base import Base, BigIntId
+
+_UNRECORDED_EXPIRY = "expiry_recorded_at IS NULL AND redeemed_at IS NULL AND revoked_at IS NULL"
 
 
 class Coupon(Base):
@@ -21,6 +23,15 @@ class Coupon(Base):
         # carry their own origin.
         Index("uq_coupons_campaign_customer_origin", "campaign_id", "customer_id", "origin", unique=True),
         Index("ix_coupons_customer_issued", "customer_id", "issued_at"),
+        # Coupons whose expiry is still to be recorded (see ``coupons.expiry``).
+        Index(
+            "ix_coupons_expiry_unrecorded",
+            "expires_at",
+            sqlite_where=text("expiry_recorded_at IS NULL AND redeemed_at IS NULL AND revoked_at IS NULL"),
+            postgresql_where=text(
+                "expiry_recorded_at IS NULL AND redeemed_at IS NULL AND revoked_at IS NULL"
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -41,3 +52,4 @@ class Coupon(Base):
     pass_updated_at: Mapped[datetime | None]
     expiry_noticed_at: Mapped[datetime | None]
     push_reminded_at: Mapped[datetime | None]
+    expiry_recorded_at: Mapped[datetime | None]

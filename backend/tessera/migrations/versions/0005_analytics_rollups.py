@@ -33,6 +33,16 @@ def upgrade() -> None:
         WHERE type = 'voided'
         """
     )
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expiry_recorded_at", sa.DateTime(timezone=True), nullable=True))
+    unrecorded = sa.text("expiry_recorded_at IS NULL AND redeemed_at IS NULL AND revoked_at IS NULL")
+    op.create_index(
+        "ix_coupons_expiry_unrecorded",
+        "coupons",
+        ["expires_at"],
+        sqlite_where=unrecorded,
+        postgresql_where=unrecorded,
+    )
     op.create_table(
         "analytics_totals",
         sa.Column("scope", sa.BigInteger(), nullable=False),
@@ -75,6 +85,9 @@ def downgrade() -> None:
     op.drop_table("analytics_state")
     op.drop_table("analytics_latency")
     op.drop_table("analytics_totals")
+    op.drop_index("ix_coupons_expiry_unrecorded", table_name="coupons")
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.drop_column("expiry_recorded_at")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_customer")
         batch_op.drop_column("redemption_id")
