@@ -211,7 +211,10 @@ async def read(session: AsyncSession, scope: int, target: Target) -> Tallies:
         tally_of((scope, dimension, key)).latency[bucket] += count
     # Only the events after the watermark, found by id: a campaign index would read the
     # campaign's whole history (``+ 0`` keeps the planners off it).
-    newer = [Event.id > watermark]
+    newest = await session.scalar(select(func.max(Event.id)))
+    if newest is None or newest <= watermark:
+        return tallies
+    newer = [Event.id > watermark, Event.id <= newest]
     if scope != ALL_CAMPAIGNS:
         newer.append(Event.campaign_id + 0 == scope)
     return merge(tallies, await fold(session, newer, [target]))
