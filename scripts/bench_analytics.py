@@ -63,6 +63,7 @@ from tessera.clock import SystemClock
 from tessera.db.base import sqlite_time
 from tessera.db.engine import create_engine, session_factory
 from tessera.db.migrate import upgrade
+from tessera.logs import configure_logging
 from tessera.settings import DatabaseSettings
 
 HOST = "127.0.0.1"
@@ -517,6 +518,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="bench-analytics-") as workdir:
         print(json.dumps(asyncio.run(bench(args, Path(workdir))), indent=2))
 

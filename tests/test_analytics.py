@@ -415,6 +415,10 @@ async def _every_all_time_figure(api: Api, campaign_ids: list[int], *, from_the_
             figures[f"{campaign_id}/{by}"] = await _channels(api, by=by, **scope, **since)
         stores = await api.client.get("/api/analytics/stores", params={**scope, **since}, headers=marketer)
         figures[f"{campaign_id}/stores"] = stores.json()
+        for zone in ("UTC", "Asia/Kolkata"):
+            params = {**scope, **since, "tz": zone}
+            days = await api.client.get("/api/analytics/daily", params=params, headers=marketer)
+            figures[f"{campaign_id}/daily/{zone}"] = days.json()
     campaigns = await api.client.get("/api/analytics/campaigns", params=since, headers=marketer)
     figures["campaigns"] = campaigns.json()
     return figures

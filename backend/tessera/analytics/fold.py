@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,6 +22,7 @@ from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.sketch import bucket_of
 from tessera.campaigns.models import Campaign
 from tessera.coupons.models import Coupon
+from tessera.db.base import UTCDateTime
 from tessera.events.models import Event
 from tessera.redemptions.models import Redemption
 
@@ -179,3 +181,47 @@ async def fold(
             if bucket is not None:
                 tally.latency[bucket] += sign
     return tallies
+
+
+# Figures per (campaign, or ALL_CAMPAIGNS when not kept apart; UTC hour; event type).
+Hours = dict[tuple[int, datetime, str], TypeFigures]
+
+
+def _hour_of(session: AsyncSession) -> ColumnElement[datetime]:
+    """The UTC hour an event falls in, as an aware datetime on both stores."""
+    if session.get_bind().dialect.name == "postgresql":
+        hour = func.date_trunc("hour", Event.occurred_at.op("AT TIME ZONE")(literal_column("'UTC'")))
+    else:
+        hour = func.strftime("%Y-%m-%d %H:00:00.000000", Event.occurred_at)
+    return type_coerce(hour, UTCDateTime)
+
+
+async def fold_hours(
+    session: AsyncSession, where: Sequence[ColumnElement[bool]], *, per_campaign: bool
+) -> Hours:
+    """Counts, quantities and amounts of the events matching ``where`` per UTC hour and type:
+    what time series in any time zone are made of (days are whole hours in nearly every zone)."""
+    hour = _hour_of(session)
+    grouping = [Event.campaign_id, hour, Event.type] if per_campaign else [hour, Event.type]
+    query = (
+        select(*grouping, func.count(), func.sum(Event.quantity), func.sum(Event.amount))
+        .where(*where, Event.type.in_(COUNTED))
+        .group_by(*grouping)
+    )
+    hours: Hours = {}
+    for row in await session.execute(query):
+        scope = row[0] if per_campaign else ALL_CAMPAIGNS
+        if scope is None:
+            continue
+        bucket, type_, events, quantity, amount = row[-5:]
+        figures = hours.setdefault((scope, bucket, type_), TypeFigures())
+        figures.events += int(events)
+        figures.quantity += int(quantity or 0)
+        figures.amount += int(amount or 0)
+    return hours
+
+
+def merge_hours(into: Hours, more: Hours) -> Hours:
+    for address, figures in more.items():
+        into.setdefault(address, TypeFigures()).add(figures)
+    return into

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.db.base import Base
@@ -32,16 +32,16 @@ class AnalyticsTotal(Base):
 
 
 class AnalyticsLatency(Base):
-    """Time-to-redeem histogram (see ``analytics.sketch``): redemptions add one, voids take the
-    cancelled redemption's one away."""
+    """Time-to-redeem histogram of one key (see ``analytics.sketch``): redemptions add one to
+    their bucket, voids take the cancelled redemption's one away. One row per key, the buckets
+    packed (``sketch.pack``), so a read takes a handful of rows, not hundreds per key."""
 
     __tablename__ = "analytics_latency"
 
     scope: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    bucket: Mapped[int] = mapped_column(primary_key=True)
-    count: Mapped[int] = mapped_column(BigInteger)
+    buckets: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AnalyticsState(Base):

@@ -10,16 +10,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, literal_column, select, type_coerce
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.analytics import rollup
-from tessera.analytics.fold import Dimension, Tallies, Tally, Target, fold
+from tessera.analytics.fold import Dimension, Tallies, Tally, Target, fold, fold_hours
 from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.schemas import ChannelReport, ChannelRow, CustomerProfile, DayRow, GroupBy
 from tessera.analytics.sketch import percentile
 from tessera.campaigns.models import Campaign
-from tessera.db.base import UTCDateTime
 from tessera.events.models import Event
 from tessera.stores.models import Store
 
@@ -92,30 +91,21 @@ def _row(key: str, tally: Tally) -> ChannelRow:
     )
 
 
-def _hour_of(session: AsyncSession) -> ColumnElement[datetime]:
-    """The UTC hour an event falls in, as an aware datetime on both stores."""
-    if session.get_bind().dialect.name == "postgresql":
-        hour = func.date_trunc("hour", Event.occurred_at.op("AT TIME ZONE")(literal_column("'UTC'")))
-    else:
-        hour = func.strftime("%Y-%m-%d %H:00:00.000000", Event.occurred_at)
-    return type_coerce(hour, UTCDateTime)
-
-
 async def daily(session: AsyncSession, window: Window, zone: ZoneInfo) -> list[DayRow]:
-    """Counts per local day of ``zone``, from hourly buckets (zones with half-hour offsets put
+    """Counts per local day of ``zone``, from hourly figures (zones with half-hour offsets put
     the events of a day's boundary hour on the day that hour starts in)."""
-    hour = _hour_of(session)
-    query = (
-        select(hour, Event.type, func.sum(Event.quantity), func.count(), func.sum(Event.amount))
-        .where(*window.where(), Event.type.in_(DAILY_TYPES))
-        .group_by(hour, Event.type)
-    )
+    await rollup.consistent_reads(session)
+    if window.all_time and window.campaign_id is not None:
+        hours = await rollup.read_hours(session, window.campaign_id, DAILY_TYPES)
+    else:
+        where = [*window.where(), Event.type.in_(DAILY_TYPES)]
+        hours = await fold_hours(session, where, per_campaign=False)
     days: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for bucket, type_, quantity, count, amount in await session.execute(query):
-        day = days[bucket.astimezone(zone).date()]
-        day[type_] += int(quantity) if type_ == "issued" else int(count)
+    for (_, hour, type_), figures in hours.items():
+        day = days[hour.astimezone(zone).date()]
+        day[type_] += figures.quantity if type_ == "issued" else figures.events
         if type_ in ("redeemed", "voided"):
-            day[f"{type_}_amount"] += int(amount or 0)
+            day[f"{type_}_amount"] += figures.amount
     return [
         DayRow(
             date=day,

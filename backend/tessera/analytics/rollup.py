@@ -3,16 +3,30 @@ time, and readers add the events the rollups do not hold yet (see ``read``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.analytics.fold import Address, Tallies, Tally, Target, TypeFigures, fold, merge
+from tessera.analytics.fold import (
+    Address,
+    Hours,
+    Tallies,
+    Tally,
+    Target,
+    TypeFigures,
+    fold,
+    fold_hours,
+    merge,
+    merge_hours,
+)
 from tessera.analytics.models import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
+from tessera.analytics.sketch import pack, unpack
 from tessera.clock import Clock
 from tessera.events.models import Event
 
@@ -30,6 +44,11 @@ ROLLED_UP: tuple[Target, ...] = (
     ("all", "store"),
     ("all", "campaign"),
 )
+# Per campaign, the figures of each UTC hour are kept too (``analytics_totals`` rows of this
+# dimension, keyed by the hour), for the daily series.
+HOUR = "hour"
+_IN_LIST = 500  # campaign ids per IN list
+_HOUR_KEY = "%Y-%m-%dT%H:00Z"
 
 
 async def _transaction_horizon(session: AsyncSession) -> tuple[int, int]:
@@ -119,8 +138,9 @@ class Rollup:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return 0, False  # another process rolled this batch up
-            tallies = await fold(session, [Event.id > low, Event.id <= high], ROLLED_UP)
-            await self._add(session, tallies)
+            batch = [Event.id > low, Event.id <= high]
+            tallies = await fold(session, batch, ROLLED_UP)
+            await self._add(session, tallies, await fold_hours(session, batch, per_campaign=True))
             new_candidate = high == state.candidate_id and await self._new_candidate(session, high)
             log.debug("events rolled up", after=low, up_to=high, keys=len(tallies))
             return high - low, new_candidate
@@ -137,18 +157,16 @@ class Rollup:
         )
         return True
 
-    async def _add(self, session: AsyncSession, tallies: Tallies) -> None:
+    async def _add(self, session: AsyncSession, tallies: Tallies, hours: Hours) -> None:
         totals = [
             {"scope": scope, "dimension": dimension, "key": key, "type": type_, **_figures(figures)}
             for (scope, dimension, key), tally in tallies.items()
             for type_, figures in tally.types.items()
         ]
-        latency = [
-            {"scope": scope, "dimension": dimension, "key": key, "bucket": bucket, "count": count}
-            for (scope, dimension, key), tally in tallies.items()
-            for bucket, count in tally.latency.items()
-            if count
-        ]
+        totals.extend(
+            {"scope": scope, "dimension": HOUR, "key": f"{at:{_HOUR_KEY}}", "type": kind, **_figures(figures)}
+            for (scope, at, kind), figures in hours.items()
+        )
         if totals:
             insert = _insert(session, AnalyticsTotal)
             excluded = insert.excluded
@@ -163,16 +181,39 @@ class Rollup:
                 ),
                 totals,
             )
-        if latency:
-            insert = _insert(session, AnalyticsLatency)
-            excluded = insert.excluded
-            await session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["scope", "dimension", "key", "bucket"],
-                    set_={"count": AnalyticsLatency.__table__.c["count"] + excluded["count"]},
-                ),
-                latency,
+        await self._add_latency(session, tallies)
+
+    async def _add_latency(self, session: AsyncSession, tallies: Tallies) -> None:
+        """Adds the batch's buckets to the stored histograms. Read, added and written back: safe,
+        as no other process writes rollups while this one holds the watermark it moved."""
+        changed = {
+            address: tally.latency for address, tally in tallies.items() if any(tally.latency.values())
+        }
+        if not changed:
+            return
+        scopes = sorted({scope for scope, _, _ in changed})
+        stored: dict[Address, dict[int, int]] = {}
+        table = AnalyticsLatency.__table__.c
+        for start in range(0, len(scopes), _IN_LIST):
+            rows = select(table.scope, table.dimension, table.key, table.buckets).where(
+                table.scope.in_(scopes[start : start + _IN_LIST])
             )
+            for scope, dimension, key, buckets in await session.execute(rows):
+                if (scope, dimension, key) in changed:
+                    stored[(scope, dimension, key)] = unpack(buckets)
+        histograms = []
+        for (scope, dimension, key), added in changed.items():
+            histogram = Counter(stored.get((scope, dimension, key), {}))
+            histogram.update(added)
+            address = {"scope": scope, "dimension": dimension, "key": key}
+            histograms.append({**address, "buckets": pack(histogram)})
+        insert = _insert(session, AnalyticsLatency)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["scope", "dimension", "key"], set_={"buckets": insert.excluded.buckets}
+            ),
+            histograms,
+        )
 
 
 def _figures(figures: TypeFigures) -> dict[str, int]:
@@ -185,39 +226,70 @@ def _figures(figures: TypeFigures) -> dict[str, int]:
     }
 
 
-async def read(session: AsyncSession, scope: int, target: Target) -> Tallies:
-    """All-time figures of ``target`` in ``scope``: the rollups plus the events after them. The
+async def _newer_events(session: AsyncSession, scope: int) -> list[ColumnElement[bool]] | None:
+    """Conditions for the events of ``scope`` after the watermark, None when there are none. The
     session must read one snapshot (see ``consistent_reads``) so that the watermark and the
     rollups agree."""
-    _, dimension = target
     state = await session.get(AnalyticsState, STATE_ID)
     watermark = state.rolled_up_to if state is not None else 0
+    # Found by id: a campaign index would read the campaign's whole history (``+ 0`` keeps the
+    # planners off it).
+    newest = await session.scalar(select(func.max(Event.id)))
+    if newest is None or newest <= watermark:
+        return None
+    newer = [Event.id > watermark, Event.id <= newest]
+    if scope != ALL_CAMPAIGNS:
+        newer.append(Event.campaign_id + 0 == scope)
+    return newer
+
+
+async def read(session: AsyncSession, scope: int, target: Target) -> Tallies:
+    """All-time figures of ``target`` in ``scope``: the rollups plus the events after them."""
+    _, dimension = target
     tallies: Tallies = {}
 
     def tally_of(address: Address) -> Tally:
         return tallies.setdefault(address, Tally())
 
-    totals = select(AnalyticsTotal).where(
-        AnalyticsTotal.scope == scope, AnalyticsTotal.dimension == dimension
-    )
-    for total in await session.scalars(totals):
-        tally_of((scope, dimension, total.key)).types[total.type].add(
-            TypeFigures(total.events, total.quantity, total.firsts, total.amount, total.discount)
-        )
-    latency = select(AnalyticsLatency.key, AnalyticsLatency.bucket, AnalyticsLatency.count).where(
+    totals = select(
+        AnalyticsTotal.key,
+        AnalyticsTotal.type,
+        AnalyticsTotal.events,
+        AnalyticsTotal.quantity,
+        AnalyticsTotal.firsts,
+        AnalyticsTotal.amount,
+        AnalyticsTotal.discount,
+    ).where(AnalyticsTotal.scope == scope, AnalyticsTotal.dimension == dimension)
+    for key, type_, *figures in await session.execute(totals):
+        tally_of((scope, dimension, key)).types[type_].add(TypeFigures(*figures))
+    latency = select(AnalyticsLatency.key, AnalyticsLatency.buckets).where(
         AnalyticsLatency.scope == scope, AnalyticsLatency.dimension == dimension
     )
-    for key, bucket, count in await session.execute(latency):
-        tally_of((scope, dimension, key)).latency[bucket] += count
-    # Only the events after the watermark, found by id: a campaign index would read the
-    # campaign's whole history (``+ 0`` keeps the planners off it).
-    newest = await session.scalar(select(func.max(Event.id)))
-    if newest is None or newest <= watermark:
+    for key, buckets in await session.execute(latency):
+        tally_of((scope, dimension, key)).latency.update(unpack(buckets))
+    newer = await _newer_events(session, scope)
+    if newer is None:
         return tallies
-    newer = [Event.id > watermark, Event.id <= newest]
-    if scope != ALL_CAMPAIGNS:
-        newer.append(Event.campaign_id + 0 == scope)
     return merge(tallies, await fold(session, newer, [target]))
+
+
+async def read_hours(session: AsyncSession, campaign_id: int, types: Sequence[str]) -> Hours:
+    """All-time figures of one campaign per UTC hour, for event ``types``: the rollups plus the
+    events after them."""
+    total = AnalyticsTotal.__table__.c
+    rows = select(total.key, total.type, total.events, total.quantity, total.amount).where(
+        AnalyticsTotal.scope == campaign_id,
+        AnalyticsTotal.dimension == HOUR,
+        AnalyticsTotal.type.in_(types),
+    )
+    hours: Hours = {}
+    for key, type_, events, quantity, amount in await session.execute(rows):
+        hour = datetime.strptime(key, _HOUR_KEY).replace(tzinfo=UTC)
+        hours[(campaign_id, hour, type_)] = TypeFigures(events, quantity, 0, amount, 0)
+    newer = await _newer_events(session, campaign_id)
+    if newer is None:
+        return hours
+    return merge_hours(hours, await fold_hours(session, [*newer, Event.type.in_(types)], per_campaign=True))
 
 
 async def consistent_reads(session: AsyncSession) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import msgspec
+
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LOG_GAMMA = math.log(_GAMMA)
@@ -47,3 +49,16 @@ def percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
     low_rank, high_rank = math.floor(position), math.ceil(position)
     low, high = _value_at(counts, low_rank), _value_at(counts, high_rank)
     return float(round(low + (high - low) * (position - low_rank)))
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(dict[int, int])
+
+
+def pack(histogram: Mapping[int, int]) -> bytes:
+    """The non-zero buckets of ``histogram``, for storage."""
+    return _encoder.encode({bucket: count for bucket, count in histogram.items() if count})
+
+
+def unpack(packed: bytes) -> dict[int, int]:
+    return _decoder.decode(packed)
