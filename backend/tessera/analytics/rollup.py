@@ -230,13 +230,17 @@ async def _newer_events(session: AsyncSession, scope: int) -> list[ColumnElement
     """Conditions for the events of ``scope`` after the watermark, None when there are none. The
     session must read one snapshot (see ``consistent_reads``) so that the watermark and the
     rollups agree."""
-    state = await session.get(AnalyticsState, STATE_ID)
-    watermark = state.rolled_up_to if state is not None else 0
-    # Found by id: a campaign index would read the campaign's whole history (``+ 0`` keeps the
-    # planners off it).
-    newest = await session.scalar(select(func.max(Event.id)))
+    newest_event = select(func.max(Event.id)).scalar_subquery()
+    positions = select(AnalyticsState.rolled_up_to, newest_event).where(AnalyticsState.id == STATE_ID)
+    row = (await session.execute(positions)).one_or_none()
+    if row is None:  # no state row yet: nothing is rolled up
+        watermark, newest = 0, await session.scalar(select(func.max(Event.id)))
+    else:
+        watermark, newest = row
     if newest is None or newest <= watermark:
         return None
+    # Found by id: a campaign index would read the campaign's whole history (``+ 0`` keeps the
+    # planners off it).
     newer = [Event.id > watermark, Event.id <= newest]
     if scope != ALL_CAMPAIGNS:
         newer.append(Event.campaign_id + 0 == scope)
