@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from tessera.db.engine import create_engine
+from tessera.db.engine import create_engine, session_factory
 from tessera.db.models import Base
+from tessera.outbox.models import OutboxMessage
 from tests.support import Api
 
 
 async def test_health_and_openapi(api: Api) -> None:
     health = await api.client.get("/health")
-    assert health.json() == {"status": "ok", "database": "ok"}
+    assert health.json() == {
+        "status": "ok",
+        "database": "ok",
+        "outbox": {"due": 0, "oldest_due_seconds": None},
+        "analytics_events_behind": 0,
+    }
     schema = await api.client.get("/schema/openapi.json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
@@ -56,3 +63,24 @@ async def test_each_app_runs_from_its_folder(api: Api) -> None:
         assert page.status_code == 200
         assert "Content-Security-Policy" in page.headers
     assert (await api.client.get("/")).status_code == 200
+
+
+async def test_health_reports_how_far_background_work_is_behind(api: Api) -> None:
+    now = api.clock.now()
+    engine = create_engine(api.settings.database)
+    try:
+        async with session_factory(engine).begin() as session:
+            for waited in (90, 30):
+                due_at = now - timedelta(seconds=waited)
+                session.add(
+                    OutboxMessage(topic="apple_push", target="t", created_at=due_at, available_at=due_at)
+                )
+            later = now + timedelta(minutes=5)  # a retry not due yet
+            session.add(OutboxMessage(topic="apple_push", target="t", created_at=now, available_at=later))
+    finally:
+        await engine.dispose()
+    await api.customer()
+    await api.publish((await api.campaign())["id"])  # an issued event the rollups have not reached
+    health = (await api.client.get("/health")).json()
+    assert health["outbox"] == {"due": 2, "oldest_due_seconds": 90.0}
+    assert health["analytics_events_behind"] >= 1

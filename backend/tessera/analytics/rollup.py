@@ -82,11 +82,13 @@ class Rollup:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
+        readers: async_sessionmaker[AsyncSession] | None = None,
         settle_seconds: float = 1.0,
         batch_events: int = 200_000,
         batches_per_run: int = 100,
     ) -> None:
         self._sessions = sessions
+        self._readers = readers or sessions
         self._clock = clock
         self._settle = timedelta(seconds=settle_seconds)
         self._batch = batch_events
@@ -103,34 +105,41 @@ class Rollup:
         return moved
 
     async def run_once(self) -> tuple[int, bool]:
-        """One batch: (event ids moved past, whether a new candidate was set)."""
-        async with self._sessions.begin() as session:
+        """One batch: (event ids moved past, whether a new candidate was set). The batch is
+        folded in a read-only session, so the write lock (on SQLite, the whole database's) is
+        held only to move the watermark and add the figures."""
+        async with self._readers() as session:
             state = await session.get(AnalyticsState, STATE_ID)
-            if state is None:  # created by the migration; recreated if the table was emptied
-                await session.execute(
-                    _insert(session, AnalyticsState)
-                    .values(
-                        id=STATE_ID,
-                        rolled_up_to=0,
-                        candidate_id=0,
-                        candidate_xid=0,
-                        candidate_at=self._clock.now(),
-                    )
-                    .on_conflict_do_nothing()
-                )
-                return 0, True
             now = self._clock.now()
             oldest_running, _ = await _transaction_horizon(session)
-            ready = (
+            ready = state is not None and (
                 state.candidate_id > state.rolled_up_to
                 and oldest_running >= state.candidate_xid
                 and now - state.candidate_at >= self._settle
             )
-            if not ready:
+            folded: tuple[int, int, Tallies, Hours] | None = None
+            if state is not None and ready:
+                low, high = state.rolled_up_to, min(state.candidate_id, state.rolled_up_to + self._batch)
+                batch = [Event.id > low, Event.id <= high]
+                folded = (
+                    low,
+                    high,
+                    await fold(session, batch, ROLLED_UP),
+                    await fold_hours(session, batch, per_campaign=True),
+                )
+        async with self._sessions.begin() as session:
+            if state is None:  # created by the migration; recreated if the table was emptied
+                await session.execute(
+                    _insert(session, AnalyticsState)
+                    .values(id=STATE_ID, rolled_up_to=0, candidate_id=0, candidate_xid=0, candidate_at=now)
+                    .on_conflict_do_nothing()
+                )
+                return 0, True
+            if folded is None:
                 if state.candidate_id <= state.rolled_up_to:
                     return 0, await self._new_candidate(session, state.rolled_up_to)
                 return 0, False
-            low, high = state.rolled_up_to, min(state.candidate_id, state.rolled_up_to + self._batch)
+            low, high, tallies, hours = folded
             claimed = await session.execute(
                 update(AnalyticsState)
                 .where(AnalyticsState.id == STATE_ID, AnalyticsState.rolled_up_to == low)
@@ -138,9 +147,7 @@ class Rollup:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return 0, False  # another process rolled this batch up
-            batch = [Event.id > low, Event.id <= high]
-            tallies = await fold(session, batch, ROLLED_UP)
-            await self._add(session, tallies, await fold_hours(session, batch, per_campaign=True))
+            await self._add(session, tallies, hours)
             new_candidate = high == state.candidate_id and await self._new_candidate(session, high)
             log.debug("events rolled up", after=low, up_to=high, keys=len(tallies))
             return high - low, new_candidate
@@ -245,6 +252,15 @@ async def _newer_events(session: AsyncSession, scope: int) -> list[ColumnElement
     if scope != ALL_CAMPAIGNS:
         newer.append(Event.campaign_id + 0 == scope)
     return newer
+
+
+async def events_behind(session: AsyncSession) -> int:
+    """How many event ids the rollups have not reached yet (reads add those events themselves;
+    a growing figure means the job is not keeping up)."""
+    newest_event = select(func.max(Event.id)).scalar_subquery()
+    watermark = select(AnalyticsState.rolled_up_to).where(AnalyticsState.id == STATE_ID).scalar_subquery()
+    behind = await session.scalar(select(func.coalesce(newest_event, 0) - func.coalesce(watermark, 0)))
+    return max(int(behind or 0), 0)
 
 
 async def read(session: AsyncSession, scope: int, target: Target) -> Tallies:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.clock import Clock
@@ -64,6 +64,18 @@ def _pending(now: datetime) -> Any:
         OutboxMessage.available_at <= now,
         (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until <= now),
     )
+
+
+async def due_backlog(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
+    """How many messages are due and not yet delivered (nor given up), and since when the
+    oldest of them has been due: how far the workers are behind."""
+    due = select(func.count(), func.min(OutboxMessage.available_at)).where(
+        OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.available_at <= now,
+    )
+    count, oldest = (await session.execute(due)).one()
+    return int(count), oldest
 
 
 class Outbox:
