@@ -53,3 +53,6 @@ class Coupon(Base):
     expiry_noticed_at: Mapped[datetime | None]
     push_reminded_at: Mapped[datetime | None]
     expiry_recorded_at: Mapped[datetime | None]
+    # When a wallet first took the pass (Apple registration, Google save): a change looks for
+    # wallet pushes only for such coupons, so most redemptions never read the wallet tables.
+    wallet_added_at: Mapped[datetime | None]

@@ -26,7 +26,7 @@ _REDEEM_COUPON = """
 UPDATE coupons SET redeemed_at = :now, redemption_seq = redemption_seq + 1
 WHERE code_digest = :digest AND redeemed_at IS NULL AND revoked_at IS NULL
   AND starts_at <= :now AND expires_at > :now
-RETURNING id, campaign_id, customer_id, channel, redemption_seq
+RETURNING id, campaign_id, customer_id, channel, redemption_seq, wallet_added_at
 """
 # Counters are kept only for campaigns that set the limit (see CampaignService.update for the
 # recount when a limit is added), so unlimited campaigns never contend on one row.
@@ -176,7 +176,7 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
     coupon = connection.execute(_REDEEM_COUPON, {"now": now, "digest": request.digest}).fetchone()
     if coupon is None:
         raise _Failed(*_diagnose(connection, request.digest, request.now))
-    coupon_id, campaign_id, customer_id, channel, seq = coupon
+    coupon_id, campaign_id, customer_id, channel, seq, wallet_added_at = coupon
     max_redemptions, per_customer, discount_kind, discount_value, currency = connection.execute(
         _CAMPAIGN_RULES, (campaign_id,)
     ).fetchone()
@@ -217,7 +217,8 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
             request.order_total,
         ),
     )
-    connection.execute(QUEUE_PASS_PUSHES_SQL, {"coupon_id": coupon_id, "now": now})
+    if wallet_added_at is not None:
+        connection.execute(QUEUE_PASS_PUSHES_SQL, {"coupon_id": coupon_id, "now": now})
     return Outcome(
         201,
         success_body(

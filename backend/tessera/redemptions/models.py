@@ -10,7 +10,11 @@ from tessera.db.base import Base, BigIntId
 
 class Redemption(Base):
     """Append-only log of uses. A void is a row of kind ``void`` for the same ``(coupon, seq)``;
-    the unique constraint makes a second redemption of the same coupon state impossible."""
+    the unique constraint makes a second redemption of the same coupon state impossible.
+
+    Like the event log, only the ledger writes it, from the coupon row and the authenticated
+    staff account: campaign, customer, store and staff carry no foreign keys, whose checks would
+    lock the same few parent rows for every concurrent redemption (migration 0007)."""
 
     __tablename__ = "redemptions"
     __table_args__ = (UniqueConstraint("coupon_id", "seq", "kind"),)
@@ -19,10 +23,10 @@ class Redemption(Base):
     kind: Mapped[str] = mapped_column(String(8))
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
     seq: Mapped[int]
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    campaign_id: Mapped[int] = mapped_column(index=True)
+    customer_id: Mapped[int | None]
+    store_id: Mapped[int]
+    staff_id: Mapped[int]
     medium: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     order_total: Mapped[int | None] = mapped_column(BigInteger)

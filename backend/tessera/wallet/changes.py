@@ -4,7 +4,9 @@ transaction (the outbox delivers them later; see ``tessera.outbox``).
 One outbox row per registered Apple device (an APNs push makes it fetch the new pass) and one
 per Google object the customer saved (its state is set through Google's API). The redemption
 hot path runs the same statement — on SQLite from ``redemptions.ledger_sqlite`` with stdlib
-``sqlite3`` parameters, on PostgreSQL inside ``tessera_redeem`` (migrations/sql).
+``sqlite3`` parameters, on PostgreSQL inside ``tessera_redeem`` (migrations/sql) — and only for
+coupons with ``wallet_added_at``, which the Apple and Google services set when a wallet takes a
+pass.
 """
 
 from __future__ import annotations

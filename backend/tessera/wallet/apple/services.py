@@ -206,6 +206,7 @@ class AppleWebService:
         if known is not None:
             return False
         session.add(AppleRegistration(device_id=device.id, coupon_id=coupon_id, created_at=now))
+        coupon.wallet_added_at = coupon.wallet_added_at or now
         await record_for_coupon(session, "wallet_saved", now, coupon, medium="apple_wallet")
         return True
 

@@ -152,6 +152,7 @@ class GoogleWallet:
         saved = message.event_type == "save"
         if saved:
             wallet_object.saved_at, wallet_object.removed_at = now, None
+            coupon.wallet_added_at = coupon.wallet_added_at or now
         else:
             wallet_object.removed_at = now
         await record_for_coupon(
