@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -28,7 +28,7 @@ from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
-from tessera.problems import exception_handlers
+from tessera.problems import PROBLEM_JSON, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
@@ -57,6 +57,14 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return current_principal(request)
 
 
+async def _problem_for_unknown_docs_page(response: Response[Any]) -> Response[Any]:
+    """Litestar answers an unknown path under ``/schema`` with an HTML page of its own; like
+    every other error, it is a problem document here."""
+    if response.status_code == 404 and response.media_type != PROBLEM_JSON:
+        return problem(404, "not_found", "Not Found", "No such page of the API documentation")
+    return response
+
+
 def _docs() -> OpenAPIConfig:
     vendor = "/static/vendor/swagger-ui"
     return OpenAPIConfig(
@@ -68,6 +76,12 @@ def _docs() -> OpenAPIConfig:
             "role that may call it."
         ),
         path="/schema",
+        openapi_router=Router(
+            "/schema",
+            route_handlers=[],
+            include_in_schema=False,
+            after_request=_problem_for_unknown_docs_page,
+        ),
         render_plugins=[
             SwaggerRenderPlugin(
                 js_url=f"{vendor}/swagger-ui-bundle.js",
