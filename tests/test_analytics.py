@@ -21,6 +21,7 @@ from tessera.analytics.rollup import Rollup
 from tessera.analytics.sketch import RELATIVE_ACCURACY
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.db.engine import create_engine, session_factory
+from tessera.db.sqlite_worker import SqliteWorker
 from tests.support import Api, Headers, iso, problem
 
 HOUR = 3600
@@ -430,7 +431,10 @@ async def _from_the_events_alone(api: Api, campaign_ids: list[int]) -> Any:
 
 async def test_rollups_and_the_events_after_them_add_up_to_the_event_log(api: Api) -> None:
     engine = create_engine(api.settings.database)
-    rollup = Rollup(session_factory(engine), api.clock, settle_seconds=0)
+    # As the worker runs it: on SQLite the writes go through the hot-path writer thread.
+    database = api.settings.database
+    writer = SqliteWorker(database.sqlite_path) if database.is_sqlite else None
+    rollup = Rollup(session_factory(engine), api.clock, sqlite_writer=writer, settle_seconds=0)
     try:
         history = await _history(api)
         campaigns = [history.a, history.b]
@@ -460,6 +464,8 @@ async def test_rollups_and_the_events_after_them_add_up_to_the_event_log(api: Ap
         assert await rollup.run() == 0  # nothing new: nothing counted twice
         assert await _every_all_time_figure(api, campaigns) == expected
     finally:
+        if writer is not None:
+            writer.close()
         await engine.dispose()
 
 

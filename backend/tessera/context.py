@@ -15,6 +15,7 @@ from tessera.codes.bulk import BulkCodes
 from tessera.codes.keys import CodeKeys
 from tessera.db.engine import create_engine, session_factory
 from tessera.db.raw import open_raw_store
+from tessera.db.sqlite_worker import SqliteWorker
 from tessera.idempotency.service import IdempotencyStore
 from tessera.outbox.service import Outbox
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
@@ -37,6 +38,8 @@ class AppContext:
     ledger: RedemptionLedger
     bulk_codes: BulkCodes
     outbox: Outbox
+    # SQLite only: the hot-path writer thread (see ``RawStore``).
+    sqlite_writer: SqliteWorker | None = None
 
     def scan_throttle(self, staff_id: int) -> ThrottleRule:
         """Failed-scan budget per staff account."""
@@ -83,6 +86,7 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
             ledger=raw.ledger,
             bulk_codes=BulkCodes(readers, code_keys, raw.chunks, clock),
             outbox=Outbox(sessions, readers, clock, settings.worker, skip_locked=not sqlite),
+            sqlite_writer=raw.sqlite_writer,
         )
     finally:
         await raw.close()

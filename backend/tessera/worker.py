@@ -28,7 +28,9 @@ def rollup_of(ctx: AppContext) -> Rollup:
     """SQLite assigns event ids in commit order; on PostgreSQL the rollups wait a second behind
     the transactions that were running (see ``AnalyticsState``)."""
     settle = 0.0 if ctx.settings.database.is_sqlite else 1.0
-    return Rollup(ctx.sessions, ctx.clock, readers=ctx.readers, settle_seconds=settle)
+    return Rollup(
+        ctx.sessions, ctx.clock, readers=ctx.readers, sqlite_writer=ctx.sqlite_writer, settle_seconds=settle
+    )
 
 
 @asynccontextmanager

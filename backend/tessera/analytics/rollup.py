@@ -3,9 +3,12 @@ time, and readers add the events the rollups do not hold yet (see ``read``)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -28,6 +31,8 @@ from tessera.analytics.fold import (
 from tessera.analytics.models import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.analytics.sketch import pack, unpack
 from tessera.clock import Clock
+from tessera.db.base import sqlite_time
+from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.events.models import Event
 
 log = structlog.get_logger("tessera.analytics")
@@ -83,12 +88,14 @@ class Rollup:
         clock: Clock,
         *,
         readers: async_sessionmaker[AsyncSession] | None = None,
+        sqlite_writer: SqliteWorker | None = None,
         settle_seconds: float = 1.0,
         batch_events: int = 200_000,
         batches_per_run: int = 100,
     ) -> None:
         self._sessions = sessions
         self._readers = readers or sessions
+        self._sqlite_writer = sqlite_writer
         self._clock = clock
         self._settle = timedelta(seconds=settle_seconds)
         self._batch = batch_events
@@ -111,8 +118,10 @@ class Rollup:
 
     async def run_once(self) -> tuple[int, bool]:
         """One batch: (event ids moved past, whether a new candidate was set). The batch is
-        folded in a read-only session, so the write lock (on SQLite, the whole database's) is
-        held only to move the watermark and add the figures."""
+        folded, and the histograms it adds to are read, in a read-only session, so the write
+        lock (on SQLite, the whole database's) is held only to move the watermark and write the
+        figures — on SQLite by the hot-path thread, in one go, with no hop through the event
+        loop while the lock is held (redemptions wait for it)."""
         async with self._readers() as session:
             state = await session.get(AnalyticsState, STATE_ID)
             now = self._clock.now()
@@ -122,45 +131,56 @@ class Rollup:
                 and oldest_running >= state.candidate_xid
                 and now - state.candidate_at >= self._settle
             )
-            folded: tuple[int, int, Tallies, Hours] | None = None
+            batch: _Batch | None = None
             if state is not None and ready:
                 low, high = state.rolled_up_to, min(state.candidate_id, state.rolled_up_to + self._batch)
-                batch = [Event.id > low, Event.id <= high]
-                folded = (
-                    low,
-                    high,
-                    await fold(session, batch, ROLLED_UP),
-                    await fold_hours(session, batch, per_campaign=True),
-                )
-        async with self._sessions.begin() as session:
-            if state is None:  # created by the migration; recreated if the table was emptied
+                where = [Event.id > low, Event.id <= high]
+                tallies = await fold(session, where, ROLLED_UP)
+                hours = await fold_hours(session, where, per_campaign=True)
+                stored = await _stored_latency(session, tallies)
+                batch = _Batch(low, high, _total_rows(tallies, hours), _histogram_rows(tallies, stored))
+        if state is None:  # created by the migration; recreated if the table was emptied
+            async with self._sessions.begin() as session:
                 await session.execute(
                     _insert(session, AnalyticsState)
                     .values(id=STATE_ID, rolled_up_to=0, candidate_id=0, candidate_xid=0, candidate_at=now)
                     .on_conflict_do_nothing()
                 )
-                return 0, True
-            if folded is None:
-                if state.candidate_id <= state.rolled_up_to:
-                    return 0, await self._new_candidate(session, state.rolled_up_to)
-                return 0, False
-            low, high, tallies, hours = folded
-            claimed = await session.execute(
-                update(AnalyticsState)
-                .where(AnalyticsState.id == STATE_ID, AnalyticsState.rolled_up_to == low)
-                .values(rolled_up_to=high)
+            return 0, True
+        if batch is None and state.candidate_id > state.rolled_up_to:
+            return 0, False  # the candidate is not settled yet
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.run(
+                partial(
+                    _write_on_sqlite,
+                    batch=batch,
+                    after=state.rolled_up_to,
+                    candidate=state.candidate_id,
+                    now=now,
+                )
             )
+        async with self._sessions.begin() as session:
+            if batch is None:
+                return 0, await self._new_candidate(session, state.rolled_up_to)
+            claimed = await session.execute(text(_CLAIM), batch.claim())
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return 0, False  # another process rolled this batch up
-            await self._add(session, tallies, hours)
-            new_candidate = high == state.candidate_id and await self._new_candidate(session, high)
-            log.debug("events rolled up", after=low, up_to=high, keys=len(tallies))
-            return high - low, new_candidate
+            if batch.totals:
+                await session.execute(text(_ADD_TOTALS), batch.totals)
+            if batch.histograms:
+                await session.execute(text(_PUT_HISTOGRAM), batch.histograms)
+            new_candidate = batch.high == state.candidate_id and await self._new_candidate(
+                session, batch.high
+            )
+            log.debug("events rolled up", after=batch.low, up_to=batch.high, keys=len(batch.totals))
+            return batch.high - batch.low, new_candidate
 
     async def _new_candidate(self, session: AsyncSession, rolled_up_to: int) -> bool:
         highest = await session.scalar(select(func.max(Event.id)))
         if highest is None or highest <= rolled_up_to:
             return False
+        # Read after the newest id: every transaction that could still add an id up to it is
+        # older than this.
         _, next_xid = await _transaction_horizon(session)
         await session.execute(
             update(AnalyticsState)
@@ -169,63 +189,104 @@ class Rollup:
         )
         return True
 
-    async def _add(self, session: AsyncSession, tallies: Tallies, hours: Hours) -> None:
-        totals = [
-            {"scope": scope, "dimension": dimension, "key": key, "type": type_, **_figures(figures)}
-            for (scope, dimension, key), tally in tallies.items()
-            for type_, figures in tally.types.items()
-        ]
-        totals.extend(
-            {"scope": scope, "dimension": HOUR, "key": f"{at:{_HOUR_KEY}}", "type": kind, **_figures(figures)}
-            for (scope, at, kind), figures in hours.items()
-        )
-        if totals:
-            insert = _insert(session, AnalyticsTotal)
-            excluded = insert.excluded
-            table = AnalyticsTotal.__table__.c
-            await session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["scope", "dimension", "key", "type"],
-                    set_={
-                        name: table[name] + excluded[name]
-                        for name in ("events", "quantity", "firsts", "amount", "discount")
-                    },
-                ),
-                totals,
-            )
-        await self._add_latency(session, tallies)
 
-    async def _add_latency(self, session: AsyncSession, tallies: Tallies) -> None:
-        """Adds the batch's buckets to the stored histograms. Read, added and written back: safe,
-        as no other process writes rollups while this one holds the watermark it moved."""
-        changed = {
-            address: tally.latency for address, tally in tallies.items() if any(tally.latency.values())
-        }
-        if not changed:
-            return
-        scopes = sorted({scope for scope, _, _ in changed})
-        stored: dict[Address, dict[int, int]] = {}
-        table = AnalyticsLatency.__table__.c
-        for start in range(0, len(scopes), _IN_LIST):
-            rows = select(table.scope, table.dimension, table.key, table.buckets).where(
-                table.scope.in_(scopes[start : start + _IN_LIST])
-            )
-            for scope, dimension, key, buckets in await session.execute(rows):
-                if (scope, dimension, key) in changed:
-                    stored[(scope, dimension, key)] = unpack(buckets)
-        histograms = []
-        for (scope, dimension, key), added in changed.items():
-            histogram = Counter(stored.get((scope, dimension, key), {}))
-            histogram.update(added)
-            address = {"scope": scope, "dimension": dimension, "key": key}
-            histograms.append({**address, "buckets": pack(histogram)})
-        insert = _insert(session, AnalyticsLatency)
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["scope", "dimension", "key"], set_={"buckets": insert.excluded.buckets}
-            ),
-            histograms,
+# Plain SQL that both stores speak (the SQLite path runs it with stdlib ``sqlite3``).
+_CLAIM = "UPDATE analytics_state SET rolled_up_to = :high WHERE id = :id AND rolled_up_to = :low"
+_ADD_TOTALS = """
+INSERT INTO analytics_totals (scope, dimension, key, type, events, quantity, firsts, amount, discount)
+VALUES (:scope, :dimension, :key, :type, :events, :quantity, :firsts, :amount, :discount)
+ON CONFLICT (scope, dimension, key, type) DO UPDATE SET
+    events = analytics_totals.events + excluded.events,
+    quantity = analytics_totals.quantity + excluded.quantity,
+    firsts = analytics_totals.firsts + excluded.firsts,
+    amount = analytics_totals.amount + excluded.amount,
+    discount = analytics_totals.discount + excluded.discount
+"""
+_PUT_HISTOGRAM = """
+INSERT INTO analytics_latency (scope, dimension, key, buckets) VALUES (:scope, :dimension, :key, :buckets)
+ON CONFLICT (scope, dimension, key) DO UPDATE SET buckets = excluded.buckets
+"""
+# SQLite assigns event ids in commit order, so the candidate needs no transaction horizon.
+_SQLITE_NEW_CANDIDATE = (
+    "UPDATE analytics_state SET candidate_id = (SELECT max(id) FROM events), candidate_at = :at "
+    "WHERE id = :id AND (SELECT max(id) FROM events) > :after"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """What one batch writes: the watermark's move and the rows added to the rollups."""
+
+    low: int
+    high: int
+    totals: list[dict[str, Any]]
+    histograms: list[dict[str, Any]]
+
+    def claim(self) -> dict[str, int]:
+        return {"id": STATE_ID, "low": self.low, "high": self.high}
+
+
+def _write_on_sqlite(
+    connection: sqlite3.Connection, *, batch: _Batch | None, after: int, candidate: int, now: datetime
+) -> tuple[int, bool]:
+    """The write half of ``Rollup.run_once`` as one short transaction on the hot-path thread."""
+    new_candidate = {"id": STATE_ID, "at": sqlite_time(now)}
+    with immediate_transaction(connection):
+        if batch is None:
+            return 0, connection.execute(
+                _SQLITE_NEW_CANDIDATE, {**new_candidate, "after": after}
+            ).rowcount == 1
+        if connection.execute(_CLAIM, batch.claim()).rowcount != 1:
+            return 0, False
+        connection.executemany(_ADD_TOTALS, batch.totals)
+        connection.executemany(_PUT_HISTOGRAM, batch.histograms)
+        moved = batch.high == candidate and (
+            connection.execute(_SQLITE_NEW_CANDIDATE, {**new_candidate, "after": batch.high}).rowcount == 1
         )
+    return batch.high - batch.low, moved
+
+
+def _total_rows(tallies: Tallies, hours: Hours) -> list[dict[str, Any]]:
+    rows = [
+        {"scope": scope, "dimension": dimension, "key": key, "type": type_, **_figures(figures)}
+        for (scope, dimension, key), tally in tallies.items()
+        for type_, figures in tally.types.items()
+    ]
+    rows.extend(
+        {"scope": scope, "dimension": HOUR, "key": f"{at:{_HOUR_KEY}}", "type": kind, **_figures(figures)}
+        for (scope, at, kind), figures in hours.items()
+    )
+    return rows
+
+
+async def _stored_latency(session: AsyncSession, tallies: Tallies) -> dict[Address, dict[int, int]]:
+    """The stored histograms the batch adds to. Read before the watermark moves: only the
+    process that moves it past this batch writes them, and the batch before committed its
+    histograms with its own move."""
+    changed = {address for address, tally in tallies.items() if any(tally.latency.values())}
+    scopes = sorted({scope for scope, _, _ in changed})
+    stored: dict[Address, dict[int, int]] = {}
+    table = AnalyticsLatency.__table__.c
+    for start in range(0, len(scopes), _IN_LIST):
+        rows = select(table.scope, table.dimension, table.key, table.buckets).where(
+            table.scope.in_(scopes[start : start + _IN_LIST])
+        )
+        for scope, dimension, key, buckets in await session.execute(rows):
+            if (scope, dimension, key) in changed:
+                stored[(scope, dimension, key)] = unpack(buckets)
+    return stored
+
+
+def _histogram_rows(tallies: Tallies, stored: dict[Address, dict[int, int]]) -> list[dict[str, Any]]:
+    rows = []
+    for address, tally in tallies.items():
+        if not any(tally.latency.values()):
+            continue
+        histogram = Counter(stored.get(address, {}))
+        histogram.update(tally.latency)
+        scope, dimension, key = address
+        rows.append({"scope": scope, "dimension": dimension, "key": key, "buckets": pack(histogram)})
+    return rows
 
 
 def _figures(figures: TypeFigures) -> dict[str, int]:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tessera.codes.bulk_writers import ChunkWriter
+from tessera.db.sqlite_worker import SqliteWorker
 from tessera.redemptions.ledger import RedemptionLedger
 from tessera.settings import DatabaseSettings
 
@@ -15,12 +16,15 @@ class RawStore:
     ledger: RedemptionLedger
     chunks: ChunkWriter
     close: Callable[[], Awaitable[None]]
+    # SQLite: the one thread that writes the hot tables; other writes that must not hold the
+    # database's write lock across event-loop hops (analytics rollups) run there too.
+    sqlite_writer: SqliteWorker | None = None
 
 
 async def open_raw_store(settings: DatabaseSettings) -> RawStore:
     if settings.is_sqlite:
         from tessera.codes.bulk_writers import SqliteChunkWriter
-        from tessera.db.sqlite_worker import SqliteWorker, WalCheckpointer
+        from tessera.db.sqlite_worker import WalCheckpointer
         from tessera.redemptions.ledger_sqlite import SqliteLedger
 
         worker = SqliteWorker(settings.sqlite_path)
@@ -31,7 +35,7 @@ async def open_raw_store(settings: DatabaseSettings) -> RawStore:
             await checkpointer.stop()
             worker.close()
 
-        return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker)
+        return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker, worker)
 
     from tessera.codes.bulk_writers import PostgresChunkWriter
     from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
