@@ -1,9 +1,10 @@
-"""The redemption ledger on SQLite: the whole decision in one transaction on the worker thread."""
+"""The redemption ledger on SQLite: the whole decision in one transaction, on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import suppress
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import msgspec
 
 from tessera.db.base import parse_sqlite_time, sqlite_time
+from tessera.db.engine import configure_sqlite_connection
 from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.redemptions.ledger import (
     IdempotencyClaim,
@@ -70,41 +72,62 @@ MAX_BATCH = 256
 
 
 class SqliteLedger:
-    """Group commit: redemptions that arrive while the worker is busy are decided together in
-    one transaction (a savepoint each) and answered after its COMMIT — one thread hop and one
-    commit per batch instead of per redemption, and still no answer before its data is durable.
+    """Group commit on the event loop's own thread: the redemptions that arrive in one turn of
+    the loop are decided together in one transaction (a savepoint each) and answered after its
+    COMMIT — no thread hop and no contention for the GIL, as in the bare baseline, and still no
+    answer before its data is durable. The loop never waits for SQLite's write lock: when
+    another writer holds it, the batch goes to the worker thread, which does wait.
     """
 
-    def __init__(self, worker: SqliteWorker) -> None:
+    def __init__(self, worker: SqliteWorker, path: str) -> None:
         self._worker = worker
+        self._inline = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        configure_sqlite_connection(self._inline)
+        self._inline.execute("PRAGMA busy_timeout=0")
+        self._inline.execute("PRAGMA wal_autocheckpoint=0")  # see WalCheckpointer
         self._pending: list[tuple[RedeemRequest, asyncio.Future[Outcome]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flush_scheduled = False
 
     async def redeem(self, request: RedeemRequest) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
         self._pending.append((request, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
         return await future
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                self._inline.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if _locked(error):  # another writer holds the lock
+                    asyncio.get_running_loop().create_task(self._on_worker(batch))
+                else:
+                    _answer(batch, [error] * len(batch))
+                continue
+            results = _decide_batch(self._inline, [request for request, _ in batch])
+            try:
+                self._inline.execute("COMMIT")
+            except sqlite3.Error as error:  # nothing of the batch happened
+                with suppress(sqlite3.Error):
+                    self._inline.execute("ROLLBACK")
+                results = [error] * len(batch)
+            _answer(batch, results)
+
+    async def _on_worker(self, batch: list[tuple[RedeemRequest, asyncio.Future[Outcome]]]) -> None:
+        requests = [request for request, _ in batch]
         try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                requests = [request for request, _ in batch]
-                try:
-                    results = await self._worker.run(partial(_redeem_batch, requests=requests))
-                except Exception as error:  # the COMMIT failed: nothing of the batch happened
-                    results = [error] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # the caller went away; its answer is stored if it had a key
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._flusher = None
+            results = await self._worker.run(partial(_redeem_batch, requests=requests))
+        except Exception as error:
+            results = [error] * len(batch)
+        _answer(batch, results)
+
+    def close(self) -> None:
+        self._inline.close()
 
     async def throttled(self, rule: ThrottleRule, now: datetime) -> bool:
         return await self._worker.run(lambda connection: _throttled(connection, rule, now))
@@ -117,19 +140,40 @@ class SqliteLedger:
         await self._worker.run(work)
 
 
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "locked" in str(error)
+
+
+def _answer(
+    batch: list[tuple[RedeemRequest, asyncio.Future[Outcome]]], results: list[Outcome | Exception]
+) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # the caller went away; its answer is stored if it had a key
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
 def _redeem_batch(
     connection: sqlite3.Connection, *, requests: list[RedeemRequest]
 ) -> list[Outcome | Exception]:
-    results: list[Outcome | Exception] = []
     with immediate_transaction(connection):
-        for request in requests:
-            connection.execute("SAVEPOINT request")
-            try:
-                results.append(_redeem_in_transaction(connection, request))
-            except sqlite3.Error as error:  # this request only; the others of the batch go on
-                connection.execute("ROLLBACK TO request")
-                results.append(error)
-            connection.execute("RELEASE request")
+        return _decide_batch(connection, requests)
+
+
+def _decide_batch(connection: sqlite3.Connection, requests: list[RedeemRequest]) -> list[Outcome | Exception]:
+    """Each request in a savepoint of the open transaction."""
+    results: list[Outcome | Exception] = []
+    for request in requests:
+        connection.execute("SAVEPOINT request")
+        try:
+            results.append(_redeem_in_transaction(connection, request))
+        except sqlite3.Error as error:  # this request only; the others of the batch go on
+            connection.execute("ROLLBACK TO request")
+            results.append(error)
+        connection.execute("RELEASE request")
     return results
 
 
