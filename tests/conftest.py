@@ -148,7 +148,13 @@ def settings(
         log_level="WARNING",
         database=DatabaseSettings(url=database_url, pool_size=5),
         security=SecuritySettings(code_secret=TEST_SECRET),
-        throttle=ThrottleSettings(failed_scans_per_window=10, window_seconds=300),
+        throttle=ThrottleSettings(
+            failed_scans_per_window=10,
+            failed_scans_per_store=15,
+            failed_scans_in_all=40,
+            registrations_per_address=1_000,
+            window_seconds=300,
+        ),
         apple=AppleWalletSettings(
             cert_path=pass_certificates.cert_path,
             key_path=pass_certificates.key_path,

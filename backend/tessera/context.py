@@ -41,21 +41,27 @@ class AppContext:
     # SQLite only: the hot-path writer thread (see ``RawStore``).
     sqlite_writer: SqliteWorker | None = None
 
-    def scan_throttle(self, staff_id: int) -> ThrottleRule:
-        """Failed-scan budget per staff account."""
-        budget = self.settings.throttle.failed_scans_per_window
-        return ThrottleRule(
-            subjects=(f"staff:{staff_id}",),
-            budget=budget,
-            window_seconds=self.settings.throttle.window_seconds,
-        )
+    def scan_throttle(self, staff_id: int, store_id: int | None) -> ThrottleRule:
+        """Failed-scan budgets of the staff account, of its store and of all scans together
+        (many accounts guessing at once)."""
+        throttle = self.settings.throttle
+        budgets = [(f"staff:{staff_id}", throttle.failed_scans_per_window)]
+        if store_id is not None:
+            budgets.append((f"store:{store_id}", throttle.failed_scans_per_store))
+        budgets.append(("scans", throttle.failed_scans_in_all))
+        return ThrottleRule(tuple(budgets), throttle.window_seconds)
 
     def login_throttle(self, username: str) -> ThrottleRule:
-        return ThrottleRule(
-            subjects=(f"login:{username.lower()[:50]}",),
-            budget=self.settings.throttle.failed_scans_per_window,
-            window_seconds=self.settings.throttle.window_seconds,
-        )
+        throttle = self.settings.throttle
+        subject = f"login:{username.lower()[:50]}"
+        return ThrottleRule(((subject, throttle.failed_scans_per_window),), throttle.window_seconds)
+
+    def registration_throttle(self, address: str) -> ThrottleRule:
+        """Registrations per client address: every attempt counts (a duplicate's 409 would
+        otherwise tell a script which e-mail addresses are registered, at any speed)."""
+        throttle = self.settings.throttle
+        subject = f"register:{address[:50]}"
+        return ThrottleRule(((subject, throttle.registrations_per_address),), throttle.window_seconds)
 
 
 @asynccontextmanager

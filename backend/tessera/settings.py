@@ -49,7 +49,13 @@ class SecuritySettings:
 
 @dataclass(frozen=True, slots=True)
 class ThrottleSettings:
+    """Budgets per window of ``window_seconds``. Failed scans count against the staff account,
+    its store and all scans together; registrations against the client address."""
+
     failed_scans_per_window: int = 10
+    failed_scans_per_store: int = 30
+    failed_scans_in_all: int = 500
+    registrations_per_address: int = 30
     window_seconds: int = 300
 
 
@@ -181,6 +187,15 @@ class Settings:
             throttle=ThrottleSettings(
                 failed_scans_per_window=int(
                     get("FAILED_SCANS_PER_WINDOW", str(defaults.throttle.failed_scans_per_window))
+                ),
+                failed_scans_per_store=int(
+                    get("FAILED_SCANS_PER_STORE", str(defaults.throttle.failed_scans_per_store))
+                ),
+                failed_scans_in_all=int(
+                    get("FAILED_SCANS_IN_ALL", str(defaults.throttle.failed_scans_in_all))
+                ),
+                registrations_per_address=int(
+                    get("REGISTRATIONS_PER_ADDRESS", str(defaults.throttle.registrations_per_address))
                 ),
                 window_seconds=int(get("THROTTLE_WINDOW_SECONDS", str(defaults.throttle.window_seconds))),
             ),

@@ -11,7 +11,7 @@ from tessera.coupons.schemas import CouponView
 from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
 from tessera.customers.services import customer_view
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import InvalidInput
+from tessera.errors import InvalidInput, TooManyRequests
 from tessera.http import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
 from tessera.schemas import Page
 
@@ -21,9 +21,17 @@ class RegistrationController(Controller):
     tags = ["customers"]
 
     @post("/", status_code=HTTP_201_CREATED, summary="Register a customer (public)")
-    async def register(self, ctx: Ctx, services: Svc, data: JSONBody[CustomerCreate]) -> CustomerCreated:
+    async def register(
+        self, ctx: Ctx, services: Svc, data: JSONBody[CustomerCreate], request: Request[Any, Any, Any]
+    ) -> CustomerCreated:
         """Registration with consent is the precondition for any offer. The answer's ``token``
-        is the customer's bearer token; coupons of running campaigns they match are issued."""
+        is the customer's bearer token; coupons of running campaigns they match are issued.
+        Attempts per client address are limited (429 with ``Retry-After``)."""
+        now = ctx.clock.now()
+        rule = ctx.registration_throttle(request.client.host if request.client else "unknown")
+        if await ctx.ledger.throttled(rule, now):
+            raise TooManyRequests(rule.retry_after(now), "Too many registrations from this address")
+        await ctx.ledger.record_failure(rule, now)
         async with ctx.sessions.begin() as session:
             customer, token, issued = await services.customers.register(session, data, ctx.clock.now())
         return CustomerCreated(id=customer.id, token=token, coupons_issued=issued)

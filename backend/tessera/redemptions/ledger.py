@@ -24,11 +24,20 @@ class IdempotencyClaim:
 
 @dataclass(frozen=True, slots=True)
 class ThrottleRule:
-    """At most ``budget`` failures per subject in fixed windows of ``window_seconds``."""
+    """Failure budgets in fixed windows of ``window_seconds``: each attempt that fails counts
+    against every subject (e.g. ``staff:12``, ``store:3``, ``scans``); a subject that has spent
+    its budget refuses further attempts until the window ends."""
 
-    subjects: tuple[str, ...]
-    budget: int
+    budgets: tuple[tuple[str, int], ...]
     window_seconds: int
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return tuple(subject for subject, _ in self.budgets)
+
+    def spent(self, failures: dict[str, int]) -> bool:
+        """Whether any subject's ``failures`` in this window reached its budget."""
+        return any(failures.get(subject, 0) >= budget for subject, budget in self.budgets)
 
     def window_start(self, now: datetime) -> int:
         epoch = int(now.timestamp())

@@ -48,20 +48,20 @@ class PostgresLedger:
             request.medium,
             request.order_total,
             list(rule.subjects),
+            [budget for _, budget in rule.budgets],
             rule.window_start(request.now),
-            rule.budget,
             rule.retry_after(request.now),
         )
         body: dict[str, Any] = row["body"]
         return Outcome(row["status"], body, replayed=row["replayed"])
 
     async def throttled(self, rule: ThrottleRule, now: datetime) -> bool:
-        failures = await self._pool.fetchval(
-            "SELECT max(failures) FROM attempt_counters WHERE window_start = $1 AND subject = ANY($2)",
+        rows = await self._pool.fetch(
+            "SELECT subject, failures FROM attempt_counters WHERE window_start = $1 AND subject = ANY($2)",
             rule.window_start(now),
             list(rule.subjects),
         )
-        return failures is not None and failures >= rule.budget
+        return rule.spent({row["subject"]: row["failures"] for row in rows})
 
     async def record_failure(self, rule: ThrottleRule, now: datetime) -> None:
         await self._pool.executemany(

@@ -321,11 +321,9 @@ def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim) -> Outcome 
 def _throttled(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> bool:
     window = rule.window_start(now)
     placeholders = ",".join("?" * len(rule.subjects))
-    row = connection.execute(
-        f"SELECT max(failures) FROM attempt_counters WHERE window_start = ? AND subject IN ({placeholders})",  # noqa: S608
-        (window, *rule.subjects),
-    ).fetchone()
-    return row[0] is not None and row[0] >= rule.budget
+    counted = "SELECT subject, failures FROM attempt_counters WHERE window_start = ? AND subject IN "
+    rows = connection.execute(f"{counted}({placeholders})", (window, *rule.subjects))
+    return rule.spent(dict(rows.fetchall()))
 
 
 def _record_failure(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> None:

@@ -52,7 +52,7 @@ class RedemptionService:
                 staff_id=principal.id,
                 order_total=data.order_total,
                 idempotency=idempotency,
-                throttle=self._ctx.scan_throttle(principal.id),
+                throttle=self._ctx.scan_throttle(principal.id, principal.store_id),
             )
         )
         if outcome.body.get("code") == "already_redeemed" and outcome.body.get("store_id") is not None:
@@ -65,7 +65,7 @@ class RedemptionService:
     async def validate(self, principal: Principal, data: ValidateInput) -> ValidationView:
         presented = parse(data.code, typed=data.entry == "manual")
         now = self._ctx.clock.now()
-        rule = self._ctx.scan_throttle(principal.id)
+        rule = self._ctx.scan_throttle(principal.id, principal.store_id)
         if await self._ctx.ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now))
         digest = self._ctx.code_keys.digest(presented.code)

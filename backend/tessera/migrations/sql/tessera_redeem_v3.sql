@@ -3,12 +3,12 @@
 --  * no nested set-returning functions (OUT parameters, one plpgsql body);
 --  * the wallet tables are read only for coupons a wallet took (coupons.wallet_added_at), so a
 --    redemption locks few enough relations to stay on PostgreSQL's fast-path lock slots;
---  * the throttle check is one EXISTS.
+--  * the throttle check is one EXISTS over every subject's own budget (staff, store, all scans).
 -- Frozen for migration 0007.
 CREATE OR REPLACE FUNCTION tessera_redeem(
     p_scope text, p_key text, p_hash bytea, p_digest bytea, p_now timestamptz,
     p_store bigint, p_staff bigint, p_medium text, p_order_total bigint,
-    p_subjects text[], p_window bigint, p_budget int, p_retry_after int,
+    p_subjects text[], p_budgets int[], p_window bigint, p_retry_after int,
     OUT status int, OUT body jsonb, OUT replayed boolean
 )
 LANGUAGE plpgsql AS $$
@@ -39,8 +39,9 @@ BEGIN
         END IF;
     END IF;
 
-    IF EXISTS (SELECT FROM attempt_counters a WHERE a.window_start = p_window
-               AND a.subject = ANY (p_subjects) AND a.failures >= p_budget) THEN
+    IF EXISTS (SELECT FROM attempt_counters a
+               JOIN unnest(p_subjects, p_budgets) AS b (subject, budget) ON b.subject = a.subject
+               WHERE a.window_start = p_window AND a.failures >= b.budget) THEN
         IF p_key IS NOT NULL THEN
             DELETE FROM idempotency_keys i WHERE i.scope = p_scope AND i.key = p_key;
         END IF;
