@@ -14,6 +14,8 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from tessera.errors import DomainError
@@ -97,6 +99,38 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
     )
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """SQLAlchemy wraps every driver error alike: a lost or refused connection, a server going
+    down or out of disk is the database being unavailable (the transaction did not commit); any
+    other error is a fault of ours."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if (
+        exc.connection_invalidated
+        or isinstance(exc, SQLAlchemyOperationalError | SQLAlchemyInterfaceError)
+        or isinstance(cause, _unavailable_errors())
+    ):
+        return _database_unavailable(request, exc)
+    return _unexpected(request, exc)
+
+
+def _unavailable_errors() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    import asyncpg
+
+    return (
+        sqlite3.OperationalError,
+        asyncpg.exceptions.PostgresConnectionError,
+        asyncpg.exceptions.InterfaceError,
+        # admin shutdown, "cannot connect now", statement timeout
+        asyncpg.exceptions.OperatorInterventionError,
+        # disk full, out of memory, too many connections
+        asyncpg.exceptions.InsufficientResourcesError,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return problem(
@@ -109,23 +143,18 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 
 
 def exception_handlers() -> ExceptionHandlersMap:
-    import sqlite3
-
-    import asyncpg
-
-    return {
+    handlers: ExceptionHandlersMap = {
         DomainError: _domain,
         ValidationException: _validation,
         NotAuthorizedException: _http,
         PermissionDeniedException: _http,
         HTTPException: _http,
-        SQLAlchemyOperationalError: _database_unavailable,
-        sqlite3.OperationalError: _database_unavailable,
-        asyncpg.exceptions.PostgresConnectionError: _database_unavailable,
-        asyncpg.exceptions.TooManyConnectionsError: _database_unavailable,
-        ConnectionError: _database_unavailable,
+        DBAPIError: _database_error,
         Exception: _unexpected,
     }
+    # The raw drivers of the hot paths (stdlib sqlite3, asyncpg) raise their own errors.
+    handlers.update(dict.fromkeys(_unavailable_errors(), _database_unavailable))
+    return handlers
 
 
 __all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "problem"]
