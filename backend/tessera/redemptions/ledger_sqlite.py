@@ -109,10 +109,10 @@ class SqliteLedger:
                 else:
                     _answer(batch, [error] * len(batch))
                 continue
-            results = _decide_batch(self._inline, [request for request, _ in batch])
             try:
+                results = _decide_batch(self._inline, [request for request, _ in batch])
                 self._inline.execute("COMMIT")
-            except sqlite3.Error as error:  # nothing of the batch happened
+            except Exception as error:  # nothing of the batch happened
                 with suppress(sqlite3.Error):
                     self._inline.execute("ROLLBACK")
                 results = [error] * len(batch)
