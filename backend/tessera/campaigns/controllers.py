@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
@@ -16,7 +16,16 @@ from tessera.campaigns.schemas import (
 )
 from tessera.campaigns.services import view
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, LIMIT, after_id, next_cursor, stored_response
+from tessera.http import (
+    CURSOR,
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_KEY,
+    LIMIT,
+    PathId,
+    after_id,
+    next_cursor,
+    stored_response,
+)
 from tessera.idempotency.service import request_hash
 from tessera.schemas import Page
 
@@ -63,13 +72,13 @@ class CampaignController(Controller):
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
     @get("/{campaign_id:int}", summary="One campaign (marketer)")
-    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: FromPath[int]) -> CampaignView:
+    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: PathId) -> CampaignView:
         async with ctx.readers() as session:
             return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
 
     @patch("/{campaign_id:int}", summary="Change a campaign (marketer)")
     async def update(
-        self, ctx: Ctx, services: Svc, campaign_id: FromPath[int], data: JSONBody[CampaignUpdate]
+        self, ctx: Ctx, services: Svc, campaign_id: PathId, data: JSONBody[CampaignUpdate]
     ) -> CampaignView:
         """Discount and start are fixed once published; adding a limit counts past redemptions."""
         now = ctx.clock.now()
@@ -82,7 +91,7 @@ class CampaignController(Controller):
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
@@ -106,7 +115,7 @@ class CampaignController(Controller):
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[PersonalCouponCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,8 +11,9 @@ from tessera.auth.guards import allow
 from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_KEY, csv_download, stored_response
+from tessera.http import IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.idempotency.service import request_hash
+from tessera.schemas import MAX_INT
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
 
@@ -45,7 +46,7 @@ class CodeController(Controller):
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[CodeBatchCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
@@ -72,7 +73,7 @@ class CodeController(Controller):
         return stored_response(answer)
 
     @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)")
-    async def get_batch(self, ctx: Ctx, campaign_id: FromPath[int], batch_id: FromPath[int]) -> CodeBatchView:
+    async def get_batch(self, ctx: Ctx, campaign_id: PathId, batch_id: PathId) -> CodeBatchView:
         async with ctx.readers() as session:
             return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
 
@@ -81,9 +82,9 @@ class CodeController(Controller):
         self,
         ctx: Ctx,
         services: Svc,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
-        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1)] = None,
+        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1, le=MAX_INT)] = None,
     ) -> Stream:
         """Streamed in serial order, a page at a time: a million codes never sit in memory."""
         async with ctx.readers() as session:

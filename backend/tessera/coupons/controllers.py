@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath
 
 from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
+from tessera.http import PathBigId
 
 
 class CouponController(Controller):
@@ -13,9 +13,7 @@ class CouponController(Controller):
     guards = allow("customer")
 
     @get("/{coupon_id:int}/qr.svg", summary="QR code of my coupon (customer, owner only)")
-    async def qr_svg(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
-    ) -> Response[str]:
+    async def qr_svg(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> Response[str]:
         async with ctx.readers() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
         return Response(

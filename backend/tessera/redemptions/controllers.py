@@ -4,13 +4,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow, current_principal
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_KEY, stored_response
+from tessera.http import IDEMPOTENCY_KEY, PathBigId, stored_response
 from tessera.idempotency.service import check_key, request_hash
 from tessera.redemptions.errors import error_for
 from tessera.redemptions.ledger import IdempotencyClaim
@@ -63,7 +63,7 @@ class RedemptionController(Controller):
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        redemption_id: FromPath[int],
+        redemption_id: PathBigId,
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[bytes]:
         """The coupon becomes usable again; the void is a row of its own, never a delete."""

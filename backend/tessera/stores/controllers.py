@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from tessera.auth.guards import allow
 from tessera.deps import Ctx, Svc
+from tessera.http import PathId
 from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
 
 
@@ -22,7 +23,7 @@ class StoreController(Controller):
 
     @patch("/stores/{store_id:int}", summary="Change a store or its scanner settings (marketer)")
     async def update_store(
-        self, ctx: Ctx, services: Svc, store_id: FromPath[int], data: JSONBody[StoreUpdate]
+        self, ctx: Ctx, services: Svc, store_id: PathId, data: JSONBody[StoreUpdate]
     ) -> StoreView:
         async with ctx.sessions.begin() as session:
             return StoreView.of(await services.stores.update_store(session, store_id, data))

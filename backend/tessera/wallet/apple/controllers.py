@@ -19,6 +19,7 @@ from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput
 from tessera.events.log import record_for_coupon
+from tessera.http import PathBigId
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import pass_version
 
@@ -69,7 +70,7 @@ class ApplePassController(Controller):
 
     @get("/{coupon_id:int}/pass.pkpass", summary="Apple Wallet pass of my coupon (customer, owner only)")
     async def download(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
+        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId
     ) -> Response[bytes]:
         now = ctx.clock.now()
         async with ctx.readers() as session:

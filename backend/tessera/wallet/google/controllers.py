@@ -6,12 +6,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 
 from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
 from tessera.events.log import record_for_coupon
-from tessera.http import raw_body
+from tessera.http import PathBigId, raw_body
 
 
 class SaveLink(msgspec.Struct):
@@ -27,9 +26,7 @@ class GoogleWalletController(Controller):
         "/{coupon_id:int}/google-wallet",
         summary="Google Wallet save link of my coupon (customer, owner only)",
     )
-    async def save_link(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
-    ) -> SaveLink:
+    async def save_link(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> SaveLink:
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
