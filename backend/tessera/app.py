@@ -28,7 +28,7 @@ from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
-from tessera.problems import exception_handlers
+from tessera.problems import document_problems, exception_handlers
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
@@ -108,7 +108,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             finally:
                 await ctx.bulk_codes.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -140,6 +140,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         request_max_body_size=MAX_REQUEST_BODY,
         debug=False,
     )
+    document_problems(app)
+    return app
 
 
 def _freeze_what_startup_built(_app: Litestar) -> None:

@@ -12,7 +12,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from tessera.errors import InvalidInput
-from tessera.idempotency.service import StoredAnswer
+from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
 from tessera.problems import problem
 from tessera.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 
@@ -22,6 +22,8 @@ IDEMPOTENCY_KEY = HeaderParameter(
     description="Retries with the same key get the first answer; see the README.",
     max_length=255,
 )
+# What a route taking an Idempotency-Key may answer besides its own errors (see ``raises``).
+IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, RequestInProgress)
 # Ids in paths, bounded by their keys' column types (see ``tessera.schemas``).
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_INT)]
 PathBigId = Annotated[int, PathParameter(ge=1, le=MAX_BIGINT)]
@@ -46,7 +48,9 @@ def next_cursor(ids: list[int], limit: int) -> str | None:
     return str(ids[-1]) if len(ids) == limit else None
 
 
-def stored_response(answer: StoredAnswer) -> Response[bytes]:
+def stored_response(answer: StoredAnswer) -> Response[Any]:
+    """The stored answer of an idempotent request, already encoded; the route's return annotation
+    (``Response[TheView]``) documents its shape."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers)
 
@@ -80,6 +84,6 @@ def csv_download(header: Sequence[str], rows: AsyncIterable[Sequence[Any]], file
 
     return Stream(
         lines(),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to every text/* type
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -95,7 +95,7 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             return await channel_report(session, window, by)
 
-    @get("/channels.csv", summary="The per-channel table as CSV (marketer)")
+    @get("/channels.csv", summary="The per-channel table as CSV (marketer)", media_type="text/csv")
     async def channels_csv(
         self,
         ctx: Ctx,
@@ -147,7 +147,11 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             return await customer_profile(session, customer_id, ctx.clock.now())
 
-    @get("/redemptions.csv", summary="Every redemption and void as CSV, streamed (marketer)")
+    @get(
+        "/redemptions.csv",
+        summary="Every redemption and void as CSV, streamed (marketer)",
+        media_type="text/csv",
+    )
     async def redemptions_csv(
         self,
         ctx: Ctx,
