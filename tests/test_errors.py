@@ -119,3 +119,49 @@ async def test_no_input_produces_a_500(api: Api, body: Any, route: str) -> None:
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"]
+
+
+async def test_numbers_and_times_beyond_what_is_stored_are_invalid_input(api: Api) -> None:
+    """Ids, counts and times the database columns cannot hold are refused before any query."""
+    marketer = await api.marketer()
+    for url in [
+        f"/api/campaigns/{2**31}",
+        f"/api/analytics/customers/{2**64}",
+        "/api/analytics/channels?campaign_id=3000000000",
+        "/api/campaigns?cursor=3000000000",
+        "/api/customers?cursor=%C2%B3",  # "³": a digit to str.isdigit(), not to int()
+        "/api/analytics/channels?since=0001-01-01T00:00:00%2B05:00",
+        "/api/analytics/channels?until=9999-12-31T23:59:59-05:00",
+    ]:
+        problem(await api.client.get(url, headers=marketer), 400, "invalid_input")
+    campaign = {
+        "name": "x",
+        "discount": {"kind": "percent", "value": 5},
+        "starts_at": "2026-06-01T00:00:00Z",
+        "ends_at": "2026-07-01T00:00:00Z",
+    }
+    for body in [
+        {**campaign, "limits": {"per_customer": 2**40}},
+        {**campaign, "limits": {"max_redemptions": 2**31}},
+        {**campaign, "starts_at": "0001-01-01T00:00:00+05:00"},
+        {**campaign, "ends_at": "9999-12-31T23:59:59-05:00"},
+    ]:
+        problem(await api.client.post("/api/campaigns", json=body, headers=marketer), 400, "invalid_input")
+    staff = {"username": "big-store", "password": "correct horse battery", "store_id": 2**40}
+    problem(await api.client.post("/api/staff", json=staff, headers=marketer), 400, "invalid_input")
+    assert (await api.sql("SELECT count(*) FROM campaigns"))[0][0] == 0
+    assert (await api.sql("SELECT count(*) FROM staff_users"))[0][0] == 0
+
+    pass_type = api.settings.apple.pass_type_identifier
+    problem(
+        await api.client.get(
+            f"/wallet/apple/v1/passes/{pass_type}/%C2%B2", headers={"Authorization": "ApplePass x"}
+        ),
+        401,
+        "pass_unauthorized",
+    )
+    beyond_year_9999 = await api.client.get(
+        f"/wallet/apple/v1/devices/device-z/registrations/{pass_type}",
+        params={"passesUpdatedSince": "9" * 20},
+    )
+    assert beyond_year_9999.status_code == 204

@@ -28,7 +28,7 @@ from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
-from tessera.problems import PROBLEM_JSON, exception_handlers, problem
+from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
@@ -122,7 +122,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             finally:
                 await ctx.bulk_codes.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -154,6 +154,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         request_max_body_size=MAX_REQUEST_BODY,
         debug=False,
     )
+    document_problems(app)
+    return app
 
 
 def _freeze_what_startup_built(_app: Litestar) -> None:

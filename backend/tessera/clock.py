@@ -6,6 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def representable_in_utc(moment: datetime) -> bool:
+    """Whether an aware ``moment`` is still a datetime once in UTC, where every time is stored and
+    compared: 0001-01-01T00:00+05:00 and 9999-12-31T23:00-05:00 are not."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -48,6 +48,14 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class PayloadTooLarge(DomainError):
+    """Answered for a request body over the size limit, before any handler runs."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

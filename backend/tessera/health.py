@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
 from tessera.analytics.rollup import events_behind
@@ -25,7 +26,12 @@ class HealthController(Controller):
     path = "/health"
     tags = ["operations"]
 
-    @get("/", summary="Database, outbox and analytics lag (public)", cache=False)
+    @get(
+        "/",
+        summary="Database, outbox and analytics lag (public)",
+        cache=False,
+        responses={503: ResponseSpec(Health, description="The database does not answer")},
+    )
     async def health(self, ctx: Ctx) -> Response[Health]:
         """200 while the database answers, 503 when it does not: what a load balancer needs.
         The lag figures tell an operator whether the background work keeps up."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response
-from litestar.params import HeaderParameter, QueryParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from tessera.errors import InvalidInput
-from tessera.idempotency.service import StoredAnswer
+from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
 from tessera.problems import problem
-from tessera.schemas import MAX_PAGE
+from tessera.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
@@ -22,15 +22,24 @@ IDEMPOTENCY_KEY = HeaderParameter(
     description="Retries with the same key get the first answer; see the README.",
     max_length=255,
 )
+# What a route taking an Idempotency-Key may answer besides its own errors (see ``raises``).
+IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, RequestInProgress)
+# Ids in paths, bounded by their keys' column types (see ``tessera.schemas``).
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_INT)]
+PathBigId = Annotated[int, PathParameter(ge=1, le=MAX_BIGINT)]
 LIMIT = QueryParameter(ge=1, le=MAX_PAGE, description="Page size")
 DEFAULT_LIMIT = 50
-CURSOR = QueryParameter(required=False, description="next_cursor of the previous page", max_length=32)
+CURSOR = QueryParameter(
+    required=False, description="next_cursor of the previous page", pattern=r"^[0-9]{1,10}$"
+)
 
 
 def after_id(cursor: str | None) -> int:
+    """The id a page continues after; cursors are ids of tables with 32-bit keys (``next_cursor``)."""
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    # ASCII only: str.isdigit() also holds for "³", which int() refuses.
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10 or int(cursor) > MAX_INT:
         raise InvalidInput("The cursor is not valid", field="cursor")
     return int(cursor)
 
@@ -39,7 +48,9 @@ def next_cursor(ids: list[int], limit: int) -> str | None:
     return str(ids[-1]) if len(ids) == limit else None
 
 
-def stored_response(answer: StoredAnswer) -> Response[bytes]:
+def stored_response(answer: StoredAnswer) -> Response[Any]:
+    """The stored answer of an idempotent request, already encoded; the route's return annotation
+    (``Response[TheView]``) documents its shape."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers)
 
@@ -73,6 +84,6 @@ def csv_download(header: Sequence[str], rows: AsyncIterable[Sequence[Any]], file
 
     return Stream(
         lines(),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to every text/* type
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -1,28 +1,52 @@
-"""The one map from exceptions to RFC 9457 problem-details responses."""
+"""The one map from exceptions to RFC 9457 problem-details responses, and their documentation.
+
+``document_problems`` declares in the OpenAPI document the problem answers of every route: the
+ones its guards, parameters and body imply, plus the domain errors it names with ``raises``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
+from litestar.constants import RESERVED_KWARGS
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
-from tessera.errors import DomainError
+from tessera.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:tessera:problem:"
+PROBLEMS = "problems"  # the key of a route's ``opt`` that names its domain errors
 log = structlog.get_logger(__name__)
+
+
+class Problem(msgspec.Struct):
+    """The body of every error answer. Some codes add members of their own: ``errors`` for
+    invalid input, ``redeemed_at`` and ``store_id`` for an already redeemed coupon, …"""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+
 
 _HTTP_CODES = {
     400: "invalid_input",
@@ -157,4 +181,71 @@ def exception_handlers() -> ExceptionHandlersMap:
     return handlers
 
 
-__all__ = ["PROBLEM_JSON", "MediaType", "exception_handlers", "problem"]
+def raises(*errors: type[DomainError]) -> dict[str, Any]:
+    """A route's ``opt``: the domain errors it answers with, for its OpenAPI responses."""
+    return {PROBLEMS: errors}
+
+
+def document_problems(app: Litestar) -> None:
+    """Give every route's OpenAPI operation a problem-details response per status it can answer
+    with, naming the codes. Responses a route declares itself take precedence."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            codes: dict[int, set[str]] = {}
+            for error in (*_implied(route, handler), *handler.opt.get(PROBLEMS, ())):
+                codes.setdefault(error.status, set()).add(error.code)
+            documented = {status: _problem_response(status, codes[status]) for status in sorted(codes)}
+            handler.responses = {**documented, **(handler.responses or {})}
+
+
+def _implied(route: HTTPRoute, handler: HTTPRouteHandler) -> Iterator[type[DomainError]]:
+    """The problems any route answers with, given its guards, parameters and body."""
+    yield ServiceUnavailable
+    for guard in handler.resolve_guards():
+        yield from getattr(guard, "raises", ())
+    if route.path_parameters:
+        yield NotFound
+    if _reads_parameters(handler):
+        yield InvalidInput
+    if "data" in handler.parsed_fn_signature.parameters:
+        yield PayloadTooLarge
+
+
+def _reads_parameters(handler: HTTPRouteHandler) -> bool:
+    """Whether the route or one of its dependencies takes a request parameter or body."""
+    dependencies = handler.resolve_dependencies()
+    signatures = [handler.parsed_fn_signature.parameters]
+    signatures += [
+        dependencies[name].parsed_fn_signature.parameters
+        for name in handler.parsed_fn_signature.parameters
+        if name in dependencies
+    ]
+    return any(
+        name not in dependencies and (name == "data" or name not in RESERVED_KWARGS)
+        for parameters in signatures
+        for name in parameters
+    )
+
+
+def _problem_response(status: int, codes: Iterable[str]) -> ResponseSpec:
+    listed = [f"`{code}`" for code in sorted(codes)]
+    alternatives = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
+    return ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_JSON,
+        description=f"{HTTPStatus(status).phrase}: problem details with code {alternatives}",
+        generate_examples=False,
+    )
+
+
+__all__ = [
+    "PROBLEM_JSON",
+    "MediaType",
+    "Problem",
+    "document_problems",
+    "exception_handlers",
+    "problem",
+    "raises",
+]

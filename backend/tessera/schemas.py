@@ -15,6 +15,12 @@ AttributeValue = str | int | float | bool
 Channel = Annotated[str, msgspec.Meta(pattern=r"^(pwa|push|email|sms|print|api)$")]
 CHANNELS = ("pwa", "push", "email", "sms", "print", "api")
 MAX_PAGE = 200
+# The largest INTEGER and BIGINT values (PostgreSQL; SQLite integers are 64-bit). A number beyond
+# the column it lands in is invalid input, not a database error.
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+# Stores, staff, customers, campaigns and code batches have INTEGER keys; coupons and redemptions BIGINT.
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
 
 
 class Page(msgspec.Struct, Generic[T]):

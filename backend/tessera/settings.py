@@ -244,7 +244,8 @@ class Settings:
         """Fail fast on unusable values; fill development-only secrets."""
         if not 14 <= self.codes.random_length <= 24:
             raise ConfigurationError("TESSERA_CODE_LENGTH must be between 14 and 24 (>= 64 bits)")
-        if not (self.codes.ean_prefix.isdigit() and 1 <= len(self.codes.ean_prefix) <= 3):
+        prefix = self.codes.ean_prefix
+        if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 3):
             raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
         settings = self
         secret = self.security.code_secret

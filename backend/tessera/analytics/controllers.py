@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from litestar import Controller, get
 from litestar.di import Dependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select
 
@@ -24,13 +24,15 @@ from tessera.analytics.schemas import (
 )
 from tessera.auth.guards import allow
 from tessera.campaigns.models import Campaign
+from tessera.clock import representable_in_utc
 from tessera.deps import Ctx
 from tessera.errors import InvalidInput
-from tessera.http import csv_download
+from tessera.http import PathId, csv_download
+from tessera.schemas import MAX_INT
 from tessera.stores.models import Store
 
 EventWindow = Annotated[Window, Dependency(kind="named")]
-CAMPAIGN = QueryParameter(ge=1, description="only this campaign")
+CAMPAIGN = QueryParameter(ge=1, le=MAX_INT, description="only this campaign")
 SINCE = QueryParameter(description="events at or after this time (RFC 3339 with a zone)")
 UNTIL = QueryParameter(description="events before this time (RFC 3339 with a zone)")
 BY = QueryParameter(description="group by distribution channel or presented medium")
@@ -59,6 +61,8 @@ def provide_window(
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name)
+        if moment is not None and not representable_in_utc(moment):
+            raise InvalidInput("The time is out of range in UTC", field=name)
     if since is not None and until is not None and since >= until:
         raise InvalidInput("since must be before until", field="since")
     return Window(campaign_id, since, until)
@@ -91,7 +95,7 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             return await channel_report(session, window, by)
 
-    @get("/channels.csv", summary="The per-channel table as CSV (marketer)")
+    @get("/channels.csv", summary="The per-channel table as CSV (marketer)", media_type="text/csv")
     async def channels_csv(
         self,
         ctx: Ctx,
@@ -139,11 +143,15 @@ class AnalyticsController(Controller):
             return DailySeries(time_zone=tz, days=await daily(session, window, zone))
 
     @get("/customers/{customer_id:int}", summary="One customer's response profile (marketer)")
-    async def customer(self, ctx: Ctx, customer_id: FromPath[int]) -> CustomerProfile:
+    async def customer(self, ctx: Ctx, customer_id: PathId) -> CustomerProfile:
         async with ctx.readers() as session:
             return await customer_profile(session, customer_id, ctx.clock.now())
 
-    @get("/redemptions.csv", summary="Every redemption and void as CSV, streamed (marketer)")
+    @get(
+        "/redemptions.csv",
+        summary="Every redemption and void as CSV, streamed (marketer)",
+        media_type="text/csv",
+    )
     async def redemptions_csv(
         self,
         ctx: Ctx,

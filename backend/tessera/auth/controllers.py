@@ -12,6 +12,7 @@ from tessera.auth.guards import allow
 from tessera.auth.services import InvalidCredentials
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import TooManyRequests
+from tessera.problems import raises
 from tessera.stores.schemas import StaffSessionView, StoreView
 
 
@@ -31,7 +32,12 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/staff/login", status_code=HTTP_200_OK, summary="Staff login (public)")
+    @post(
+        "/staff/login",
+        status_code=HTTP_200_OK,
+        summary="Staff login (public)",
+        opt=raises(InvalidCredentials, TooManyRequests),
+    )
     async def staff_login(self, ctx: Ctx, data: JSONBody[StaffLoginInput]) -> StaffToken:
         """Username and password → an expiring staff token. Failed logins are throttled."""
         now = ctx.clock.now()

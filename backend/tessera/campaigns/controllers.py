@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
@@ -14,10 +15,30 @@ from tessera.campaigns.schemas import (
     PersonalCouponCreate,
     PublishResult,
 )
-from tessera.campaigns.services import view
+from tessera.campaigns.services import (
+    CampaignEnded,
+    CampaignLocked,
+    CampaignNotFound,
+    CustomerNotEligible,
+    view,
+)
+from tessera.coupons.issuing import CodeSpaceExhausted
+from tessera.coupons.schemas import CouponView
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, LIMIT, after_id, next_cursor, stored_response
+from tessera.errors import Unprocessable
+from tessera.http import (
+    CURSOR,
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    LIMIT,
+    PathId,
+    after_id,
+    next_cursor,
+    stored_response,
+)
 from tessera.idempotency.service import request_hash
+from tessera.problems import raises
 from tessera.schemas import Page
 
 
@@ -26,7 +47,12 @@ class CampaignController(Controller):
     tags = ["campaigns"]
     guards = allow("marketer")
 
-    @post("/", summary="Create a campaign (marketer)")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Create a campaign (marketer)",
+        opt=raises(Unprocessable, *IDEMPOTENCY_ERRORS),
+    )
     async def create(
         self,
         ctx: Ctx,
@@ -35,7 +61,7 @@ class CampaignController(Controller):
         data: JSONBody[CampaignCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[CampaignView]:
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, object]:
@@ -62,30 +88,39 @@ class CampaignController(Controller):
             found = await services.campaigns.list(session, limit, after_id(cursor))
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
-    @get("/{campaign_id:int}", summary="One campaign (marketer)")
-    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: FromPath[int]) -> CampaignView:
+    @get("/{campaign_id:int}", summary="One campaign (marketer)", opt=raises(CampaignNotFound))
+    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: PathId) -> CampaignView:
         async with ctx.readers() as session:
             return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
 
-    @patch("/{campaign_id:int}", summary="Change a campaign (marketer)")
+    @patch(
+        "/{campaign_id:int}",
+        summary="Change a campaign (marketer)",
+        opt=raises(CampaignNotFound, CampaignLocked),
+    )
     async def update(
-        self, ctx: Ctx, services: Svc, campaign_id: FromPath[int], data: JSONBody[CampaignUpdate]
+        self, ctx: Ctx, services: Svc, campaign_id: PathId, data: JSONBody[CampaignUpdate]
     ) -> CampaignView:
         """Discount and start are fixed once published; adding a limit counts past redemptions."""
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             return view(await services.campaigns.update(session, campaign_id, data, now), now)
 
-    @post("/{campaign_id:int}/publish", summary="Publish: issue coupons to the segment (marketer)")
+    @post(
+        "/{campaign_id:int}/publish",
+        status_code=HTTP_200_OK,
+        summary="Publish: issue coupons to the segment (marketer)",
+        opt=raises(CampaignNotFound, CampaignEnded, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS),
+    )
     async def publish(
         self,
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[PublishResult]:
         """Idempotent by nature: publishing again issues only to customers who have none yet."""
         now = ctx.clock.now()
 
@@ -100,17 +135,24 @@ class CampaignController(Controller):
         )
         return stored_response(answer)
 
-    @post("/{campaign_id:int}/coupons", summary="Issue one personal coupon for one message (marketer)")
+    @post(
+        "/{campaign_id:int}/coupons",
+        status_code=HTTP_201_CREATED,
+        summary="Issue one personal coupon for one message (marketer)",
+        opt=raises(
+            CampaignNotFound, CampaignEnded, CustomerNotEligible, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS
+        ),
+    )
     async def issue_personal(
         self,
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[PersonalCouponCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[CouponView]:
         """A fresh code for one e-mail/SMS; ``message_id`` (or the Idempotency-Key) makes it
         one code per message however often it is asked for."""
         now = ctx.clock.now()

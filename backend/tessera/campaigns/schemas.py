@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from tessera.schemas import AttributeValue, LongText, ShortText, Tag
+from tessera.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
 from tessera.wallet.design import WalletDesignInput, WalletDesignView
 
-Positive = Annotated[int, msgspec.Meta(ge=1)]
+Positive = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
 
 
 DiscountKind = Literal["percent", "amount", "free_item"]
@@ -107,6 +107,6 @@ class PublishResult(msgspec.Struct):
 
 
 class PersonalCouponCreate(msgspec.Struct, forbid_unknown_fields=True):
-    customer_id: int
+    customer_id: Id
     channel: Annotated[str, msgspec.Meta(pattern=r"^(pwa|push|email|sms|print|api)$")] = "api"
     message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None

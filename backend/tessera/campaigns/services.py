@@ -24,6 +24,7 @@ from tessera.campaigns.schemas import (
     PublishResult,
     Segment,
 )
+from tessera.clock import representable_in_utc
 from tessera.codes.formats import ean13_campaign_digits
 from tessera.codes.keys import CodeKeys
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
@@ -98,6 +99,9 @@ def _check_discount(discount: Discount) -> None:
 def _check_window(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput("Times need a UTC offset (RFC 3339)", field="starts_at")
+    for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if not representable_in_utc(moment):
+            raise InvalidInput("The time is out of range in UTC", field=field)
     if ends_at <= starts_at:
         raise InvalidInput("ends_at must be after starts_at", field="ends_at")
 

@@ -3,16 +3,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
+from tessera.campaigns.services import CampaignNotFound
+from tessera.codes.bulk import BatchNotFound
 from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
+from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_KEY, csv_download, stored_response
+from tessera.errors import Unprocessable
+from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.idempotency.service import request_hash
+from tessera.problems import raises
+from tessera.schemas import MAX_INT
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
 
@@ -39,17 +45,22 @@ class CodeController(Controller):
     tags = ["codes"]
     guards = allow("marketer")
 
-    @post("/", status_code=202, summary="Generate unassigned single-use codes (marketer)")
+    @post(
+        "/",
+        status_code=202,
+        summary="Generate unassigned single-use codes (marketer)",
+        opt=raises(CampaignNotFound, Unprocessable, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS),
+    )
     async def create_batch(
         self,
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         data: JSONBody[CodeBatchCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[CodeBatchView]:
         """Codes for print, SMS or e-mail lists, written in the background; follow
         ``progress_url``, then download ``export_url``. Up to 1,000,000 per batch."""
         now = ctx.clock.now()
@@ -71,19 +82,24 @@ class CodeController(Controller):
             ctx.bulk_codes.generate_in_background(batch_id)
         return stored_response(answer)
 
-    @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)")
-    async def get_batch(self, ctx: Ctx, campaign_id: FromPath[int], batch_id: FromPath[int]) -> CodeBatchView:
+    @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)", opt=raises(BatchNotFound))
+    async def get_batch(self, ctx: Ctx, campaign_id: PathId, batch_id: PathId) -> CodeBatchView:
         async with ctx.readers() as session:
             return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
 
-    @get("/", summary="Export unassigned codes as CSV (marketer)", media_type="text/csv")
+    @get(
+        "/",
+        summary="Export unassigned codes as CSV (marketer)",
+        media_type="text/csv",
+        opt=raises(CampaignNotFound),
+    )
     async def export(
         self,
         ctx: Ctx,
         services: Svc,
-        campaign_id: FromPath[int],
+        campaign_id: PathId,
         format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
-        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1)] = None,
+        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1, le=MAX_INT)] = None,
     ) -> Stream:
         """Streamed in serial order, a page at a time: a million codes never sit in memory."""
         async with ctx.readers() as session:

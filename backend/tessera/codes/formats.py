@@ -58,7 +58,7 @@ def group(code: str, size: int = 4) -> str:
 
 def ean13_check_digit(data: str) -> str:
     """GS1 mod-10 check digit over 12 digits (weights 1,3 from the left)."""
-    if len(data) != 12 or not data.isdigit():
+    if len(data) != 12 or not (data.isascii() and data.isdigit()):
         raise ValueError("EAN-13 data must be 12 digits")
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(data))
     return str((10 - total % 10) % 10)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath
 
 from tessera.auth.guards import allow
+from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
+from tessera.http import PathBigId
+from tessera.problems import raises
 
 
 class CouponController(Controller):
@@ -12,10 +14,13 @@ class CouponController(Controller):
     tags = ["coupons"]
     guards = allow("customer")
 
-    @get("/{coupon_id:int}/qr.svg", summary="QR code of my coupon (customer, owner only)")
-    async def qr_svg(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
-    ) -> Response[str]:
+    @get(
+        "/{coupon_id:int}/qr.svg",
+        summary="QR code of my coupon (customer, owner only)",
+        media_type="image/svg+xml",
+        opt=raises(CouponNotFound),
+    )
+    async def qr_svg(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> Response[str]:
         async with ctx.readers() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
         return Response(

@@ -7,12 +7,14 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from tessera.auth.guards import allow
+from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
 from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
-from tessera.customers.services import customer_view
+from tessera.customers.services import CustomerExists, CustomerNotFound, TermsRequired, customer_view
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput, TooManyRequests
 from tessera.http import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
+from tessera.problems import raises
 from tessera.schemas import Page
 
 
@@ -20,7 +22,12 @@ class RegistrationController(Controller):
     path = "/api/customers"
     tags = ["customers"]
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Register a customer (public)")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Register a customer (public)",
+        opt=raises(CustomerExists, TermsRequired, CodeSpaceExhausted, TooManyRequests),
+    )
     async def register(
         self, ctx: Ctx, services: Svc, data: JSONBody[CustomerCreate], request: Request[Any, Any, Any]
     ) -> CustomerCreated:
@@ -66,12 +73,13 @@ class MeController(Controller):
     tags = ["customers"]
     guards = allow("customer")
 
-    @get("/", summary="My profile (customer)")
+    # Another process may still accept the token of a customer erased a moment ago.
+    @get("/", summary="My profile (customer)", opt=raises(CustomerNotFound))
     async def me(self, ctx: Ctx, services: Svc, principal: Caller) -> CustomerView:
         async with ctx.readers() as session:
             return customer_view(await services.customers.get(session, principal.id))
 
-    @patch("/", summary="Change my profile or consents (customer)")
+    @patch("/", summary="Change my profile or consents (customer)", opt=raises(CustomerNotFound))
     async def update_me(
         self, ctx: Ctx, services: Svc, principal: Caller, data: JSONBody[CustomerUpdate]
     ) -> CustomerView:
@@ -80,7 +88,7 @@ class MeController(Controller):
             customer = await services.customers.update(session, principal.id, data, ctx.clock.now())
             return customer_view(customer)
 
-    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase me (customer)")
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase me (customer)", opt=raises(CustomerNotFound))
     async def erase_me(
         self, ctx: Ctx, services: Svc, principal: Caller, request: Request[Any, Any, Any]
     ) -> None:

@@ -70,7 +70,7 @@ def _translated(error: WebPushException) -> Exception:
     if status in (404, 410):
         return SubscriptionGone(str(status))
     if status is None or status == 429 or status >= 500:
-        retry_after = error.retry_after
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        retry_after = error.retry_after or ""
+        seconds = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None
         return RetryLater(f"push service answered {status}", seconds)
     return GiveUp(f"push service refused the message: {status} {error.message}")

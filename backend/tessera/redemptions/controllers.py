@@ -4,18 +4,33 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow, current_principal
+from tessera.codes.payloads import InvalidCode
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_KEY, stored_response
-from tessera.idempotency.service import check_key, request_hash
-from tessera.redemptions.errors import error_for
+from tessera.errors import TooManyRequests
+from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, stored_response
+from tessera.idempotency.service import StoredAnswer, check_key, request_hash
+from tessera.problems import raises
+from tessera.redemptions.errors import (
+    AlreadyRedeemed,
+    AlreadyVoided,
+    CouponExpired,
+    LimitReached,
+    NotYetValid,
+    RedemptionNotFound,
+    VoidNotAllowed,
+    error_for,
+)
 from tessera.redemptions.ledger import IdempotencyClaim
-from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
+from tessera.redemptions.schemas import RedeemInput, RedemptionView, ValidateInput, ValidationView, VoidView
 from tessera.services import Services
+
+# What a presented code can meet, in validation as in redemption.
+CODE_ERRORS = (InvalidCode, AlreadyRedeemed, CouponExpired, NotYetValid, TooManyRequests)
 
 
 class RedemptionController(Controller):
@@ -23,19 +38,29 @@ class RedemptionController(Controller):
     tags = ["redemptions"]
     guards = allow("staff")
 
-    @post("/validate", status_code=HTTP_200_OK, summary="Check a code without redeeming (staff)")
+    @post(
+        "/validate",
+        status_code=HTTP_200_OK,
+        summary="Check a code without redeeming (staff)",
+        opt=raises(*CODE_ERRORS),
+    )
     async def validate(
         self, services: Svc, principal: Caller, data: JSONBody[ValidateInput]
     ) -> ValidationView:
         return await services.redemptions.validate(principal, data)
 
-    @post("/", summary="Redeem a code (staff)", response_description="The redemption")
+    @post(
+        "/",
+        summary="Redeem a code (staff)",
+        response_description="The redemption",
+        opt=raises(*CODE_ERRORS, LimitReached, *IDEMPOTENCY_ERRORS),
+    )
     async def redeem(
         self,
         data: JSONBody[RedeemInput],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[RedemptionView]:
         """Exactly once: one conditional write decides; unknown and forged codes get the same
         404; a retry with the same ``Idempotency-Key`` gets the first answer."""
         # The hot path takes no injected dependencies: two of them make Litestar start a task
@@ -52,20 +77,22 @@ class RedemptionController(Controller):
         outcome = await services.redemptions.redeem(principal, data, claim)
         if outcome.status != 201:
             raise error_for(outcome.body)
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-        return Response(
-            msgspec.json.encode(outcome.body), status_code=201, media_type="application/json", headers=headers
-        )
+        return stored_response(StoredAnswer(201, msgspec.json.encode(outcome.body), outcome.replayed))
 
-    @post("/{redemption_id:int}/void", status_code=HTTP_200_OK, summary="Void a redemption (staff)")
+    @post(
+        "/{redemption_id:int}/void",
+        status_code=HTTP_200_OK,
+        summary="Void a redemption (staff)",
+        opt=raises(RedemptionNotFound, AlreadyVoided, VoidNotAllowed, *IDEMPOTENCY_ERRORS),
+    )
     async def void(
         self,
         ctx: Ctx,
         services: Svc,
         principal: Caller,
-        redemption_id: FromPath[int],
+        redemption_id: PathBigId,
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[bytes]:
+    ) -> Response[VoidView]:
         """The coupon becomes usable again; the void is a row of its own, never a delete."""
 
         async def effect(session: AsyncSession) -> tuple[int, VoidView]:

@@ -31,6 +31,21 @@ class ValidationView(msgspec.Struct):
     medium: str
 
 
+class RedemptionView(msgspec.Struct):
+    """The answer to a redemption, as each ledger writes it (``ledger.success_body``)."""
+
+    id: int
+    coupon_id: int
+    campaign_id: int
+    redeemed_at: datetime
+    store_id: int
+    staff_id: int
+    medium: str
+    channel: str
+    order_total: int | None
+    discount: Discount
+
+
 class VoidView(msgspec.Struct):
     id: int
     redemption_id: int

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from tessera.auth.guards import allow
 from tessera.deps import Ctx, Svc
+from tessera.http import PathId
+from tessera.problems import raises
 from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
+from tessera.stores.services import StoreNotFound, UsernameTaken
 
 
 class StoreController(Controller):
@@ -20,9 +23,13 @@ class StoreController(Controller):
             store = await services.stores.create_store(session, data, ctx.clock.now())
             return StoreView.of(store)
 
-    @patch("/stores/{store_id:int}", summary="Change a store or its scanner settings (marketer)")
+    @patch(
+        "/stores/{store_id:int}",
+        summary="Change a store or its scanner settings (marketer)",
+        opt=raises(StoreNotFound),
+    )
     async def update_store(
-        self, ctx: Ctx, services: Svc, store_id: FromPath[int], data: JSONBody[StoreUpdate]
+        self, ctx: Ctx, services: Svc, store_id: PathId, data: JSONBody[StoreUpdate]
     ) -> StoreView:
         async with ctx.sessions.begin() as session:
             return StoreView.of(await services.stores.update_store(session, store_id, data))
@@ -32,7 +39,12 @@ class StoreController(Controller):
         async with ctx.readers() as session:
             return [StoreView.of(store) for store in await services.stores.list_stores(session)]
 
-    @post("/staff", status_code=HTTP_201_CREATED, summary="Create a staff account (marketer)")
+    @post(
+        "/staff",
+        status_code=HTTP_201_CREATED,
+        summary="Create a staff account (marketer)",
+        opt=raises(StoreNotFound, UsernameTaken),
+    )
     async def create_staff(self, ctx: Ctx, services: Svc, data: JSONBody[StaffCreate]) -> StaffView:
         async with ctx.sessions.begin() as session:
             user = await services.stores.create_staff(session, data, ctx.clock.now())

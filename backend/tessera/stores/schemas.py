@@ -4,7 +4,7 @@ from typing import Annotated
 
 import msgspec
 
-from tessera.schemas import ShortText
+from tessera.schemas import Id, ShortText
 from tessera.stores.models import Store
 
 
@@ -50,7 +50,7 @@ class StoreView(msgspec.Struct):
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
     username: Annotated[str, msgspec.Meta(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
     password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)]
-    store_id: int
+    store_id: Id
     can_void: bool = True
 
 

@@ -63,11 +63,9 @@ class ApnsClient:
             raise DeviceGone(reason or str(response.status_code))
         if response.status_code in (429, 500, 503) or response.status_code == 403:
             # 403 is a certificate problem an operator can fix: keep the push meanwhile.
-            retry_after = response.headers.get("retry-after")
-            raise RetryLater(
-                f"APNs {response.status_code} {reason}",
-                float(retry_after) if retry_after and retry_after.isdigit() else None,
-            )
+            retry_after = response.headers.get("retry-after", "")
+            seconds = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else None
+            raise RetryLater(f"APNs {response.status_code} {reason}", seconds)
         raise GiveUp(f"APNs refused the push: {response.status_code} {reason}")
 
     async def aclose(self) -> None:

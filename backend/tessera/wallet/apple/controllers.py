@@ -13,14 +13,18 @@ from typing import Annotated, Any
 import msgspec
 import structlog
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tessera.auth.guards import allow
+from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput
 from tessera.events.log import record_for_coupon
+from tessera.http import PathBigId
+from tessera.problems import raises
 from tessera.wallet.apple.apns import PUSH_TOKEN
-from tessera.wallet.apple.services import pass_version
+from tessera.wallet.apple.services import PassNotFound, PassUnauthorized, pass_version
 
 PKPASS = "application/vnd.apple.pkpass"
 log = structlog.get_logger("tessera.wallet.apple")
@@ -67,9 +71,14 @@ class ApplePassController(Controller):
     tags = ["wallet"]
     guards = allow("customer")
 
-    @get("/{coupon_id:int}/pass.pkpass", summary="Apple Wallet pass of my coupon (customer, owner only)")
+    @get(
+        "/{coupon_id:int}/pass.pkpass",
+        summary="Apple Wallet pass of my coupon (customer, owner only)",
+        media_type=PKPASS,
+        opt=raises(CouponNotFound),
+    )
     async def download(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
+        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId
     ) -> Response[bytes]:
         now = ctx.clock.now()
         async with ctx.readers() as session:
@@ -89,6 +98,8 @@ class AppleWebServiceController(Controller):
         "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
         summary="Register a pass on a device (Apple Wallet device, pass token)",
         status_code=201,
+        responses={200: ResponseSpec(None, description="The pass was registered on this device already")},
+        opt=raises(PassUnauthorized, PassNotFound),
     )
     async def register(
         self,
@@ -115,6 +126,7 @@ class AppleWebServiceController(Controller):
         "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
         summary="Unregister a pass from a device (Apple Wallet device, pass token)",
         status_code=200,
+        opt=raises(PassUnauthorized, PassNotFound),
     )
     async def unregister(
         self,
@@ -135,6 +147,8 @@ class AppleWebServiceController(Controller):
     @get(
         "/devices/{device_id:str}/registrations/{pass_type:str}",
         summary="Serial numbers of a device's changed passes (Apple Wallet device)",
+        responses={204: ResponseSpec(None, description="No pass of this device changed since then")},
+        opt=raises(PassNotFound),
     )
     async def changed(
         self,
@@ -156,6 +170,9 @@ class AppleWebServiceController(Controller):
     @get(
         "/passes/{pass_type:str}/{serial:str}",
         summary="The latest version of a pass (Apple Wallet device, pass token)",
+        media_type=PKPASS,
+        responses={304: ResponseSpec(None, description="Not changed since If-Modified-Since")},
+        opt=raises(PassUnauthorized, PassNotFound),
     )
     async def latest(
         self,

@@ -56,9 +56,12 @@ def update_tag(moment: datetime) -> str:
 
 
 def parse_tag(tag: str | None) -> datetime | None:
-    if not tag or not tag.isdigit() or len(tag) > 20:
+    if not tag or not (tag.isascii() and tag.isdigit()) or len(tag) > 20:
         return None
-    return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
+    try:
+        return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
+    except (OverflowError, ValueError):  # beyond year 9999: no tag we gave out
+        return None
 
 
 class ApplePasses:
@@ -90,7 +93,7 @@ class ApplePasses:
 
     def authorize(self, serial: str, authorization: str | None) -> int:
         """The coupon id of ``serial`` if ``authorization`` carries its pass token; else 401."""
-        if not serial.isdigit() or len(serial) > 18 or not authorization:
+        if not (serial.isascii() and serial.isdigit()) or len(serial) > 18 or not authorization:
             raise PassUnauthorized
         if not authorization.startswith(AUTH_SCHEME):
             raise PassUnauthorized

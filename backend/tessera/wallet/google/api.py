@@ -179,7 +179,7 @@ def _retry_after(response: httpx.Response, now: datetime) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)

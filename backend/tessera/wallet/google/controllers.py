@@ -6,12 +6,15 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 
 from tessera.auth.guards import allow
+from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
+from tessera.errors import PayloadTooLarge
 from tessera.events.log import record_for_coupon
-from tessera.http import raw_body
+from tessera.http import PathBigId, raw_body
+from tessera.problems import raises
+from tessera.wallet.google.services import CallbackRefused
 
 
 class SaveLink(msgspec.Struct):
@@ -26,10 +29,9 @@ class GoogleWalletController(Controller):
     @get(
         "/{coupon_id:int}/google-wallet",
         summary="Google Wallet save link of my coupon (customer, owner only)",
+        opt=raises(CouponNotFound),
     )
-    async def save_link(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: FromPath[int]
-    ) -> SaveLink:
+    async def save_link(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> SaveLink:
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
@@ -46,6 +48,7 @@ class GoogleCallbackController(Controller):
         "/callback",
         status_code=200,
         summary="Save/delete callback from Google Wallet (Google, signed message)",
+        opt=raises(CallbackRefused, PayloadTooLarge),
     )
     async def callback(self, ctx: Ctx, services: Svc, request: Request[Any, Any, Any]) -> None:
         """Verified against Google's signing keys; a repeated nonce is acknowledged and ignored."""
