@@ -194,6 +194,26 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it (uvicorn's workers under ``--workers N``)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
 def _postgres_cpu() -> dict[int, float]:
     """CPU seconds of every ``postgres`` process on this machine (backends, writers, …)."""
     found: dict[int, float] = {}
@@ -323,15 +343,18 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
     await connections.open()
     try:
         _, _, warm_statuses = await _drive(connections, warmup)
-        server_pid = spec["server_pid"]
-        server_cpu = _cpu_seconds(server_pid)
+        server_pids = _process_tree(spec["server_pid"])
+        others = spec.get("other_pids", {})  # e.g. {"worker": pid}: reported apart
+        server_cpu = {pid: _cpu_seconds(pid) for pid in server_pids}
+        other_cpu = {name: _cpu_seconds(pid) for name, pid in others.items()}
         pg_cpu = _postgres_cpu() if spec["postgres"] else {}
         own = resource.getrusage(resource.RUSAGE_SELF)
         started_ns = time.perf_counter_ns()
         latencies, finished, statuses = await _drive(connections, measured)
         elapsed = (time.perf_counter_ns() - started_ns) / 1e9
         own_after = resource.getrusage(resource.RUSAGE_SELF)
-        server_cpu = _cpu_seconds(server_pid) - server_cpu
+        server_cpu = {pid: _cpu_seconds(pid) - used for pid, used in server_cpu.items()}
+        other_cpu = {name: _cpu_seconds(others[name]) - used for name, used in other_cpu.items()}
         pg_after = _postgres_cpu() if spec["postgres"] else {}
     finally:
         connections.close()
@@ -348,9 +371,14 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
         "non_201": sum(n for status, n in statuses.items() if status != 201),
         "statuses": {str(status): n for status, n in sorted(statuses.items())},
         "warmup_non_201": sum(n for status, n in warm_statuses.items() if status != 201),
-        "server_cpu_pct": round(100 * server_cpu / elapsed, 1),
+        "server_cpu_pct": round(100 * sum(server_cpu.values()) / elapsed, 1),
         "client_cpu_pct": round(100 * client_cpu / elapsed, 1),
     }
+    if len(server_cpu) > 1:  # how the load spread over the server's processes
+        busy = sorted((used for used in server_cpu.values() if used >= 0.01 * elapsed), reverse=True)
+        result["server_processes_cpu_pct"] = [round(100 * used / elapsed, 1) for used in busy]
+    for name, used in other_cpu.items():
+        result[f"{name}_cpu_pct"] = round(100 * used / elapsed, 1)
     if spec["timeline"]:
         result["timeline"] = _timeline(started_ns, latencies, finished)
     if spec["postgres"]:
@@ -443,8 +471,10 @@ class Processes:
             self.stop(process)
 
 
-def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:
-    """The command line ``tessera serve`` amounts to (see tessera.cli._serve), for any app."""
+def uvicorn_command(app: str, port: int, *extra: str, workers: int = 1) -> list[str]:
+    """The command line ``tessera serve [--workers N]`` amounts to (see tessera.cli._serve), for
+    any app. With several workers each reports its start-up (info level; the access log stays
+    off), so ``start_server`` can wait for all of them."""
     return [
         sys.executable,
         "-m",
@@ -457,9 +487,9 @@ def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--log-level",
-        "warning",
+        "info" if workers > 1 else "warning",
         "--no-access-log",
         "--timeout-graceful-shutdown",
         "10",
@@ -467,17 +497,26 @@ def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:
 
 
 def start_server(
-    processes: Processes, name: str, app: str, env: dict[str, str], workdir: Path, *extra: str
+    processes: Processes,
+    name: str,
+    app: str,
+    env: dict[str, str],
+    workdir: Path,
+    *extra: str,
+    workers: int = 1,
 ) -> Server:
+    """A uvicorn server, returned once healthy and (``workers`` > 1) once every worker has
+    started: keep-alive connections opened earlier would all land on the first ones."""
     port = _free_port()
     log = workdir / f"{name}.log"
-    process = processes.start(uvicorn_command(app, port, *extra), env, log)
-    deadline = time.monotonic() + 60
+    process = processes.start(uvicorn_command(app, port, *extra, workers=workers), env, log)
+    deadline = time.monotonic() + 60 + 15 * workers
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{name} server exited; log:\n{log.read_text()[-3000:]}")
+        started = workers == 1 or log.read_text().count("Application startup complete.") >= workers
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200:
+            if started and httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200:
                 return Server(name, process, port, log)
         time.sleep(0.2)
     raise RuntimeError(f"{name} server did not become healthy; log:\n{log.read_text()[-3000:]}")
@@ -626,6 +665,7 @@ def run_load(
     level: Level,
     postgres: bool,
     timeline: bool,
+    other_pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     spec = {
         "host": HOST,
@@ -638,6 +678,7 @@ def run_load(
         "end": start + level.warmup + level.requests,
         "concurrency": level.concurrency,
         "server_pid": server.pid,
+        "other_pids": other_pids or {},
         "postgres": postgres,
         "timeline": timeline,
     }

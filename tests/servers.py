@@ -31,9 +31,14 @@ def server_env(database_url: str, data_dir: Path, secret: str) -> dict[str, str]
     }
 
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+APP = "tessera.app:app_from_env"
+
+
 @contextmanager
-def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
-    """``count`` independent server processes; yields their base URLs."""
+def running_servers(count: int, env: dict[str, str], app: str = APP) -> Iterator[list[str]]:
+    """``count`` independent server processes of the app factory ``app`` (a ``module:function``
+    importable from the repository root, e.g. a variant under ``tests``); yields their base URLs."""
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -46,7 +51,9 @@ def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
                         "-m",
                         "uvicorn",
                         "--factory",
-                        "tessera.app:app_from_env",
+                        app,
+                        "--app-dir",
+                        str(REPOSITORY),
                         "--host",
                         "127.0.0.1",
                         "--port",
@@ -63,7 +70,7 @@ def running_servers(count: int, env: dict[str, str]) -> Iterator[list[str]]:
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 + 10 * count  # a busy machine starts them slowly
         for url, process in zip(urls, processes, strict=True):
             while True:
                 if process.poll() is not None:

@@ -63,12 +63,13 @@ def _worker(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with (
-            open_context(settings, SystemClock()) as ctx,
-            background_work(ctx, Services.build(ctx), embedded_only=False),
-        ):
-            print("Tessera worker running (Ctrl+C stops it)")
-            await stop.wait()
+        async with open_context(settings, SystemClock()) as ctx:
+            try:
+                async with background_work(ctx, Services.build(ctx), embedded_only=False):
+                    print("Tessera worker running (Ctrl+C stops it)", flush=True)
+                    await stop.wait()
+            finally:
+                await ctx.bulk_codes.stop()  # code batches it took up pause; another resumes them
 
     asyncio.run(run())
 
@@ -107,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="app processes sharing the port (PostgreSQL only)"
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("worker", help="deliver outbox effects and run periodic jobs (no HTTP)")
     commands.add_parser("vapid", help="generate a VAPID key pair for Web Push")
@@ -127,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     if args.command == "serve":
+        if args.workers > 1 and settings.database.is_sqlite:
+            print(
+                "configuration error: SQLite is a one-process store; "
+                "several processes need TESSERA_DATABASE_URL=postgresql+asyncpg://…",
+                file=sys.stderr,
+            )
+            return 2
         _serve(settings, args.host, args.port, args.workers)
     elif args.command == "migrate":
         _migrate(settings)

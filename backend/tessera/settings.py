@@ -6,9 +6,10 @@ restarts); production refuses to start without them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -297,14 +298,7 @@ class Settings:
                 raise ConfigurationError(
                     "TESSERA_VAPID_PRIVATE_KEY must be set in production (tessera vapid)"
                 )
-            path = self.data_dir / "vapid_private_key"
-            if path.exists():
-                key = path.read_text().strip()
-            else:
-                self.data_dir.mkdir(parents=True, exist_ok=True)
-                key = generate_vapid_keys().private_key
-                path.write_text(key)
-                path.chmod(0o600)
+            key = _kept_secret(self.data_dir / "vapid_private_key", lambda: generate_vapid_keys().private_key)
         try:
             load_private_key(key)
         except ValueError as error:
@@ -313,14 +307,31 @@ class Settings:
 
     def _development_secret(self) -> str:
         """A secret kept in the data directory, so development codes survive restarts."""
-        path = self.data_dir / "code_secret"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(48)
-        path.write_text(value)
-        path.chmod(0o600)
-        return value
+        return _kept_secret(self.data_dir / "code_secret", lambda: secrets.token_urlsafe(48))
+
+
+def _kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret stored at ``path``, made and stored (mode 0600) if there is none yet.
+
+    Processes starting at once on one data directory (several servers, or uvicorn's own
+    ``--workers N`` with the app factory) must end up with the same secret: each writes its
+    own to a temporary file and links it into place, which only the first can do; the others
+    read the winner's.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(make())
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def _path(value: str) -> Path | None:

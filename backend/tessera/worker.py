@@ -38,10 +38,23 @@ async def background_work(
     ctx: AppContext, services: Services, *, embedded_only: bool
 ) -> AsyncIterator[OutboxWorker | None]:
     """Build the worker; run it in the background unless ``embedded_only`` and embedding is off."""
-    settings = ctx.settings
-    if embedded_only and not settings.worker.embedded:
+    if embedded_only and not ctx.settings.worker.embedded:
         yield None
         return
+    async with worker_for(ctx, services) as worker, running(worker):
+        yield worker
+
+
+@asynccontextmanager
+async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[OutboxWorker]:
+    """The worker of this process with its delivery clients, closed on exit (not started).
+
+    Every job is safe in any number of processes at once: outbox rows are leased
+    (``Outbox.claim``), the periodic jobs mark what they did with conditional updates, the
+    rollup moves its watermark conditionally, and a code batch is written by the one process
+    that claims it (``BulkCodes.resume_unfinished``).
+    """
+    settings = ctx.settings
     apple = settings.apple
     if apple.cert_path is None or apple.key_path is None:
         raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
@@ -74,13 +87,17 @@ async def background_work(
             EXPIRY_REMINDER: push.deliver,
         },
         settings.worker,
-        jobs=[delivery.notice_expiring, push.remind_expiring, ExpiryRecorder(ctx.sessions, ctx.clock).run],
+        jobs=[
+            delivery.notice_expiring,
+            push.remind_expiring,
+            ExpiryRecorder(ctx.sessions, ctx.clock).run,
+            ctx.bulk_codes.resume_unfinished,
+        ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         frequent_jobs=[rollup_of(ctx).run],
     )
     try:
-        async with running(worker):
-            yield worker
+        yield worker
     finally:
         await apns.aclose()
         await google.aclose()

@@ -1,7 +1,9 @@
 """Bulk unassigned codes: reserve a batch, then write it in chunks (inline or in the background).
 
 Codes are derived from serials, so nothing but the batch row needs to be remembered between
-chunks, memory stays flat for any count, and an interrupted batch resumes after a restart.
+chunks, memory stays flat for any count, and an interrupted batch resumes: at start-up and from
+the worker's periodic ``resume_unfinished``, in whichever process claims it first (one at a time;
+see ``ChunkWriter.claim``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class BulkCodes:
         self._keys = keys
         self._writer = writer
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
 
     async def reserve(
         self, session: AsyncSession, campaign: Campaign, count: int, channel: str, now: datetime
@@ -108,13 +110,20 @@ class BulkCodes:
             generated = await self._writer.write_chunk(spec, CHUNK, digests_for, self._clock.now())
 
     def generate_in_background(self, batch_id: int) -> None:
+        """Write the batch in a task of this process, unless one is at it already."""
+        if batch_id in self._tasks:
+            return
         task = asyncio.create_task(self._guarded(batch_id), name=f"code-batch-{batch_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[batch_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(batch_id, None))
 
     async def _guarded(self, batch_id: int) -> None:
         try:
-            await self.generate(batch_id)
+            async with self._writer.claim(batch_id) as ours:
+                if not ours:
+                    log.debug("code_batch_written_elsewhere", batch_id=batch_id)
+                    return
+                await self.generate(batch_id)
             log.info("code_batch_done", batch_id=batch_id)
         except asyncio.CancelledError:
             log.info("code_batch_paused", batch_id=batch_id)
@@ -122,16 +131,20 @@ class BulkCodes:
         except Exception:
             log.exception("code_batch_failed", batch_id=batch_id)
 
-    async def resume_unfinished(self) -> None:
+    async def resume_unfinished(self) -> int:
+        """Take up every unfinished batch no process is writing (one whose process stopped or
+        died); a worker job, and run at start-up. How many were unfinished."""
         async with self._sessions() as session:
             pending = list(await session.scalars(select(CodeBatch.id).where(CodeBatch.finished_at.is_(None))))
         for batch_id in pending:
             self.generate_in_background(batch_id)
+        return len(pending)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def get(self, session: AsyncSession, campaign_id: int, batch_id: int) -> CodeBatch:
         batch = await session.get(CodeBatch, batch_id)

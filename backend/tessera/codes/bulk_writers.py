@@ -1,13 +1,15 @@
 """Writing one chunk of a code batch in one transaction, on the raw connection of each store.
 
 The chunk reads ``generated`` under the batch's lock and advances it with the inserted rows,
-so concurrent or resumed runs of the same batch never write a serial twice.
+so concurrent or resumed runs of the same batch never write a serial twice. ``claim`` keeps
+a batch to one process at a time while it is written, and frees it when that process dies.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -47,9 +49,18 @@ DigestsFor = Callable[[int, int], Iterable[bytes]]
 """``(first_serial, n)`` → the digests of those ``n`` codes, in serial order."""
 
 
+# The first key of the advisory locks that hold a batch (the second is the batch id).
+BATCH_LOCK_SPACE = 0x7E55_0001
+
+
 class ChunkWriter(Protocol):
     async def write_chunk(self, spec: BatchSpec, size: int, digests_for: DigestsFor, now: datetime) -> int:
         """Write up to ``size`` more codes of the batch; returns how many are now generated."""
+        ...
+
+    def claim(self, batch_id: int) -> AbstractAsyncContextManager[bool]:
+        """Whether this process may write the batch now (False: another one is writing it),
+        held for the duration of the block."""
         ...
 
 
@@ -61,6 +72,11 @@ class SqliteChunkWriter:
         return await self._worker.run(
             lambda connection: _sqlite_chunk(connection, spec, size, digests_for, now)
         )
+
+    @asynccontextmanager
+    async def claim(self, batch_id: int) -> AsyncIterator[bool]:
+        """SQLite serves one process (README): ``BulkCodes`` keeps a batch to one task of it."""
+        yield True
 
 
 def _sqlite_chunk(
@@ -99,6 +115,19 @@ def _sqlite_chunk(
 class PostgresChunkWriter:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    @asynccontextmanager
+    async def claim(self, batch_id: int) -> AsyncIterator[bool]:
+        """A session-level advisory lock on a connection kept for the block. Releasing the
+        connection to the pool unlocks it (asyncpg resets a returned connection), and so does
+        the end of a process that died: its batch is then free for the next ``resume``."""
+        async with self._pool.acquire() as connection:
+            # Ids past 2**31 share a key with a smaller one: such a pair is written one after
+            # the other, never at once.
+            ours: bool = await connection.fetchval(
+                "SELECT pg_try_advisory_lock($1, $2)", BATCH_LOCK_SPACE, batch_id & 0x7FFF_FFFF
+            )
+            yield ours
 
     async def write_chunk(self, spec: BatchSpec, size: int, digests_for: DigestsFor, now: datetime) -> int:
         async with self._pool.acquire() as connection, connection.transaction():

@@ -38,9 +38,15 @@ class ExpiryRecorder:
             Coupon.expires_at <= now,
         )
         async with self._sessions.begin() as session:
-            due = select(Coupon.id).where(*unrecorded).order_by(Coupon.expires_at).limit(EXPIRY_BATCH)
-            # The conditions again on the update: a process that waited for another's lock
-            # finds the coupon already recorded and skips it.
+            # Rows another process is marking are skipped, not waited for (PostgreSQL; SQLite
+            # has one writer), and the conditions are checked again on the update.
+            due = (
+                select(Coupon.id)
+                .where(*unrecorded)
+                .order_by(Coupon.expires_at)
+                .limit(EXPIRY_BATCH)
+                .with_for_update(skip_locked=True, of=Coupon)
+            )
             marked = await session.execute(
                 update(Coupon)
                 .where(Coupon.id.in_(due.scalar_subquery()), *unrecorded)

@@ -62,6 +62,11 @@ class OutboxWorker:
         await self._outbox.complete(outcomes)
         return len(items)
 
+    @property
+    def jobs(self) -> list[Job]:
+        """Every periodic job, in the order ``run_jobs`` runs them."""
+        return [job for scheduled in self._schedule for job in scheduled.jobs]
+
     async def run_jobs(self) -> None:
         """Run every periodic job now."""
         for scheduled in self._schedule:

@@ -217,28 +217,37 @@ class PushDelivery:
         """Queue one reminder per coupon that expires within the reminder window."""
         now = self._clock.now()
         horizon = now + timedelta(hours=self._settings.reminder_hours)
+        due = (
+            Coupon.push_reminded_at.is_(None),
+            Coupon.redeemed_at.is_(None),
+            Coupon.revoked_at.is_(None),
+            Coupon.expires_at > now,
+            Coupon.expires_at <= horizon,
+        )
+        batch = (
+            select(Coupon.id)
+            .join(Customer, Customer.id == Coupon.customer_id)
+            .where(
+                Customer.push_consent.is_(True),
+                Customer.id.in_(select(PushSubscription.customer_id)),
+                *due,
+            )
+            .limit(REMINDER_BATCH)
+            .with_for_update(skip_locked=True, of=Coupon)
+        )
         async with self._sessions.begin() as session:
+            # Claimed like outbox rows (coupons another process is marking are skipped on
+            # PostgreSQL) and the conditions checked again on the update: each coupon is marked,
+            # and its reminder queued, by one process only.
             coupon_ids = list(
                 await session.scalars(
-                    select(Coupon.id)
-                    .join(Customer, Customer.id == Coupon.customer_id)
-                    .where(
-                        Customer.push_consent.is_(True),
-                        Customer.id.in_(select(PushSubscription.customer_id)),
-                        Coupon.push_reminded_at.is_(None),
-                        Coupon.redeemed_at.is_(None),
-                        Coupon.revoked_at.is_(None),
-                        Coupon.expires_at > now,
-                        Coupon.expires_at <= horizon,
-                    )
-                    .limit(REMINDER_BATCH)
+                    update(Coupon)
+                    .where(Coupon.id.in_(batch.scalar_subquery()), *due)
+                    .values(push_reminded_at=now)
+                    .returning(Coupon.id)
                 )
             )
-            if coupon_ids:
-                await session.execute(
-                    update(Coupon).where(Coupon.id.in_(coupon_ids)).values(push_reminded_at=now)
-                )
-                await queue_pushes(session, EXPIRY_REMINDER, coupon_ids, now)
+            await queue_pushes(session, EXPIRY_REMINDER, coupon_ids, now)
         return len(coupon_ids)
 
 

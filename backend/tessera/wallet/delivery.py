@@ -76,24 +76,30 @@ class WalletDelivery:
                 GoogleWalletObject.saved_at.is_not(None), GoogleWalletObject.removed_at.is_(None)
             ),
         ).subquery()
+        due = (
+            Coupon.expiry_noticed_at.is_(None),
+            Coupon.redeemed_at.is_(None),
+            Coupon.revoked_at.is_(None),
+            Coupon.expires_at > now,
+            Coupon.expires_at <= now + self._notice,
+        )
+        batch = (
+            select(Coupon.id)
+            .where(Coupon.id.in_(select(in_wallet.c.coupon_id)), *due)
+            .limit(EXPIRY_BATCH)
+            .with_for_update(skip_locked=True, of=Coupon)
+        )
         async with self._sessions.begin() as session:
+            # One conditional update claims and marks the batch: of processes running this job
+            # at once, each takes coupons the others have not locked (PostgreSQL; SQLite has one
+            # writer), and a coupon noticed meanwhile fails the conditions: each pass changes once.
             coupon_ids = list(
                 await session.scalars(
-                    select(Coupon.id)
-                    .where(
-                        Coupon.id.in_(select(in_wallet.c.coupon_id)),
-                        Coupon.expiry_noticed_at.is_(None),
-                        Coupon.redeemed_at.is_(None),
-                        Coupon.revoked_at.is_(None),
-                        Coupon.expires_at > now,
-                        Coupon.expires_at <= now + self._notice,
-                    )
-                    .limit(EXPIRY_BATCH)
+                    update(Coupon)
+                    .where(Coupon.id.in_(batch.scalar_subquery()), *due)
+                    .values(expiry_noticed_at=now)
+                    .returning(Coupon.id)
                 )
             )
-            if coupon_ids:
-                await session.execute(
-                    update(Coupon).where(Coupon.id.in_(coupon_ids)).values(expiry_noticed_at=now)
-                )
-                await pass_changed(session, coupon_ids, now)
+            await pass_changed(session, coupon_ids, now)
         return len(coupon_ids)
