@@ -56,9 +56,10 @@ INSERT INTO events (occurred_at, type, campaign_id, coupon_id, customer_id, chan
 VALUES (?, 'redeemed', ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _DIAGNOSE = """
-SELECT c.redeemed_at, c.revoked_at, c.starts_at, c.expires_at, r.store_id
+SELECT c.redeemed_at, c.revoked_at, c.starts_at, c.expires_at, r.store_id, s.name
 FROM coupons c
 LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.seq = c.redemption_seq AND r.kind = 'redeem'
+LEFT JOIN stores s ON s.id = r.store_id
 WHERE c.code_digest = ?
 """
 
@@ -286,12 +287,13 @@ def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> t
     row = connection.execute(_DIAGNOSE, (digest,)).fetchone()
     if row is None or row[1] is not None:
         return 404, {"code": "invalid_code"}
-    redeemed_at, _revoked, starts_at, expires_at, store_id = row
-    if redeemed_at is not None:
+    redeemed_at, _revoked, starts_at, expires_at, store_id, store_name = row
+    if redeemed_at is not None:  # the till shows "already redeemed at 14:02 in <store>"
         return 409, {
             "code": "already_redeemed",
             "redeemed_at": rfc3339(parse_sqlite_time(redeemed_at)),
             "store_id": store_id,
+            "store_name": store_name,
         }
     if parse_sqlite_time(expires_at) <= now:
         return 410, {"code": "expired", "expired_at": rfc3339(parse_sqlite_time(expires_at))}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cachetools import TTLCache
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,16 +31,10 @@ from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationVi
 from tessera.stores.models import Store
 from tessera.wallet.changes import pass_changed
 
-# How long a store's name is reused for "already redeemed at <store>" answers. Reading it per
-# answer cost a session and a query: three times the CPU of the redemption itself, for every
-# duplicate scan (README, Performance). A renamed store shows its new name within this.
-STORE_NAME_SECONDS = 60.0
-
 
 class RedemptionService:
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
-        self._store_names: TTLCache[int, str | None] = TTLCache(maxsize=10_000, ttl=STORE_NAME_SECONDS)
 
     async def redeem(
         self, principal: Principal, data: RedeemInput, idempotency: IdempotencyClaim | None
@@ -62,20 +55,7 @@ class RedemptionService:
                 throttle=self._ctx.scan_throttle(principal.id, principal.store_id),
             )
         )
-        if outcome.body.get("code") == "already_redeemed" and outcome.body.get("store_id") is not None:
-            # The till shows "already redeemed at 14:02 in <store>".
-            outcome.body["store_name"] = await self._store_name(outcome.body["store_id"])
         return outcome
-
-    async def _store_name(self, store_id: int) -> str | None:
-        try:
-            return self._store_names[store_id]
-        except KeyError:
-            pass
-        async with self._ctx.readers() as session:
-            name = await session.scalar(select(Store.name).where(Store.id == store_id))
-        self._store_names[store_id] = name
-        return name
 
     async def validate(self, principal: Principal, data: ValidateInput) -> ValidationView:
         presented = parse(data.code, typed=data.entry == "manual")

@@ -3,7 +3,8 @@
 --  * no nested set-returning functions (OUT parameters, one plpgsql body);
 --  * the wallet tables are read only for coupons a wallet took (coupons.wallet_added_at), so a
 --    redemption locks few enough relations to stay on PostgreSQL's fast-path lock slots;
---  * the throttle check is one EXISTS over every subject's own budget (staff, store, all scans).
+--  * the throttle check is one EXISTS over every subject's own budget (staff, store, all scans);
+--  * an "already redeemed" answer names the store it was redeemed in.
 -- Frozen for migration 0007.
 CREATE OR REPLACE FUNCTION tessera_redeem(
     p_scope text, p_key text, p_hash bytea, p_digest bytea, p_now timestamptz,
@@ -56,9 +57,11 @@ BEGIN
     RETURNING id, campaign_id, customer_id, channel, redemption_seq, wallet_added_at INTO c;
 
     IF NOT FOUND THEN
-        SELECT cp.redeemed_at, cp.revoked_at, cp.starts_at, cp.expires_at, r.store_id INTO k
+        SELECT cp.redeemed_at, cp.revoked_at, cp.starts_at, cp.expires_at, r.store_id, s.name AS store_name
+        INTO k
         FROM coupons cp
         LEFT JOIN redemptions r ON r.coupon_id = cp.id AND r.seq = cp.redemption_seq AND r.kind = 'redeem'
+        LEFT JOIN stores s ON s.id = r.store_id
         WHERE cp.code_digest = p_digest;
         IF NOT FOUND OR k.revoked_at IS NOT NULL THEN
             status := 404;
@@ -69,7 +72,8 @@ BEGIN
         ELSIF k.redeemed_at IS NOT NULL THEN
             status := 409;
             body := jsonb_build_object('code', 'already_redeemed',
-                'redeemed_at', tessera_rfc3339(k.redeemed_at), 'store_id', k.store_id);
+                'redeemed_at', tessera_rfc3339(k.redeemed_at), 'store_id', k.store_id,
+                'store_name', k.store_name);
         ELSIF k.expires_at <= p_now THEN
             status := 410;
             body := jsonb_build_object('code', 'expired', 'expired_at', tessera_rfc3339(k.expires_at));
