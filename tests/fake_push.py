@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import http_ece
@@ -52,6 +53,7 @@ class Delivered:
     subscriber: str
     message: dict[str, Any]
     headers: dict[str, str]
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -108,3 +109,29 @@ async def test_delivered_and_abandoned_rows_are_done(outbox: Outbox, clock: Froz
     assert "no handler" in unknown.last_error
     clock.advance(timedelta(days=1))
     assert await worker.run_once() == 0
+
+
+async def test_a_stopped_worker_records_the_delivery_under_way_and_hands_back_the_rest(
+    outbox: Outbox, clock: FrozenClock
+) -> None:
+    """Stopping (the worker task cancelled, as at a shutdown) mid-batch: the delivery under way
+    finishes and is recorded, so it is never sent again; the rows not attempted are handed back
+    at once, not held until the lease runs out, with their attempt not counted."""
+    await add(outbox, clock, 6)
+    called: list[str] = []
+
+    async def stop_during_first(item: OutboxItem) -> None:
+        called.append(item.target)
+        if item.target == "t0":
+            batch.cancel()
+            await asyncio.sleep(0)  # the worker learns it must stop while this one is under way
+
+    worker = OutboxWorker(outbox, {"test": stop_during_first}, replace(WORKER, concurrency=1))
+    batch = asyncio.create_task(worker.run_once())
+    with pytest.raises(asyncio.CancelledError):
+        await batch
+    assert called == ["t0"]
+    first, *rest = await rows(outbox)
+    assert first.delivered_at is not None
+    assert [(row.claimed_until, row.attempts, row.delivered_at) for row in rest] == [(None, 0, None)] * 5
+    assert sorted(item.target for item in await outbox.claim(10)) == ["t1", "t2", "t3", "t4", "t5"]

@@ -233,6 +233,8 @@ class Settings:
                 embedded=_flag(get("WORKER_EMBEDDED", "true")),
                 poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
                 max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", str(defaults.worker.max_attempts))),
+                batch_size=int(get("OUTBOX_BATCH_SIZE", str(defaults.worker.batch_size))),
+                lease_seconds=int(get("OUTBOX_LEASE_SECONDS", str(defaults.worker.lease_seconds))),
                 rollup_every_seconds=float(
                     get("ROLLUP_EVERY_SECONDS", str(defaults.worker.rollup_every_seconds))
                 ),
@@ -248,6 +250,10 @@ class Settings:
         prefix = self.codes.ean_prefix
         if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 3):
             raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
+        if self.worker.batch_size < 1 or self.worker.lease_seconds < 1:
+            raise ConfigurationError(
+                "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"
+            )
         settings = self
         secret = self.security.code_secret
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:

@@ -33,6 +33,9 @@ class OutboxItem:
     coupon_id: int | None
     payload: dict[str, Any] | None
     attempts: int
+    # The lease this item was claimed with: the claim's token, so that a worker whose lease ran
+    # out never undoes the claim of the worker that took the row over.
+    claimed_until: datetime | None = None
 
 
 class RetryLater(Exception):
@@ -63,6 +66,15 @@ def _pending(now: datetime) -> Any:
         OutboxMessage.failed_at.is_(None),
         OutboxMessage.available_at <= now,
         (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until <= now),
+    )
+
+
+def _still_claimed(item: OutboxItem) -> Any:
+    """The row of ``item``, undelivered and still under the lease ``item`` was claimed with."""
+    return (
+        OutboxMessage.id == item.id,
+        OutboxMessage.delivered_at.is_(None),
+        OutboxMessage.claimed_until == item.claimed_until,
     )
 
 
@@ -119,14 +131,16 @@ class Outbox:
                     OutboxMessage.coupon_id,
                     OutboxMessage.payload,
                     OutboxMessage.attempts,
+                    OutboxMessage.claimed_until,
                 )
                 .execution_options(synchronize_session=False)
             )
             items = [OutboxItem(*row) for row in rows]
         return sorted(items, key=lambda item: item.id)
 
-    async def complete(self, outcomes: Sequence[Outcome]) -> None:
-        """Record what became of a batch in one transaction (one statement for the deliveries)."""
+    async def complete(self, outcomes: Sequence[Outcome], unattempted: Sequence[OutboxItem] = ()) -> None:
+        """Record what became of a batch in one transaction (one statement for the deliveries),
+        and hand the ``unattempted`` items back: due at once, their claim's attempt not counted."""
         now = self._clock.now()
         delivered = [outcome.item.id for outcome in outcomes if outcome.error is None]
         events = [row for outcome in outcomes if outcome.error is None for row in outcome.events]
@@ -142,9 +156,21 @@ class Outbox:
                 if outcome.error is not None:
                     await session.execute(
                         update(OutboxMessage)
-                        .where(OutboxMessage.id == outcome.item.id, OutboxMessage.delivered_at.is_(None))
+                        .where(*_still_claimed(outcome.item))
                         .values(**self._after_failure(outcome.item, outcome.error, now))
                     )
+            for lease in {item.claimed_until for item in unattempted}:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(
+                            [item.id for item in unattempted if item.claimed_until == lease]
+                        ),
+                        OutboxMessage.delivered_at.is_(None),
+                        OutboxMessage.claimed_until == lease,
+                    )
+                    .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+                )
 
     def _after_failure(self, item: OutboxItem, error: Exception, now: datetime) -> dict[str, Any]:
         """Back off exponentially (with jitter), or give up once the attempts are spent."""

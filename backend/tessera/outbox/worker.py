@@ -50,16 +50,34 @@ class OutboxWorker:
         self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def run_once(self) -> int:
-        """Deliver one batch of due rows; the number of rows handled."""
+        """Deliver one batch of due rows; the number of rows handled.
+
+        Cancelled (the process is stopping), the batch starts no further delivery, lets the
+        ones under way finish and records them, and hands the rows it did not attempt back at
+        once. A stop thus neither repeats a message the receiver accepted nor holds the rest of
+        the batch until its lease runs out; only a crash leaves a batch to its lease.
+        """
+        stop = _Stop()
+        batch = asyncio.ensure_future(self._run_batch(stop))
+        try:
+            return await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            stop.requested = True
+            await batch
+            raise
+
+    async def _run_batch(self, stop: _Stop) -> int:
         items = await self._outbox.claim(self._settings.batch_size)
         if not items:
             return 0
         for topic, prefetch in self._prefetch.items():
             of_topic = [item for item in items if item.topic == topic]
-            if of_topic:
+            if of_topic and not stop.requested:
                 await prefetch(of_topic)
-        outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
-        await self._outbox.complete(outcomes)
+        results = await asyncio.gather(*(self._deliver(item, stop) for item in items))
+        outcomes = [outcome for outcome in results if outcome is not None]
+        unattempted = [item for item, outcome in zip(items, results, strict=True) if outcome is None]
+        await self._outbox.complete(outcomes, unattempted)
         return len(items)
 
     @property
@@ -94,8 +112,11 @@ class OutboxWorker:
             if handled < self._settings.batch_size:
                 await asyncio.sleep(self._settings.poll_seconds)
 
-    async def _deliver(self, item: OutboxItem) -> Outcome:
+    async def _deliver(self, item: OutboxItem, stop: _Stop) -> Outcome | None:
+        """What became of ``item``; None when it was not attempted because of a stop."""
         async with self._slots:
+            if stop.requested:
+                return None
             handler = self._handlers.get(item.topic)
             if handler is None:
                 return Outcome(item, GiveUp(f"no handler for topic {item.topic!r}"))
@@ -111,6 +132,11 @@ class OutboxWorker:
                 log.exception("delivery failed", topic=item.topic, id=item.id)
                 return Outcome(item, RetryLater(f"{type(error).__name__}: {error}"))
             return Outcome(item, events=events or ())
+
+
+@dataclass(slots=True)
+class _Stop:
+    requested: bool = False
 
 
 @dataclass(slots=True)
