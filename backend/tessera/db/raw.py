@@ -28,16 +28,14 @@ async def open_raw_store(settings: DatabaseSettings) -> RawStore:
         from tessera.redemptions.ledger_sqlite import SqliteLedger
 
         worker = SqliteWorker(settings.sqlite_path)
-        ledger = SqliteLedger(worker, settings.sqlite_path)
         checkpointer = WalCheckpointer(settings.sqlite_path)
         checkpointer.start()
 
         async def close_worker() -> None:
             await checkpointer.stop()
-            ledger.close()
             worker.close()
 
-        return RawStore(ledger, SqliteChunkWriter(worker), close_worker, worker)
+        return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker, worker)
 
     from tessera.codes.bulk_writers import PostgresChunkWriter
     from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
