@@ -118,16 +118,22 @@ class PostgresChunkWriter:
 
     @asynccontextmanager
     async def claim(self, batch_id: int) -> AsyncIterator[bool]:
-        """A session-level advisory lock on a connection kept for the block. Releasing the
-        connection to the pool unlocks it (asyncpg resets a returned connection), and so does
-        the end of a process that died: its batch is then free for the next ``resume``."""
+        """A session-level advisory lock on a connection kept for the block, given back at its
+        end. The end of a process that died (its connection) unlocks it too: its batch is then
+        free for the next ``resume``."""
+        # Ids past 2**31 share a key with a smaller one: such a pair is written one after the
+        # other, never at once.
+        key = (BATCH_LOCK_SPACE, batch_id & 0x7FFF_FFFF)
         async with self._pool.acquire() as connection:
-            # Ids past 2**31 share a key with a smaller one: such a pair is written one after
-            # the other, never at once.
-            ours: bool = await connection.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", BATCH_LOCK_SPACE, batch_id & 0x7FFF_FFFF
-            )
-            yield ours
+            ours: bool = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key)
+            try:
+                yield ours
+            finally:
+                if ours:
+                    try:
+                        await connection.execute("SELECT pg_advisory_unlock($1, $2)", *key)
+                    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                        connection.terminate()  # the session's end gives the lock back
 
     async def write_chunk(self, spec: BatchSpec, size: int, digests_for: DigestsFor, now: datetime) -> int:
         async with self._pool.acquire() as connection, connection.transaction():
