@@ -12,7 +12,7 @@ from tessera.auth.guards import allow, current_principal
 from tessera.codes.payloads import InvalidCode
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import TooManyRequests
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, stored_response
+from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, hot_path_post, stored_response
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
 from tessera.problems import raises
 from tessera.redemptions.errors import (
@@ -38,7 +38,7 @@ class RedemptionController(Controller):
     tags = ["redemptions"]
     guards = allow("staff")
 
-    @post(
+    @hot_path_post(
         "/validate",
         status_code=HTTP_200_OK,
         summary="Check a code without redeeming (staff)",
@@ -49,7 +49,7 @@ class RedemptionController(Controller):
     ) -> ValidationView:
         return await services.redemptions.validate(principal, data)
 
-    @post(
+    @hot_path_post(
         "/",
         summary="Redeem a code (staff)",
         response_description="The redemption",
