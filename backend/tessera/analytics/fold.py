@@ -14,12 +14,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal_column, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    extract,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from tessera.analytics.models import ALL_CAMPAIGNS
-from tessera.analytics.sketch import bucket_of
+from tessera.analytics.sketch import LOG_GAMMA, ZERO_BUCKET
 from tessera.campaigns.models import Campaign
 from tessera.coupons.models import Coupon
 from tessera.db.base import UTCDateTime
@@ -98,6 +113,36 @@ def discount_given(kind: str, value: int, order_total: int | None) -> int:
     return 0
 
 
+def _bucket(
+    session: AsyncSession, later: ColumnElement[datetime], earlier: InstrumentedAttribute[datetime]
+) -> ColumnElement[Any]:
+    """``sketch.bucket_of`` of the seconds from ``earlier`` to ``later``, computed by the
+    database exactly as Python does: whole microseconds divided once by a million (a correctly
+    rounded double, like ``timedelta.total_seconds``), the C library's ``log`` and the same
+    ``LOG_GAMMA``. NULL when ``later`` is."""
+    micros: ColumnElement[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        micros = func.round(extract("epoch", later - earlier) * 1_000_000)
+        greatest: Any = func.greatest
+    else:
+        # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' text (``UTCDateTime``).
+        def whole(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+            return func.strftime("%s", func.substr(column, 1, 19))
+
+        def fraction(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+            return func.substr(column, 21, 6)
+
+        micros = (whole(later) - whole(earlier)) * 1_000_000 + (fraction(later) - fraction(earlier))
+        greatest = func.max  # with two arguments, SQLite's scalar max
+    seconds = cast(micros, Float) / literal(1_000_000.0, Float)
+    above_one = greatest(1, func.ceil(func.ln(seconds) / literal(LOG_GAMMA, Float)))
+    return case(
+        (micros.is_(None), null()),
+        (micros < 1_000_000, ZERO_BUCKET),
+        else_=cast(above_one, BigInteger),
+    )
+
+
 def _addresses(targets: Sequence[Target], values: dict[str, Any]) -> Iterable[Address]:
     for scope_kind, dimension in targets:
         key = values[dimension]
@@ -152,34 +197,34 @@ async def fold(
         for address in _addresses(targets, values):
             tally_of(address).types[type_].firsts += int(count)
 
+    # Money and times to redeem, summed by the database per bucket: no Python work per event.
+    redeemed_at = case((Event.type == "redeemed", Event.occurred_at), else_=Redemption.occurred_at)
+    bucket = _bucket(session, redeemed_at, Coupon.issued_at).label("bucket")
+    amount = func.coalesce(Event.amount, 0)
+    discount = case(
+        (Campaign.discount_kind == "percent", amount * Campaign.discount_value // 100),
+        (Campaign.discount_kind == "amount", Campaign.discount_value),
+        else_=0,
+    )
     money = (
-        select(
-            *columns,
-            Event.type,
-            Event.amount,
-            Event.occurred_at,
-            Coupon.issued_at,
-            Redemption.occurred_at,
-            Campaign.discount_kind,
-            Campaign.discount_value,
-        )
+        select(*columns, Event.type, bucket, func.count(), func.sum(discount))
         .join(Coupon, Coupon.id == Event.coupon_id)
         .join(Campaign, Campaign.id == Coupon.campaign_id)
         .outerjoin(Redemption, and_(Redemption.id == Event.redemption_id, Event.type == "voided"))
         .where(*where, Event.type.in_(MONEY))
+        # By the output column's name: the expression holds bound values, which PostgreSQL
+        # would not recognise as the same expression in GROUP BY.
+        .group_by(*columns, Event.type, literal_column("bucket"))
     )
     for row in await session.execute(money):
         values = dict(zip(dimensions, row[: len(dimensions)], strict=True))
-        type_, amount, occurred_at, issued_at, cancelled_at, kind, value = row[len(dimensions) :]
-        discount = discount_given(kind, value, amount)
-        redeemed_at = occurred_at if type_ == "redeemed" else cancelled_at
-        bucket = None if redeemed_at is None else bucket_of((redeemed_at - issued_at).total_seconds())
+        type_, bucket_id, count, given = row[len(dimensions) :]
         sign = 1 if type_ == "redeemed" else -1
         for address in _addresses(targets, values):
             tally = tally_of(address)
-            tally.types[type_].discount += discount
-            if bucket is not None:
-                tally.latency[bucket] += sign
+            tally.types[type_].discount += int(given or 0)
+            if bucket_id is not None:
+                tally.latency[int(bucket_id)] += sign * int(count)
     return tallies
 
 

@@ -11,14 +11,14 @@ import msgspec
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-_LOG_GAMMA = math.log(_GAMMA)
+LOG_GAMMA = math.log(_GAMMA)
 ZERO_BUCKET = 0  # times under one second (a coupon redeemed the moment it was issued)
 
 
 def bucket_of(seconds: float) -> int:
     if seconds < 1:
         return ZERO_BUCKET
-    return max(1, math.ceil(math.log(seconds) / _LOG_GAMMA))
+    return max(1, math.ceil(math.log(seconds) / LOG_GAMMA))
 
 
 def value_of(bucket: int) -> float:
