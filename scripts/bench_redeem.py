@@ -214,8 +214,10 @@ def _process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every ``postgres`` process on this machine (backends, writers, …)."""
+def _postgres_cpu(database: str | None = None) -> dict[int, float]:
+    """CPU seconds of every ``postgres`` process on this machine (backends, writers, …), or
+    with ``database`` only of the backends connected to it (their process title names it), so
+    other work on the machine's server does not count."""
     found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -223,6 +225,10 @@ def _postgres_cpu() -> dict[int, float]:
         try:
             with open(f"/proc/{entry}/stat", "rb") as stat:
                 raw = stat.read()
+            if database is not None:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if f" {database} ".encode() not in cmdline.read():
+                        continue
         except OSError:
             continue
         if b"(postgres)" in raw[:64]:
@@ -348,6 +354,7 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
         server_cpu = {pid: _cpu_seconds(pid) for pid in server_pids}
         other_cpu = {name: _cpu_seconds(pid) for name, pid in others.items()}
         pg_cpu = _postgres_cpu() if spec["postgres"] else {}
+        backends_cpu = _postgres_cpu(spec["database"]) if spec["database"] else {}
         own = resource.getrusage(resource.RUSAGE_SELF)
         started_ns = time.perf_counter_ns()
         latencies, finished, statuses = await _drive(connections, measured)
@@ -356,6 +363,7 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
         server_cpu = {pid: _cpu_seconds(pid) - used for pid, used in server_cpu.items()}
         other_cpu = {name: _cpu_seconds(others[name]) - used for name, used in other_cpu.items()}
         pg_after = _postgres_cpu() if spec["postgres"] else {}
+        backends_after = _postgres_cpu(spec["database"]) if spec["database"] else {}
     finally:
         connections.close()
     ordered = sorted(latencies)
@@ -372,6 +380,8 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
         "statuses": {str(status): n for status, n in sorted(statuses.items())},
         "warmup_non_201": sum(n for status, n in warm_statuses.items() if status != 201),
         "server_cpu_pct": round(100 * sum(server_cpu.values()) / elapsed, 1),
+        # CPU per request: unlike rates, these hold while other work shares the machine.
+        "server_cpu_ms_per_request": round(1000 * sum(server_cpu.values()) / count, 3),
         "client_cpu_pct": round(100 * client_cpu / elapsed, 1),
     }
     if len(server_cpu) > 1:  # how the load spread over the server's processes
@@ -384,6 +394,10 @@ async def _load(spec: dict[str, Any], warmup: list[bytes], measured: list[bytes]
     if spec["postgres"]:
         used = sum(cpu - pg_cpu.get(pid, 0.0) for pid, cpu in pg_after.items())
         result["postgres_cpu_pct"] = round(100 * used / elapsed, 1)
+        own_backends = sum(cpu - backends_cpu.get(pid, 0.0) for pid, cpu in backends_after.items())
+        result["backends_cpu_ms_per_request"] = (
+            round(1000 * own_backends / count, 3) if spec["database"] else None
+        )
     return result
 
 
@@ -666,7 +680,10 @@ def run_load(
     postgres: bool,
     timeline: bool,
     other_pids: dict[str, int] | None = None,
+    database: str | None = None,
 ) -> dict[str, Any]:
+    """One load run; on PostgreSQL, ``database`` names the one whose backends count as the
+    target's own database CPU."""
     spec = {
         "host": HOST,
         "port": server.port,
@@ -680,6 +697,7 @@ def run_load(
         "server_pid": server.pid,
         "other_pids": other_pids or {},
         "postgres": postgres,
+        "database": database,
         "timeline": timeline,
     }
     spec_path = workdir / f"load-{server.name}-{level.concurrency}.json"
@@ -786,8 +804,17 @@ def bench_database(kind: str, args: argparse.Namespace, levels: list[Level], emi
         for level in levels:
             row: dict[str, Any] = {"concurrency": level.concurrency}
             for server in (baseline, product):
+                own_database = (REAL_DB if server is product else BASE_DB) if kind == "postgres" else None
                 row[server.name] = run_load(
-                    processes, workdir, server, seeded.token, start, level, kind == "postgres", args.timeline
+                    processes,
+                    workdir,
+                    server,
+                    seeded.token,
+                    start,
+                    level,
+                    kind == "postgres",
+                    args.timeline,
+                    database=own_database,
                 )
             start += level.warmup + level.requests
             base_rps, prod_rps = row["baseline"]["rps"], row["product"]["rps"]
@@ -866,10 +893,13 @@ def format_level(row: dict[str, Any], postgres: bool) -> str:
         line = (
             f"{row['concurrency']:>7}  {name:<8}  {r['requests']:>8}  {r['rps']:>8.0f}  {r['p50_ms']:>7.2f}  "
             f"{r['p99_ms']:>7.2f}  {r['max_ms']:>7.2f}  {r['non_201']:>7}  {r['server_cpu_pct']:>9.0f}%  "
-            f"{r['client_cpu_pct']:>9.0f}%"
+            f"{r['client_cpu_pct']:>9.0f}%  server {r['server_cpu_ms_per_request']:.3f} ms/req"
         )
-        if postgres:
-            line += f"  postgres CPU {r['postgres_cpu_pct']:.0f}%"
+        if postgres and r.get("backends_cpu_ms_per_request") is not None:
+            line += (
+                f"  postgres CPU {r['postgres_cpu_pct']:.0f}%, its backends "
+                f"{r['backends_cpu_ms_per_request']:.3f} ms/req"
+            )
         if r["non_201"] or r["warmup_non_201"]:
             line += f"  statuses {r['statuses']} (warm-up non-201: {r['warmup_non_201']})"
         if "timeline" in r:

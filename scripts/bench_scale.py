@@ -103,7 +103,8 @@ def format_run(run: Run) -> str:
     line = (
         f"{run.processes:>9}  {run.target:<8}  {load['requests']:>8}  {load['rps']:>8.0f}  "
         f"{load['p50_ms']:>7.2f}  {load['p99_ms']:>7.2f}  {app_cpu:<22}  {worker:>6}  "
-        f"{load['postgres_cpu_pct']:>7.0f}%  {load['client_cpu_pct']:>6.0f}%"
+        f"{load['postgres_cpu_pct']:>7.0f}%  {load['client_cpu_pct']:>6.0f}%  "
+        f"{load['server_cpu_ms_per_request']:>6.3f}  {load['backends_cpu_ms_per_request']:>6.3f}"
     )
     if load["non_201"] or load["warmup_non_201"]:
         line += f"  statuses {load['statuses']} (warm-up non-201: {load['warmup_non_201']})"
@@ -115,7 +116,8 @@ def format_run(run: Run) -> str:
 
 HEADER = (
     f"{'processes':>9}  {'target':<8}  {'requests':>8}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  "
-    f"{'app CPU (per process)':<22}  {'worker':>6}  {'postgres':>8}  {'client':>7}"
+    f"{'app CPU (per process)':<22}  {'worker':>6}  {'postgres':>8}  {'client':>7}  "
+    f"{'app ms/req':>6}  {'db ms/req':>6}"
 )
 
 
@@ -207,7 +209,7 @@ def bench(args: argparse.Namespace, level: Level, emit: Any) -> list[Run]:
                 started = [server.process, worker]
             run = Run(target, count)
             run.load = run_load(
-                processes, workdir, server, seeded.token, 0, level, True, args.timeline, others
+                processes, workdir, server, seeded.token, 0, level, True, args.timeline, others, database
             )
             for process in started:
                 processes.stop(process)
