@@ -12,6 +12,7 @@ import io
 from datetime import datetime
 
 import segno
+import structlog
 from cachetools import LRUCache
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,7 @@ from tessera.redemptions.models import CustomerRedemptionCount
 from tessera.wallet.apple.services import ApplePasses
 from tessera.wallet.google.services import GoogleWallet
 
+log = structlog.get_logger("tessera.members")
 CARD_PATH = "/api/me/card"
 MAX_OPEN_COUPONS = 50  # a till shows this many, soonest to expire first
 
@@ -171,6 +173,14 @@ class MemberCards:
                     data={"open_coupons": len(coupons)},
                 )
         if member is None:
+            # A failed request changes nothing but the failure counters (as a failed coupon
+            # scan); the log keeps who tried, where and with what kind of card.
+            log.info(
+                "member card not found",
+                staff_id=principal.id,
+                store_id=principal.store_id,
+                medium=presented.medium,
+            )
             await self._ctx.ledger.record_failure(rule, now)
             raise InvalidMemberCode
         return MemberLookupView(
