@@ -1,4 +1,4 @@
-"""Draw the brand images: the Apple pass template's icon and logo at 1x/2x/3x (Apple's sizes)
+"""Draw the brand images: the Apple pass templates' icon and logo at 1x/2x/3x (Apple's sizes)
 and the PWAs' icons (192/512, maskable 512, Apple touch icon, the customer's notification badge).
 
 Run once after changing the brand drawing; the PNGs are kept in wallet_templates/ and pwa/.
@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "wallet_templates" / "apple" / "coupon.pass"
+TEMPLATES = [ROOT / "wallet_templates" / "apple" / name for name in ("coupon.pass", "storecard.pass")]
 PWA_ICONS = [ROOT / "pwa" / app / "icons" for app in ("customer", "staff")]
 BRAND = (31, 41, 75, 255)
 ACCENT = (242, 166, 90, 255)
@@ -66,9 +66,10 @@ def badge(side: int) -> Image.Image:
 
 
 def main() -> None:
-    for scale, suffix in ((1, ""), (2, "@2x"), (3, "@3x")):
-        icon(29 * scale).save(TEMPLATE / f"icon{suffix}.png", optimize=True)
-        logo(160 * scale, 50 * scale).save(TEMPLATE / f"logo{suffix}.png", optimize=True)
+    for template in TEMPLATES:
+        for scale, suffix in ((1, ""), (2, "@2x"), (3, "@3x")):
+            icon(29 * scale).save(template / f"icon{suffix}.png", optimize=True)
+            logo(160 * scale, 50 * scale).save(template / f"logo{suffix}.png", optimize=True)
     for icons in PWA_ICONS:
         icons.mkdir(parents=True, exist_ok=True)
         icon(192).save(icons / "icon-192.png", optimize=True)
@@ -76,7 +77,7 @@ def main() -> None:
         maskable(512).save(icons / "icon-maskable-512.png", optimize=True)
         icon(180).convert("RGB").save(icons / "apple-touch-icon.png", optimize=True)
     badge(96).save(PWA_ICONS[0] / "badge-96.png", optimize=True)  # notifications: customers only
-    print(f"images written to {TEMPLATE} and {', '.join(map(str, PWA_ICONS))}")
+    print(f"images written to {', '.join(map(str, [*TEMPLATES, *PWA_ICONS]))}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,10 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("PATCH", "/api/me"):                                      (401, 200, 200, 403, 403, 403, 401, 401, 401),
     ("GET", "/api/me/coupons"):                                (401, 200, 200, 403, 403, 403, 401, 401, 401),
     ("POST", "/api/me/push-subscriptions"):                    (401, 201, 201, 403, 403, 403, 401, 401, 401),
+    # Each customer's own member card: there is no path to anyone else's.
+    ("GET", "/api/me/card"):                                   (401, 200, 200, 403, 403, 403, 401, 401, 401),
+    ("GET", "/api/me/card/pass.pkpass"):                       (401, 200, 200, 403, 403, 403, 401, 401, 401),
+    ("GET", "/api/me/card/google-wallet"):                     (401, 200, 200, 403, 403, 403, 401, 401, 401),
     # Customer A's coupon: its owner only; anyone else's customer token finds nothing.
     ("GET", "/api/coupons/{coupon_id:int}/qr.svg"):            (401, 200, 404, 403, 403, 403, 401, 401, 401),
     ("GET", "/api/coupons/{coupon_id:int}/pass.pkpass"):       (401, 200, 404, 403, 403, 403, 401, 401, 401),
@@ -73,6 +77,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/redemptions"):                              (401, 403, 403, 201, 201, 403, 401, 401, 401),
     ("POST", "/api/redemptions/{redemption_id:int}/void"):     (401, 403, 403, 200, 404, 403, 401, 401, 401),
     ("POST", "/api/auth/staff/logout"):                        (401, 403, 403, 204, 204, 403, 401, 401, 401),
+    # Any store's staff look up customer A's member card.
+    ("POST", "/api/members/lookup"):                           (401, 403, 403, 200, 200, 403, 401, 401, 401),
     # Marketer.
     ("GET", "/api/customers"):                                 (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/stores"):                                    (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -177,6 +183,7 @@ class World:
     endpoint_a: str
     google_callback: bytes
     codes: list[str]  # fresh redeemable codes, one per caller of the redemption row
+    member_card_a: str  # the QR payload of customer A's member card
 
 
 def pass_data(pkpass: bytes) -> dict[str, Any]:
@@ -253,6 +260,8 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     )
     assert registered.status_code == 201, registered.text
     assert (await api.client.get(coupon_a["google_wallet_url"], headers=a)).status_code == 200
+    member_card_a = await api.client.get("/api/me/card", headers=a)
+    assert member_card_a.status_code == 200, member_card_a.text
 
     subscription = Subscriber(f"a-{secrets.token_hex(4)}").subscription("https://push.example.com")
     subscribed = await api.client.post("/api/me/push-subscriptions", json=subscription, headers=a)
@@ -299,6 +308,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         endpoint_a=subscription["endpoint"],
         google_callback=google_callback,
         codes=codes,
+        member_card_a=member_card_a.json()["qr_payload"],
     )
 
 
@@ -345,6 +355,9 @@ def calls(w: World) -> dict[Key, Call]:
         ("PATCH", "/api/me"): Call("/api/me", json=lambda: {"name": "Still me"}),
         ("GET", "/api/me/coupons"): Call("/api/me/coupons"),
         ("POST", "/api/me/push-subscriptions"): Call("/api/me/push-subscriptions", json=new_subscription),
+        ("GET", "/api/me/card"): Call("/api/me/card"),
+        ("GET", "/api/me/card/pass.pkpass"): Call("/api/me/card/pass.pkpass"),
+        ("GET", "/api/me/card/google-wallet"): Call("/api/me/card/google-wallet"),
         ("GET", "/api/coupons/{coupon_id:int}/qr.svg"): Call(f"{coupon}/qr.svg"),
         ("GET", "/api/coupons/{coupon_id:int}/pass.pkpass"): Call(f"{coupon}/pass.pkpass"),
         ("GET", "/api/coupons/{coupon_id:int}/google-wallet"): Call(f"{coupon}/google-wallet"),
@@ -355,6 +368,7 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/api/redemptions"): Call("/api/redemptions", json=lambda: {"code": w.codes.pop()}),
         ("POST", "/api/redemptions/{redemption_id:int}/void"): Call(f"/api/redemptions/{w.redemption}/void"),
         ("POST", "/api/auth/staff/logout"): Call("/api/auth/staff/logout", fresh_staff_session=True),
+        ("POST", "/api/members/lookup"): Call("/api/members/lookup", json=lambda: {"code": w.member_card_a}),
         ("GET", "/api/customers"): Call("/api/customers"),
         ("GET", "/api/stores"): Call("/api/stores"),
         ("POST", "/api/stores"): Call(

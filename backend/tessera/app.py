@@ -28,6 +28,7 @@ from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
+from tessera.members.controllers import MemberCardController, MemberLookupController
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
@@ -128,11 +129,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             AuthController,
             RegistrationController,
             MeController,
+            MemberCardController,
             CouponController,
             StoreController,
             CampaignController,
             CodeController,
             RedemptionController,
+            MemberLookupController,
             AnalyticsController,
             ApplePassController,
             AppleWebServiceController,

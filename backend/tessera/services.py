@@ -8,6 +8,7 @@ from tessera.campaigns.services import CampaignService
 from tessera.context import AppContext
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
+from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.stores.services import StoreService
@@ -26,11 +27,13 @@ class Services:
     apple_web: AppleWebService
     google_wallet: GoogleWallet
     push: PushSubscriptions
+    members: MemberCards
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
         campaigns = CampaignService(ctx.code_keys, ctx.settings.codes)
         apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
+        google_wallet = GoogleWallet.from_settings(ctx.settings, ctx.code_keys)
         return cls(
             campaigns=campaigns,
             customers=CustomerService(campaigns),
@@ -39,6 +42,7 @@ class Services:
             stores=StoreService(ctx.passwords),
             apple_passes=apple_passes,
             apple_web=AppleWebService(apple_passes),
-            google_wallet=GoogleWallet.from_settings(ctx.settings, ctx.code_keys),
+            google_wallet=google_wallet,
             push=PushSubscriptions(ctx.settings.push, production=ctx.settings.is_production),
+            members=MemberCards(ctx, apple_passes, google_wallet),
         )

@@ -87,6 +87,8 @@ class AppleWalletSettings:
     # Trust store for the APNs server (None: the system's); tests point it at a local fake.
     apns_ca_path: Path | None = None
     template_dir: Path = REPOSITORY / "wallet_templates" / "apple" / "coupon.pass"
+    # The member card (a store card), signed like the coupons.
+    store_card_template_dir: Path = REPOSITORY / "wallet_templates" / "apple" / "storecard.pass"
 
     @property
     def configured(self) -> bool:
@@ -215,6 +217,9 @@ class Settings:
                 apns_url=get("APNS_URL", defaults.apple.apns_url).rstrip("/"),
                 apns_ca_path=_path(get("APNS_CA_PATH", "")),
                 template_dir=Path(get("APPLE_TEMPLATE_DIR", str(defaults.apple.template_dir))),
+                store_card_template_dir=Path(
+                    get("APPLE_STORE_CARD_TEMPLATE_DIR", str(defaults.apple.store_card_template_dir))
+                ),
             ),
             google=GoogleWalletSettings(
                 issuer_id=get("GOOGLE_ISSUER_ID", defaults.google.issuer_id),

@@ -6,7 +6,8 @@ import { languageSetting } from "/shared/i18n.js";
 import { enablePush, isSubscribed, pushSupported, unsubscribePush } from "./notifications.js";
 import * as saved from "./offline-store.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
-import { isOpen, renderWallet, tick } from "./wallet.js";
+import { fetchCard, renderCard } from "./member-card.js";
+import { isOpen, openApplePass, openGoogleSaveLink, renderWallet, tick } from "./wallet.js";
 
 const TOKEN = "tessera.customer.token";
 const REFRESH_EVERY_MS = 60_000;
@@ -14,7 +15,7 @@ const ANNOUNCEMENT_MS = 6_000;
 
 const $ = (id) => document.getElementById(id);
 const api = createApi({ token: () => localStorage.getItem(TOKEN) });
-const wallet = { coupons: [], qrCodes: new Map(), profile: null };
+const wallet = { coupons: [], qrCodes: new Map(), profile: null, card: null };
 // Bumped when the device forgets the customer: a refresh begun before must not write back.
 let deviceGeneration = 0;
 
@@ -27,6 +28,7 @@ const ui = languageSetting({
       draw();
       drawAccount();
     }
+    if (!$("member-card").hidden) renderCard(wallet.card, ui);
   },
 });
 
@@ -83,6 +85,7 @@ function couponFromHash() {
 async function loadSaved() {
   wallet.coupons = (await saved.load("coupons")) || [];
   wallet.profile = (await saved.load("profile")) || null;
+  wallet.card = (await saved.load("card")) || null;
   for (const coupon of wallet.coupons) {
     const svg = await saved.load(`qr:${coupon.id}`);
     if (svg) wallet.qrCodes.set(coupon.id, svg);
@@ -94,7 +97,12 @@ async function refresh() {
   if (!localStorage.getItem(TOKEN)) return;
   const generation = deviceGeneration;
   try {
-    const [profile, coupons] = await Promise.all([api.get("/api/me"), api.get("/api/me/coupons")]);
+    const [profile, coupons, card] = await Promise.all([
+      api.get("/api/me"),
+      api.get("/api/me/coupons"),
+      // Fetched once, so the member card is on the phone before it is first needed offline.
+      wallet.card ? wallet.card : fetchCard(api),
+    ]);
     const now = Date.now();
     const missing = coupons.filter((coupon) => isOpen(coupon, now) && !wallet.qrCodes.has(coupon.id));
     // One QR code that fails to load does not keep the others (or the list) from the device.
@@ -109,12 +117,15 @@ async function refresh() {
     const changed = missing.length > 0 || JSON.stringify(coupons) !== JSON.stringify(wallet.coupons);
     wallet.profile = profile;
     wallet.coupons = coupons;
+    wallet.card = card;
     showOffline(false);
+    if (!$("member-card").hidden) renderCard(card, ui);
     if (changed) draw();
     await drawAccount();
     if (generation !== deviceGeneration) return;
     await saved.saveCoupons(coupons, [...wallet.qrCodes]);
     await saved.saveProfile(profile);
+    await saved.saveCard(card);
   } catch (error) {
     if (generation !== deviceGeneration) return;
     if (error instanceof OfflineError) {
@@ -131,6 +142,43 @@ async function refresh() {
 function showView(name) {
   $("welcome").hidden = name !== "welcome";
   $("wallet").hidden = name !== "wallet";
+  $("member-card").hidden = name !== "card";
+}
+
+async function showCard() {
+  showView("card");
+  renderCard(wallet.card, ui);
+  $("member-title").focus();
+  if (wallet.card) return;
+  try {
+    wallet.card = await fetchCard(api);
+    await saved.saveCard(wallet.card);
+    renderCard(wallet.card, ui);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      await forgetDevice();
+      announce(ui.t("error.session"));
+    } else {
+      announce(explain(error));
+    }
+  }
+}
+
+function showCoupons() {
+  showView("wallet");
+  $("wallet-title").focus();
+}
+
+async function onMemberCardButton(button, open) {
+  if (!wallet.card) return;
+  button.disabled = true;
+  try {
+    await open(wallet.card);
+  } catch (error) {
+    announce(explain(error));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function showWallet() {
@@ -151,6 +199,7 @@ async function forgetDevice() {
   wallet.coupons = [];
   wallet.qrCodes.clear();
   wallet.profile = null;
+  wallet.card = null;
   showView("welcome");
   await Promise.allSettled([saved.forgetEverything(), unsubscribePush()]);
 }
@@ -248,21 +297,6 @@ async function erase() {
   announce(ui.t("account.erased"));
 }
 
-async function addToAppleWallet(coupon) {
-  const pass = await api.blob(coupon.apple_pass_url);
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(pass);
-  // Safari on iOS offers "Add to Wallet" when it opens a pass; elsewhere the file is saved.
-  if (!/iPhone|iPad|iPod/.test(navigator.userAgent)) link.download = `coupon-${coupon.id}.pkpass`;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-}
-
-async function addToGoogleWallet(coupon) {
-  const { save_url: saveUrl } = await api.get(coupon.google_wallet_url);
-  window.location.assign(saveUrl);
-}
-
 async function onCardButton(event) {
   const button = event.target.closest("button");
   const card = event.target.closest(".card");
@@ -271,8 +305,10 @@ async function onCardButton(event) {
   if (!coupon) return;
   button.disabled = true;
   try {
-    if (button.classList.contains("add-apple")) await addToAppleWallet(coupon);
-    if (button.classList.contains("add-google")) await addToGoogleWallet(coupon);
+    if (button.classList.contains("add-apple")) {
+      await openApplePass(api, coupon.apple_pass_url, `coupon-${coupon.id}.pkpass`);
+    }
+    if (button.classList.contains("add-google")) await openGoogleSaveLink(api, coupon.google_wallet_url);
   } catch (error) {
     announce(explain(error));
   } finally {
@@ -297,6 +333,14 @@ function wire() {
   $("enable-push").addEventListener("click", turnOnPush);
   $("enable-marketing").addEventListener("click", enableMarketing);
   $("erase").addEventListener("click", erase);
+  $("show-card").addEventListener("click", showCard);
+  $("show-coupons").addEventListener("click", showCoupons);
+  $("member-apple").addEventListener("click", (event) =>
+    onMemberCardButton(event.currentTarget, (card) => openApplePass(api, card.apple_pass_url, "member-card.pkpass")),
+  );
+  $("member-google").addEventListener("click", (event) =>
+    onMemberCardButton(event.currentTarget, (card) => openGoogleSaveLink(api, card.google_wallet_url)),
+  );
   window.addEventListener("hashchange", () => {
     const couponId = couponFromHash();
     if (couponId !== null) openCoupon(couponId);

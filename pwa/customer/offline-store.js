@@ -1,4 +1,4 @@
-// The last known coupons, their QR codes and the profile, kept in IndexedDB so the wallet
+// The last known coupons, their QR codes, the member card and the profile, kept in IndexedDB so the wallet
 // opens without a network (a customer at the till with no signal can still show a code).
 
 const DATABASE = "tessera-customer";
@@ -55,6 +55,11 @@ export async function saveCoupons(coupons, qrCodes) {
 
 export async function saveProfile(profile) {
   await transaction("readwrite", (store) => store.put(profile, "profile"));
+}
+
+/** The member card (with its QR code), so it shows without a network. */
+export async function saveCard(card) {
+  await transaction("readwrite", (store) => store.put(card, "card"));
 }
 
 export async function forgetEverything() {

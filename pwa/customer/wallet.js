@@ -19,7 +19,7 @@ export function isOpen(coupon, now) {
   return status === "active" || status === "scheduled";
 }
 
-function svgDataUrl(svg) {
+export function svgDataUrl(svg) {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
@@ -112,4 +112,20 @@ export function tick(coupons, ui, now) {
     node.querySelector(".expiry").classList.toggle("soon", Date.parse(coupon.expires_at) - now < DAY_MS);
   }
   return moved;
+}
+
+/** Open a signed pass: Safari on iOS offers "Add to Wallet"; elsewhere the file is saved. */
+export async function openApplePass(api, url, filename) {
+  const pass = await api.blob(url);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(pass);
+  if (!/iPhone|iPad|iPod/.test(navigator.userAgent)) link.download = filename;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
+/** Go to Google's "save to wallet" page for the link the server signed. */
+export async function openGoogleSaveLink(api, url) {
+  const { save_url: saveUrl } = await api.get(url);
+  window.location.assign(saveUrl);
 }

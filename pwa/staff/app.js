@@ -4,6 +4,7 @@
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
 import { discountText, formatDateTime, languageSetting } from "/shared/i18n.js";
 import { startScanner } from "./camera.js";
+import { isMemberCard, lookupMember, renderMember } from "./member.js";
 import * as shift from "./shift.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 import { newAttempt, pendingRedemption, redeem, validate, voidRedemption } from "./till.js";
@@ -110,6 +111,7 @@ function closeResult() {
 
 function closeOffer() {
   if ($("offer").open) $("offer").close();
+  if ($("member").open) $("member").close();
 }
 
 // --- answers --------------------------------------------------------------------------------
@@ -138,6 +140,8 @@ function refusal(error) {
       return ui.t("result.not_yet", { date: formatDateTime(ui.language, new Date(problem.valid_from)) });
     case "invalid_code":
       return ui.t("result.invalid");
+    case "invalid_member_code":
+      return ui.t("result.invalid_member");
     case "limit_reached":
       return ui.t("result.limit");
     case "too_many_attempts":
@@ -229,6 +233,23 @@ function showOffer(offer, code, entry) {
   };
 }
 
+/** The member's open coupons; a tap on one redeems it like a validated coupon. */
+function showMember(answer) {
+  renderMember(answer, ui, (coupon) => {
+    closeOffer();
+    finish({ ...newAttempt(coupon.redeem_code, "scan"), what: offerText(coupon) });
+  });
+  $("member").showModal();
+  $("member-close").focus();
+}
+
+function closeMember() {
+  closeOffer();
+  state.busy = false;
+  state.handling = null;
+  setStatus("scan.hint");
+}
+
 /**
  * Handle a read or a typed code. Answers whether it was taken: a code that arrives while another
  * is being handled is not (the one being handled, still in view, counts as taken).
@@ -252,6 +273,10 @@ async function verify(code, entry) {
   setStatus("scan.checking");
   try {
     if (!navigator.onLine) throw new OfflineError(new Error("navigator.onLine is false"));
+    if (isMemberCard(code, entry)) {
+      showMember(await lookupMember(api, code, entry));
+      return;
+    }
     const offer = await validate(api, code, entry);
     if (state.me.store.auto_redeem) await finish({ ...newAttempt(code, entry), what: offerText(offer) });
     else showOffer(offer, code, entry);
@@ -405,6 +430,11 @@ function wire() {
   $("offer").addEventListener("cancel", (event) => {
     event.preventDefault();
     $("offer-cancel").click();
+  });
+  $("member-close").addEventListener("click", closeMember);
+  $("member").addEventListener("cancel", (event) => {
+    event.preventDefault();
+    closeMember();
   });
   $("trouble-retry").addEventListener("click", resume);
   $("torch").addEventListener("click", toggleTorch);

@@ -5,6 +5,10 @@ character makes ``int.from_bytes(values, "little") % 31 == 0``: that is a weight
 weights ``256**i ≡ 8**i (mod 31)``. Since 31 is prime and neighbouring weights differ
 (``8**i * (1 - 8) ≢ 0``), every single-character typo and every adjacent swap is caught, and
 the check costs two C-level operations per code, which matters when generating millions.
+
+Member-card codes use the same alphabet and check with another target residue
+(``MEMBER_RESIDUE``): the same argument catches every typo and swap, and no string is valid both
+as a coupon code and as a member code, so the parser tells them apart before any database work.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ MIN_RANDOM_LENGTH = 14  # 13 data characters = 64.4 bits
 MAX_RANDOM_LENGTH = 24
 EAN_SERIAL_DIGITS = 6
 EAN_SERIAL_SPACE = 10**EAN_SERIAL_DIGITS
+COUPON_RESIDUE = 0
+MEMBER_RESIDUE = 1
+MEMBER_CODE_LENGTH = 16  # 15 data characters = 74.3 bits
 
 _VALUE_OF = {char: value for value, char in enumerate(ALPHABET)}
 # byte -> value (mod 31) and value -> character, as translation tables for bytes.translate
@@ -24,16 +31,16 @@ _INVERSE_WEIGHT = {n: pow(8, -n, BASE) for n in range(MAX_RANDOM_LENGTH + 1)}
 _SEPARATORS = str.maketrans("", "", " -._")
 
 
-def random_check_value(values: bytes) -> int:
-    """The check value that completes ``values`` (each 0..30) to a multiple of 31."""
+def random_check_value(values: bytes, residue: int = COUPON_RESIDUE) -> int:
+    """The check value that completes ``values`` (each 0..30) to ``residue`` modulo 31."""
     remainder = int.from_bytes(values, "little") % BASE
-    return (-remainder * _INVERSE_WEIGHT[len(values)]) % BASE
+    return ((residue - remainder) * _INVERSE_WEIGHT[len(values)]) % BASE
 
 
-def random_code_from_bytes(raw: bytes) -> str:
+def random_code_from_bytes(raw: bytes, residue: int = COUPON_RESIDUE) -> str:
     """A code whose data characters come from ``raw`` (one byte each) plus its check character."""
     values = raw.translate(BYTE_TO_VALUE)
-    return (values + bytes((random_check_value(values),))).translate(VALUE_TO_CHAR).decode()
+    return (values + bytes((random_check_value(values, residue),))).translate(VALUE_TO_CHAR).decode()
 
 
 def normalize(text: str) -> str:
@@ -41,14 +48,24 @@ def normalize(text: str) -> str:
     return text.translate(_SEPARATORS).upper()
 
 
-def is_valid_random(code: str) -> bool:
-    if not MIN_RANDOM_LENGTH <= len(code) <= MAX_RANDOM_LENGTH:
-        return False
+def _residue(code: str) -> int | None:
     try:
         values = bytes(_VALUE_OF[char] for char in code)
     except KeyError:
+        return None
+    return int.from_bytes(values, "little") % BASE
+
+
+def is_valid_random(code: str) -> bool:
+    """A coupon code: the right length and alphabet, and its check character."""
+    if not MIN_RANDOM_LENGTH <= len(code) <= MAX_RANDOM_LENGTH:
         return False
-    return int.from_bytes(values, "little") % BASE == 0
+    return _residue(code) == COUPON_RESIDUE
+
+
+def is_valid_member(code: str) -> bool:
+    """A member-card code: ``MEMBER_CODE_LENGTH`` characters completed to ``MEMBER_RESIDUE``."""
+    return len(code) == MEMBER_CODE_LENGTH and _residue(code) == MEMBER_RESIDUE
 
 
 def group(code: str, size: int = 4) -> str:

@@ -2,7 +2,9 @@
 
 A coupon's code is derived from ``(campaign_id, serial)`` with a secret key, so the database
 keeps only ``digest(code)``: whoever copies the database cannot present a single code, while
-the owner can still be shown theirs. Both keys come from ``TESSERA_CODE_SECRET``.
+the owner can still be shown theirs. Member-card codes are derived from the customer id the
+same way (their own key) and looked up by the same digest. All keys come from
+``TESSERA_CODE_SECRET``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import base64
 import hmac
 
-from tessera.codes.formats import EAN_SERIAL_SPACE, ean13_code, random_code_from_bytes
+from tessera.codes.formats import (
+    EAN_SERIAL_SPACE,
+    MEMBER_CODE_LENGTH,
+    MEMBER_RESIDUE,
+    ean13_code,
+    random_code_from_bytes,
+)
 
 DIGEST_BYTES = 16
 
@@ -22,6 +30,7 @@ class CodeKeys:
         self._lookup_key = hmac.digest(master, b"tessera/code-lookup/v1", "sha256")
         self._ean_key = hmac.digest(master, b"tessera/ean-permutation/v1", "sha256")
         self._pass_key = hmac.digest(master, b"tessera/wallet-pass-token/v1", "sha256")
+        self._member_key = hmac.digest(master, b"tessera/member-code/v1", "sha256")
 
     def digest(self, code: str) -> bytes:
         """What the database stores and looks codes up by."""
@@ -35,6 +44,11 @@ class CodeKeys:
     def random_code(self, campaign_id: int, serial: int, length: int) -> str:
         raw = hmac.digest(self._derive_key, b"%d:%d" % (campaign_id, serial), "sha256")
         return random_code_from_bytes(raw[: length - 1])
+
+    def member_code(self, customer_id: int) -> str:
+        """The customer's member-card code (``formats.is_valid_member``), the same every time."""
+        raw = hmac.digest(self._member_key, b"%d" % customer_id, "sha256")
+        return random_code_from_bytes(raw[: MEMBER_CODE_LENGTH - 1], MEMBER_RESIDUE)
 
     def ean_code(self, prefix: str, campaign_number: int, campaign_id: int, serial: int) -> str:
         return ean13_code(prefix, campaign_number, self.ean_serial(campaign_id, serial))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from tessera.customers.schemas import (
 )
 from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.events.log import record
+from tessera.members.models import MemberCard
 from tessera.wallet.changes import pass_changed
 
 
@@ -147,7 +148,8 @@ class CustomerService:
         return customer
 
     async def erase(self, session: AsyncSession, customer_id: int, now: datetime) -> None:
-        """Remove personal data and revoke open coupons; events stay, without the person."""
+        """Remove personal data, revoke open coupons and withdraw the member card; events stay,
+        without the person."""
         customer = await self.get(session, customer_id)
         customer.email = customer.phone = customer.name = None
         customer.birthday = None
@@ -156,6 +158,8 @@ class CustomerService:
         customer.token_digest = None
         customer.marketing_consent = customer.push_consent = False
         customer.erased_at = now
+        # The member card's digest goes: the card (and any wallet pass of it) is never found again.
+        await session.execute(delete(MemberCard).where(MemberCard.customer_id == customer_id))
         revoked = (
             await session.execute(
                 update(Coupon)

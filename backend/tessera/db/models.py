@@ -9,6 +9,7 @@ from tessera.customers.models import Consent, Customer
 from tessera.db.base import Base
 from tessera.events.models import Event
 from tessera.idempotency.models import IdempotencyRecord
+from tessera.members.models import MemberCard
 from tessera.outbox.models import OutboxMessage
 from tessera.push.models import PushSubscription
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
@@ -35,6 +36,7 @@ __all__ = [
     "GoogleCallbackNonce",
     "GoogleWalletObject",
     "IdempotencyRecord",
+    "MemberCard",
     "OutboxMessage",
     "PushSubscription",
     "Redemption",

@@ -25,6 +25,10 @@ EVENT_TYPES = frozenset(
         "expired",
         "revoked",
         "erased",
+        # Member cards: a wallet pass of the card downloaded (medium: which wallet), a card
+        # looked up at a till (medium: where it was shown). Neither counts in the coupon funnel.
+        "member_card_downloaded",
+        "member_looked_up",
     }
 )
 

@@ -1,4 +1,5 @@
-"""Signed Apple Wallet coupon passes (.pkpass) from the template folder and one coupon's values.
+"""Signed Apple Wallet passes (.pkpass) from a template folder and one pass's values: coupons
+(``coupon.pass``, style ``coupon``) and member cards (``storecard.pass``, style ``storeCard``).
 
 py-pkpass writes pass.json, the manifest and the zip; its defects are worked around here:
 
@@ -32,7 +33,16 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from PIL import Image
-from py_pkpass.models import Barcode, BarcodeFormat, Coupon, DateField, Field, Pass
+from py_pkpass.models import (
+    Barcode,
+    BarcodeFormat,
+    Coupon,
+    DateField,
+    Field,
+    Pass,
+    PassInformation,
+    StoreCard,
+)
 
 from tessera.errors import ConfigurationError
 from tessera.wallet.apple.signing import PassSigner
@@ -54,6 +64,8 @@ LOGO_NAMES: Final = ("logo.png", "logo@2x.png", "logo@3x.png")
 LOGO_BOX: Final = (160, 50)  # points; @2x and @3x are two and three times as many pixels
 MAX_LOCATIONS: Final = 10  # Apple's limit
 FIELD_GROUPS: Final = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields")
+# The pass styles a template may have (its pass.json names exactly one), and py-pkpass's class of each.
+STYLES: Final[Mapping[str, type[PassInformation]]] = {"coupon": Coupon, "storeCard": StoreCard}
 _HEX_COLOUR = re.compile(r"^#([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})$")
 # Becomes a folder name in the zip, so nothing but a language tag (en, de, pt-BR, zh-Hans).
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$")
@@ -62,17 +74,20 @@ _ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can ca
 
 @dataclass(frozen=True, slots=True)
 class PassContent:
-    """Everything one coupon's pass shows; checked on creation (``ValueError``)."""
+    """Everything one pass shows; checked on creation (``ValueError``).
+
+    A pass without ``web_service_url`` (and ``authentication_token``) never asks for updates; one
+    without ``expires_at`` does not expire (a member card)."""
 
     serial_number: str
-    authentication_token: str
-    web_service_url: str
+    authentication_token: str | None
+    web_service_url: str | None
     description: str
     organization_name: str
     logo_text: str
     title: str
     discount_text: str
-    expires_at: datetime
+    expires_at: datetime | None
     status: Status
     barcode_message: str
     barcode_alt_text: str
@@ -89,13 +104,17 @@ class PassContent:
     logo_png: bytes | None = None  # the campaign's logo; fitted into Apple's logo boxes
     # language → {"title" | "description" | "terms": text}: the campaign's texts in that language.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Values of the template's other fields, by key (a member card's "member", "since", …).
+    field_values: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.serial_number or not self.description:
             raise ValueError("a pass needs a serial number and a description")
-        if len(self.authentication_token) < 16:
+        if (self.web_service_url is None) != (self.authentication_token is None):
+            raise ValueError("webServiceURL and authenticationToken go together")
+        if self.authentication_token is not None and len(self.authentication_token) < 16:
             raise ValueError("Apple requires an authenticationToken of at least 16 characters")
-        if not self.web_service_url.startswith(("https://", "http://")):
+        if self.web_service_url is not None and not self.web_service_url.startswith(("https://", "http://")):
             raise ValueError(f"webServiceURL must be an absolute URL: {self.web_service_url!r}")
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
@@ -122,8 +141,8 @@ class PassContent:
 class _CachedKeyPass(Pass):  # type: ignore[misc]  # py-pkpass has no type hints
     """py-pkpass's Pass, signed by a preloaded signer, writing only what Apple accepts."""
 
-    def __init__(self, signer: PassSigner, **identity: str) -> None:
-        super().__init__(Coupon(), **identity)
+    def __init__(self, signer: PassSigner, style: str, **identity: str) -> None:
+        super().__init__(STYLES[style](), **identity)
         self._signer = signer
 
     def _createPassJson(self) -> str:
@@ -152,9 +171,9 @@ class _CachedKeyPass(Pass):  # type: ignore[misc]  # py-pkpass has no type hints
 
 
 class ApplePassBuilder:
-    """Builds signed coupon passes from a template folder (read once, here) and PassContent.
+    """Builds signed passes from a template folder (read once, here) and PassContent.
 
-    The template gives the coupon's fields (keys, labels, change messages, date styles), default
+    The template gives the pass style and its fields (keys, labels, change messages, date styles), default
     colours, icons, logos and ``<language>.lproj/pass.strings``; identifiers and the organisation's
     name come from settings. ``build`` shares no mutable state: worker threads may share a builder.
     """
@@ -181,8 +200,12 @@ class ApplePassBuilder:
         self.organization_name = organization_name
         self._signer = signer
         self._skeleton: dict[str, Any] = json.loads((template_dir / "pass.json").read_text("utf-8"))
+        styles = [style for style in STYLES if style in self._skeleton]
+        if len(styles) != 1:
+            raise ConfigurationError(f"pass template: pass.json needs exactly one of {sorted(STYLES)}")
+        self.style = styles[0]
         self._fields: dict[str, list[dict[str, Any]]] = {
-            group: list(self._skeleton.get("coupon", {}).get(group, [])) for group in FIELD_GROUPS
+            group: list(self._skeleton[self.style].get(group, [])) for group in FIELD_GROUPS
         }
         _check_fields(self._fields)
         self._icons = {name: (template_dir / name).read_bytes() for name in ICON_NAMES}
@@ -196,9 +219,10 @@ class ApplePassBuilder:
             self._strings[language] = parse_strings(data)
 
     def build(self, content: PassContent) -> bytes:
-        """The signed .pkpass of one coupon (CPU-bound: call it off the event loop)."""
+        """The signed .pkpass of one pass (CPU-bound: call it off the event loop)."""
         item = _CachedKeyPass(
             self._signer,
+            self.style,
             passTypeIdentifier=self.pass_type_identifier,
             teamIdentifier=self.team_identifier,
             organizationName=content.organization_name or self.organization_name,
@@ -211,7 +235,7 @@ class ApplePassBuilder:
         item.labelColor = _rgb(content.label_color) or self._skeleton.get("labelColor")
         item.webServiceURL = content.web_service_url
         item.authenticationToken = content.authentication_token
-        item.expirationDate = _iso(content.expires_at)
+        item.expirationDate = _iso(content.expires_at) if content.expires_at else None
         item.voided = content.status != "active"
         item.locations = [
             {"latitude": latitude, "longitude": longitude, "relevantText": text}
@@ -226,7 +250,7 @@ class ApplePassBuilder:
         values = {
             "offer": content.discount_text,
             "title": content.title,
-            "expires": _iso(content.expires_at),
+            "expires": _iso(content.expires_at) if content.expires_at else "",
             "status": EXPIRING_TEXT
             if content.expiring_soon and content.status == "active"
             else STATUS_TEXT[content.status],
@@ -234,6 +258,7 @@ class ApplePassBuilder:
             "details": content.details,
             "terms": content.terms,
             "code": content.barcode_alt_text,
+            **content.field_values,
         }
         for group, specs in self._fields.items():
             fields = getattr(item.passInformation, group)

@@ -65,10 +65,17 @@ def parse_tag(tag: str | None) -> datetime | None:
 
 
 class ApplePasses:
-    def __init__(self, settings: Settings, keys: CodeKeys, builder: ApplePassBuilder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: CodeKeys,
+        builder: ApplePassBuilder,
+        store_card_builder: ApplePassBuilder | None = None,
+    ) -> None:
         self._settings = settings
         self._keys = keys
         self._builder = builder
+        self._store_card_builder = store_card_builder
         self.pass_type_identifier = settings.apple.pass_type_identifier
         self.web_service_url = f"{settings.public_url}/wallet/apple"
 
@@ -78,14 +85,17 @@ class ApplePasses:
         if apple.cert_path is None or apple.key_path is None or apple.wwdr_path is None:
             raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
         signer = PassSigner(apple.cert_path, apple.key_path, apple.wwdr_path, apple.key_password)
-        builder = ApplePassBuilder(
-            apple.template_dir,
-            signer,
-            apple.pass_type_identifier,
-            apple.team_identifier,
-            apple.organization_name,
-        )
-        return cls(settings, keys, builder)
+        builders = [
+            ApplePassBuilder(
+                template_dir,
+                signer,
+                apple.pass_type_identifier,
+                apple.team_identifier,
+                apple.organization_name,
+            )
+            for template_dir in (apple.template_dir, apple.store_card_template_dir)
+        ]
+        return cls(settings, keys, *builders)
 
     @staticmethod
     def serial_of(coupon_id: int) -> str:
@@ -158,6 +168,12 @@ class ApplePasses:
         """The signed .pkpass; signing is CPU work, kept off the event loop."""
         content = self.content(coupon, campaign, stores, now)
         return await asyncio.to_thread(self._builder.build, content)
+
+    async def build_store_card(self, content: PassContent) -> bytes:
+        """A signed member card (store card) with ``content``; see ``members.wallet``."""
+        if self._store_card_builder is None:
+            raise ConfigurationError("No store card template")
+        return await asyncio.to_thread(self._store_card_builder.build, content)
 
     async def stores(self, session: AsyncSession) -> list[Store]:
         """Stores with a known location, for the pass's lock-screen relevance."""

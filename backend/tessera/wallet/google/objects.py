@@ -50,15 +50,15 @@ _MISSING: Final = object()
 
 def class_id(issuer_id: str, campaign_id: int | str) -> str:
     """The offer class of a campaign: ``<issuerId>.campaign-<id>``."""
-    return _resource_id(issuer_id, f"campaign-{campaign_id}")
+    return resource_id(issuer_id, f"campaign-{campaign_id}")
 
 
 def object_id(issuer_id: str, coupon_id: int | str) -> str:
     """The offer object of a coupon: ``<issuerId>.coupon-<id>``; stable, Google keys it forever."""
-    return _resource_id(issuer_id, f"coupon-{coupon_id}")
+    return resource_id(issuer_id, f"coupon-{coupon_id}")
 
 
-def _resource_id(issuer_id: str, suffix: str) -> str:
+def resource_id(issuer_id: str, suffix: str) -> str:
     if not _ISSUER_ID.match(issuer_id):
         raise ValueError(f"a Google Wallet issuer id is a number, not {issuer_id!r}")
     if not _SUFFIX.match(suffix):
@@ -161,25 +161,28 @@ class OfferTemplates:
     """The offer class and object templates of a folder, read and checked once."""
 
     def __init__(self, class_template: dict[str, Any], object_template: dict[str, Any]) -> None:
-        _check(class_template, "offer_class.json", {"id": "$class_id"})
-        _check(object_template, "offer_object.json", {"id": "$object_id", "classId": "$class_id"})
+        check_template(class_template, "offer_class.json", {"id": "$class_id"}, PLACEHOLDERS)
+        check_template(
+            object_template, "offer_object.json", {"id": "$object_id", "classId": "$class_id"}, PLACEHOLDERS
+        )
         self._class = class_template
         self._object = object_template
 
     @classmethod
     def load(cls, directory: Path) -> OfferTemplates:
-        return cls(_read(Path(directory) / "offer_class.json"), _read(Path(directory) / "offer_object.json"))
+        directory = Path(directory)
+        return cls(
+            read_template(directory / "offer_class.json"), read_template(directory / "offer_object.json")
+        )
 
     def offer_class(self, content: OfferContent) -> dict[str, Any]:
-        filled: dict[str, Any] = _fill(self._class, content.values())
-        return filled
+        return fill_template(self._class, content.values())
 
     def offer_object(self, content: OfferContent) -> dict[str, Any]:
-        filled: dict[str, Any] = _fill(self._object, content.values())
-        return filled
+        return fill_template(self._object, content.values())
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_template(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -189,11 +192,14 @@ def _read(path: Path) -> dict[str, Any]:
     return document
 
 
-def _check(template: dict[str, Any], name: str, required: Mapping[str, str]) -> None:
+def check_template(
+    template: dict[str, Any], name: str, required: Mapping[str, str], allowed: frozenset[str]
+) -> None:
+    """Refuse a template without the ``required`` placeholders or with ones outside ``allowed``."""
     for key, placeholder in required.items():
         if template.get(key) != placeholder:
             raise ValueError(f"{name}: {key!r} must be {placeholder!r}")
-    unknown = _placeholders(template) - PLACEHOLDERS
+    unknown = _placeholders(template) - allowed
     if unknown:
         raise ValueError(f"{name}: unknown placeholders {sorted(unknown)}")
 
@@ -207,6 +213,12 @@ def _placeholders(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_placeholders(value) for value in node))
     return set()
+
+
+def fill_template(template: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A filled copy of ``template`` (see the module's docstring)."""
+    filled = _fill(template, values)
+    return {} if filled is _MISSING else dict(filled)
 
 
 def _fill(node: Any, values: Mapping[str, Any]) -> Any:

@@ -1,5 +1,6 @@
-"""Save-to-Google-Wallet links: the offer class and object travel inside a JWT signed by the
-service account, so a coupon can be saved without any prior call to Google's API."""
+"""Save-to-Google-Wallet links: the offer (or loyalty) class and object travel inside a JWT signed
+by the service account, so a coupon or a member card can be saved without any prior call to
+Google's API."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def save_claims(
 ) -> dict[str, Any]:
     """The claims Google expects of a save-to-wallet JWT; ``origins`` are the sites that may
     show the button."""
+    return payload_claims(
+        account, {"offerClasses": [offer_class], "offerObjects": [offer_object]}, origins, issued_at
+    )
+
+
+def payload_claims(
+    account: ServiceAccount, payload: dict[str, Any], origins: Sequence[str], issued_at: datetime
+) -> dict[str, Any]:
+    """Save-to-wallet claims around ``payload`` (``offerClasses``/``offerObjects``,
+    ``loyaltyClasses``/``loyaltyObjects``, …)."""
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be an aware datetime")
     return {
@@ -31,7 +42,7 @@ def save_claims(
         "typ": "savetowallet",
         "iat": int(issued_at.timestamp()),
         "origins": list(origins),
-        "payload": {"offerClasses": [offer_class], "offerObjects": [offer_object]},
+        "payload": payload,
     }
 
 
@@ -43,10 +54,23 @@ def save_url(
     issued_at: datetime,
 ) -> str:
     """The link that adds the offer to the opener's Google Wallet (RS256, ``kid`` = key id)."""
+    return signed_save_url(account, save_claims(account, offer_class, offer_object, origins, issued_at))
+
+
+def loyalty_save_url(
+    account: ServiceAccount,
+    loyalty_class: dict[str, Any],
+    loyalty_object: dict[str, Any],
+    origins: Sequence[str],
+    issued_at: datetime,
+) -> str:
+    """The link that adds a member card (loyalty class and object) to the opener's Google Wallet."""
+    payload = {"loyaltyClasses": [loyalty_class], "loyaltyObjects": [loyalty_object]}
+    return signed_save_url(account, payload_claims(account, payload, origins, issued_at))
+
+
+def signed_save_url(account: ServiceAccount, claims: dict[str, Any]) -> str:
     token = jwt.encode(
-        save_claims(account, offer_class, offer_object, origins, issued_at),
-        account.private_key,
-        algorithm="RS256",
-        headers={"kid": account.private_key_id},
+        claims, account.private_key, algorithm="RS256", headers={"kid": account.private_key_id}
     )
     return SAVE_URL_PREFIX + token

@@ -26,9 +26,10 @@ from tessera.events.log import record_for_coupon
 from tessera.settings import Settings
 from tessera.wallet.design import loaded
 from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
+from tessera.wallet.google.loyalty import LoyaltyContent, LoyaltyTemplates
 from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
 from tessera.wallet.google.objects import LocalizedTexts, OfferContent, OfferTemplates, object_id
-from tessera.wallet.google.save_link import save_url
+from tessera.wallet.google.save_link import loyalty_save_url, save_url
 from tessera.wallet.google.service_account import ServiceAccount
 
 STATE_OF = {"redeemed": "COMPLETED", "revoked": "INACTIVE", "expired": "EXPIRED"}
@@ -48,12 +49,14 @@ class GoogleWallet:
         account: ServiceAccount,
         templates: OfferTemplates,
         verifier: CallbackVerifier | None,
+        loyalty: LoyaltyTemplates | None = None,
     ) -> None:
         self._settings = settings
         self._keys = keys
         self.account = account
         self._templates = templates
         self._verifier = verifier
+        self._loyalty = loyalty
         self.issuer_id = settings.google.issuer_id
 
     @classmethod
@@ -70,6 +73,7 @@ class GoogleWallet:
             ServiceAccount.from_file(google.service_account_path),
             OfferTemplates.load(google.template_dir),
             verifier,
+            LoyaltyTemplates.load(google.template_dir),
         )
 
     def content(self, coupon: Coupon, campaign: Campaign, now: datetime) -> OfferContent:
@@ -118,6 +122,18 @@ class GoogleWallet:
             self.account,
             self._templates.offer_class(content),
             self._templates.offer_object(content),
+            [self._settings.public_url],
+            now,
+        )
+
+    def member_card_link(self, content: LoyaltyContent, now: datetime) -> str:
+        """A "save to Google Wallet" link of a member card (see ``members.wallet``)."""
+        if self._loyalty is None:
+            raise ConfigurationError("No Google Wallet loyalty templates")
+        return loyalty_save_url(
+            self.account,
+            self._loyalty.loyalty_class(content),
+            self._loyalty.loyalty_object(content),
             [self._settings.public_url],
             now,
         )

@@ -1,0 +1,74 @@
+"""Member cards over HTTP: the customer's own card and its wallet passes; the till's lookup."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, post
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from tessera.auth.guards import allow
+from tessera.codes.payloads import InvalidMemberCode
+from tessera.customers.services import CustomerNotFound
+from tessera.deps import Caller, Svc
+from tessera.errors import TooManyRequests
+from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView
+from tessera.problems import raises
+from tessera.wallet.apple.controllers import PKPASS
+from tessera.wallet.google.controllers import SaveLink
+
+
+class MemberCardController(Controller):
+    path = "/api/me/card"
+    tags = ["members"]
+    guards = allow("customer")
+
+    @get("/", summary="My member card (customer)", opt=raises(CustomerNotFound))
+    async def card(self, services: Svc, principal: Caller) -> MemberCardView:
+        """The member code, its QR payload (``TSM1:P:…``) and the QR code as SVG. A till that
+        scans it sees the customer's open coupons."""
+        card, _ = await services.members.card(principal.id)
+        return services.members.view(card)
+
+    @get(
+        "/pass.pkpass",
+        summary="Apple Wallet store card of my member card (customer)",
+        media_type=PKPASS,
+        opt=raises(CustomerNotFound),
+    )
+    async def apple_pass(self, services: Svc, principal: Caller) -> Response[bytes]:
+        content = await services.members.apple_pass(principal.id)
+        return Response(
+            content,
+            media_type=PKPASS,
+            headers={
+                "Content-Disposition": 'attachment; filename="member-card.pkpass"',
+                "Cache-Control": "private, no-cache",
+            },
+        )
+
+    @get(
+        "/google-wallet",
+        summary="Google Wallet save link of my member card (customer)",
+        opt=raises(CustomerNotFound),
+    )
+    async def google_wallet(self, services: Svc, principal: Caller) -> SaveLink:
+        return SaveLink(save_url=await services.members.google_link(principal.id))
+
+
+class MemberLookupController(Controller):
+    path = "/api/members"
+    tags = ["members"]
+    guards = allow("staff")
+
+    @post(
+        "/lookup",
+        status_code=HTTP_200_OK,
+        summary="Look up a scanned member card and its open coupons (staff)",
+        opt=raises(InvalidMemberCode, TooManyRequests),
+    )
+    async def lookup(self, services: Svc, principal: Caller, data: JSONBody[LookupInput]) -> MemberLookupView:
+        """The member's display name and open coupons (redeemable now). Redeem one by sending its
+        ``redeem_code`` to ``POST /api/redemptions``: the redemption records the medium
+        ``member_card``. Unknown, forged, malformed and erased cards, and coupons, all get the
+        same 404 and count as failed scans."""
+        return await services.members.lookup(principal, data)

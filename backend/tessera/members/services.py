@@ -1,0 +1,238 @@
+"""Member cards: the customer's own card and its wallet passes, and the till's lookup of a card.
+
+A card is made the first time its customer asks for it (so every card that can be shown exists);
+its code is derived from the customer id, only its digest is stored. The lookup answers the
+member's open coupons (redeemable now) with what the till needs to redeem one; unknown, forged,
+malformed and erased cards get one answer and count as failed scans, like coupons.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import segno
+import structlog
+from cachetools import LRUCache
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.principal import Principal
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import code_for, discount_of
+from tessera.campaigns.schemas import CampaignSummary
+from tessera.codes.formats import group
+from tessera.codes.payloads import (
+    CardMedium,
+    InvalidMemberCode,
+    member_payload_for,
+    parse_member,
+    payload_for,
+)
+from tessera.context import AppContext
+from tessera.coupons.models import Coupon
+from tessera.customers.models import Customer
+from tessera.customers.services import CustomerNotFound
+from tessera.errors import Forbidden, TooManyRequests
+from tessera.events.log import record
+from tessera.members import wallet
+from tessera.members.models import MemberCard
+from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView, MemberSummary, OpenCoupon
+from tessera.redemptions.models import CustomerRedemptionCount
+from tessera.wallet.apple.services import ApplePasses
+from tessera.wallet.google.services import GoogleWallet
+
+log = structlog.get_logger("tessera.members")
+CARD_PATH = "/api/me/card"
+MAX_OPEN_COUPONS = 50  # a till shows this many, soonest to expire first
+
+
+class MemberCards:
+    def __init__(self, ctx: AppContext, apple: ApplePasses, google: GoogleWallet) -> None:
+        self._ctx = ctx
+        self._apple = apple
+        self._google = google
+        self._qr_cache: LRUCache[int, str] = LRUCache(maxsize=10_000)
+
+    # --- the customer's own card -----------------------------------------------------------------
+
+    async def card(self, customer_id: int) -> tuple[MemberCard, str | None]:
+        """The customer's card (made on first use) and their name; 404 once they are erased."""
+        async with self._ctx.readers() as session:
+            row = (
+                await session.execute(
+                    select(MemberCard, Customer.name)
+                    .join(Customer, Customer.id == MemberCard.customer_id)
+                    .where(MemberCard.customer_id == customer_id, Customer.erased_at.is_(None))
+                )
+            ).first()
+        if row is not None:
+            return row[0], row[1]
+        async with self._ctx.sessions.begin() as session:
+            # The customer's row is locked, so an erasure running now either comes first (and
+            # the card is refused) or waits and then deletes the card made here.
+            customer = await session.scalar(
+                select(Customer).where(Customer.id == customer_id).with_for_update()
+            )
+            if customer is None or customer.erased_at is not None:
+                raise CustomerNotFound
+            card = await session.get(MemberCard, customer_id)
+            if card is None:
+                code = self._ctx.code_keys.member_code(customer_id)
+                card = MemberCard(
+                    customer_id=customer_id,
+                    code_digest=self._ctx.code_keys.digest(code),
+                    created_at=self._ctx.clock.now(),
+                )
+                session.add(card)
+                await session.flush()
+            return card, customer.name
+
+    def view(self, card: MemberCard) -> MemberCardView:
+        code = self._ctx.code_keys.member_code(card.customer_id)
+        payload = member_payload_for(code, "pwa")
+        return MemberCardView(
+            member_code=code,
+            code_display=group(code),
+            qr_payload=payload,
+            qr_svg=self._qr_svg(card.customer_id, payload),
+            apple_pass_url=f"{CARD_PATH}/pass.pkpass",
+            google_wallet_url=f"{CARD_PATH}/google-wallet",
+        )
+
+    async def apple_pass(self, customer_id: int) -> bytes:
+        """The signed store card; the download is recorded."""
+        card, name = await self.card(customer_id)
+        code = self._ctx.code_keys.member_code(customer_id)
+        content = await self._apple.build_store_card(wallet.store_card(self._ctx.settings, card, code, name))
+        await self._downloaded(customer_id, "apple_wallet")
+        return content
+
+    async def google_link(self, customer_id: int) -> str:
+        """The save link of the loyalty object; the download is recorded."""
+        card, name = await self.card(customer_id)
+        code = self._ctx.code_keys.member_code(customer_id)
+        now = self._ctx.clock.now()
+        url = self._google.member_card_link(wallet.loyalty_object(self._ctx.settings, card, code, name), now)
+        await self._downloaded(customer_id, "google_wallet")
+        return url
+
+    async def _downloaded(self, customer_id: int, medium: CardMedium) -> None:
+        async with self._ctx.sessions.begin() as session:
+            await record(
+                session,
+                "member_card_downloaded",
+                self._ctx.clock.now(),
+                customer_id=customer_id,
+                medium=medium,
+            )
+
+    def _qr_svg(self, customer_id: int, payload: str) -> str:
+        cached = self._qr_cache.get(customer_id)
+        if cached is None:
+            buffer = io.BytesIO()
+            segno.make_qr(payload, error="m").save(
+                buffer, kind="svg", border=4, light="#fff", omitsize=True, xmldecl=False
+            )
+            cached = buffer.getvalue().decode()
+            self._qr_cache[customer_id] = cached
+        return cached
+
+    # --- the till -----------------------------------------------------------------------------------
+
+    async def lookup(self, principal: Principal, data: LookupInput) -> MemberLookupView:
+        """The member behind a scanned card and their open coupons. Malformed input never
+        reaches the database; an unknown card is a failed scan (throttled like coupon scans)."""
+        presented = parse_member(data.code, typed=data.entry == "manual")
+        if principal.store_id is None:
+            raise Forbidden("Only staff of a store can look up members")
+        now = self._ctx.clock.now()
+        rule = self._ctx.scan_throttle(principal.id, principal.store_id)
+        if await self._ctx.ledger.throttled(rule, now):
+            raise TooManyRequests(rule.retry_after(now))
+        digest = self._ctx.code_keys.digest(presented.code)
+        async with self._ctx.sessions.begin() as session:
+            member = (
+                await session.execute(
+                    select(MemberCard.customer_id, Customer.name)
+                    .join(Customer, Customer.id == MemberCard.customer_id)
+                    .where(MemberCard.code_digest == digest, Customer.erased_at.is_(None))
+                )
+            ).first()
+            if member is not None:
+                customer_id, name = member
+                coupons = await self._open_coupons(session, customer_id, now)
+                await record(
+                    session,
+                    "member_looked_up",
+                    now,
+                    customer_id=customer_id,
+                    medium=presented.medium,
+                    store_id=principal.store_id,
+                    staff_id=principal.id,
+                    data={"open_coupons": len(coupons)},
+                )
+        if member is None:
+            # A failed request changes nothing but the failure counters (as a failed coupon
+            # scan); the log keeps who tried, where and with what kind of card.
+            log.info(
+                "member card not found",
+                staff_id=principal.id,
+                store_id=principal.store_id,
+                medium=presented.medium,
+            )
+            await self._ctx.ledger.record_failure(rule, now)
+            raise InvalidMemberCode
+        return MemberLookupView(
+            member=MemberSummary(display_name=wallet.display_name(name), card_ending=presented.code[-4:]),
+            medium=presented.medium,
+            coupons=coupons,
+        )
+
+    async def _open_coupons(self, session: AsyncSession, customer_id: int, now: datetime) -> list[OpenCoupon]:
+        """Coupons the ledger would redeem now: in their window, neither redeemed nor revoked,
+        their campaign's and the customer's limits not reached."""
+        counted = CustomerRedemptionCount
+        rows = (
+            await session.execute(
+                select(Coupon, Campaign)
+                .join(Campaign, Campaign.id == Coupon.campaign_id)
+                .outerjoin(
+                    counted,
+                    and_(
+                        counted.campaign_id == Coupon.campaign_id, counted.customer_id == Coupon.customer_id
+                    ),
+                )
+                .where(
+                    Coupon.customer_id == customer_id,
+                    Coupon.redeemed_at.is_(None),
+                    Coupon.revoked_at.is_(None),
+                    Coupon.starts_at <= now,
+                    Coupon.expires_at > now,
+                    or_(
+                        Campaign.max_redemptions.is_(None),
+                        Campaign.redemption_count < Campaign.max_redemptions,
+                    ),
+                    or_(
+                        Campaign.per_customer_limit.is_(None),
+                        counted.redeemed.is_(None),
+                        counted.redeemed < Campaign.per_customer_limit,
+                    ),
+                )
+                .order_by(Coupon.expires_at, Coupon.id)
+                .limit(MAX_OPEN_COUPONS)
+            )
+        ).all()
+        return [
+            OpenCoupon(
+                coupon_id=coupon.id,
+                campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
+                discount=discount_of(campaign),
+                valid_from=coupon.starts_at,
+                expires_at=coupon.expires_at,
+                redeem_code=payload_for(
+                    code_for(self._ctx.code_keys, campaign, coupon.serial), "member_card"
+                ),
+            )
+            for coupon, campaign in rows
+        ]
