@@ -3,9 +3,9 @@
 - ``member_cards``: one row per customer whose card has been shown, holding only the digest of
   its member code (the code itself is derived from the customer id). Erasure deletes the row.
 
-Revision ID: 0011
+Revision ID: 0008
 Revises: 0007
-Create Date: 2026-11-26 09:00:00
+Create Date: 2026-12-01 22:00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
