@@ -375,3 +375,18 @@ def _campaign_body(api: Api) -> dict[str, Any]:
         "starts_at": now.isoformat(),
         "ends_at": (now + timedelta(days=10)).isoformat(),
     }
+
+
+async def test_long_lists_fit_in_one_request(api: Api) -> None:
+    await spring(api)
+    # 40,000 addresses are over the 1 MiB every other request may send, under this route's limit.
+    unknown = [{"email": f"someone.with.a.long.name.{i}@example.com"} for i in range(40_000)]
+    assert len(merge_body(unknown)) > 1024 * 1024
+    *lines, end = lines_of(await merge(api, unknown))
+    assert len(lines) == 40_000
+    assert {line["problem"]["code"] for line in lines} == {"unknown_recipient"}
+    assert end["problems"] == 40_000
+    problem(await merge(api, [{"customer_id": 1}] * 100_001), 400, "invalid_input")
+    huge = [{"email": f"{'x' * 300}.{i}@example.com"} for i in range(30_000)]
+    assert len(merge_body(huge)) > 8 * 1024 * 1024
+    problem(await merge(api, huge), 413, "payload_too_large")

@@ -156,6 +156,23 @@ async def test_tampered_foreign_and_expired_links_are_refused(api: Api) -> None:
     theirs_pass = await api.client.get(path_of(theirs["wallet_link"], api) + "/pass.pkpass")
     assert pass_json(theirs_pass)["serialNumber"] == str(theirs["coupon_id"])
 
+    # A withdrawn coupon's link opens nothing: its owner's erasure revokes it.
+    erased_id, erased = await api.customer()
+    issued = await api.client.post(
+        "/api/mail-merges",
+        json={
+            "message_id": "m2",
+            "channel": "email",
+            "template": {"body": "{{wallet_link:spring}}"},
+            "recipients": [{"customer_id": erased_id}],
+        },
+        headers=await api.marketer(),
+    )
+    withdrawn = token_of(json.loads(issued.text.splitlines()[0])["body"])
+    assert (await api.client.get(f"/wallet/links/{withdrawn}")).status_code == 200
+    assert (await api.client.delete("/api/me", headers=erased)).status_code == 204
+    await refused(api, withdrawn, 410, "link_expired")
+
     # The link lives as long as its coupon.
     api.clock.advance(timedelta(days=7))
     gone = await refused(api, token, 410, "link_expired")

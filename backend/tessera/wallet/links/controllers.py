@@ -40,9 +40,12 @@ class WalletLinkController(Controller):
         coupon_id = services.wallet_links.coupon_id(token, ctx.clock.now())
         async with ctx.readers() as session:
             try:
-                return await services.apple_passes.coupon(session, coupon_id)
+                coupon, campaign = await services.apple_passes.coupon(session, coupon_id)
             except PassNotFound:
                 raise InvalidLink from None
+        if coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
+            raise LinkExpired("This coupon was withdrawn")
+        return coupon, campaign
 
     async def _use(self, ctx: Ctx, coupon_id: int) -> None:
         """Count one use of the coupon's link against its budget (429 once spent)."""
