@@ -92,6 +92,7 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/campaigns/{campaign_id:int}/publish"):      (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("POST", "/api/campaigns/{campaign_id:int}/coupons"):      (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("POST", "/api/campaigns/{campaign_id:int}/codes"):        (401, 403, 403, 403, 403, 202, 401, 401, 401),
+    ("POST", "/api/mail-merges"):                              (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}/codes"):         (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}/codes/batches/{batch_id:int}"):
                                                                (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -111,6 +112,12 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("GET", "/wallet/apple/v1/devices/{device_id:str}/registrations/{pass_type:str}"):
                                                                (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/wallet/apple/v1/log"):                          (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # A mail merge's signed wallet link (customer A's coupon): the link is the credential, a
+    # bearer token changes nothing; a tampered one opens nothing.
+    ("GET", "/wallet/links/{token:str}"):                      (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/wallet/links/{token:str}", "tampered"):          (404, 404, 404, 404, 404, 404, 404, 404, 404),
+    ("GET", "/wallet/links/{token:str}/pass.pkpass"):          (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/wallet/links/{token:str}/google-wallet"):        (303, 303, 303, 303, 303, 303, 303, 303, 303),
     # Google's callback: the signature is the credential, a bearer token changes nothing.
     ("POST", "/wallet/google/callback"):                       (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/wallet/google/callback", "unsigned"):           (400, 400, 400, 400, 400, 400, 400, 400, 400),
@@ -184,6 +191,7 @@ class World:
     google_callback: bytes
     codes: list[str]  # fresh redeemable codes, one per caller of the redemption row
     member_card_a: str  # the QR payload of customer A's member card
+    wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
 
 
 def pass_data(pkpass: bytes) -> dict[str, Any]:
@@ -267,6 +275,19 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     subscribed = await api.client.post("/api/me/push-subscriptions", json=subscription, headers=a)
     assert subscribed.status_code == 201, subscribed.text
 
+    merged = await api.client.post(
+        "/api/mail-merges",
+        json={
+            "message_id": "world",
+            "channel": "email",
+            "template": {"body": "{{wallet_link:" + campaign["slug"] + "}}"},
+            "recipients": [{"customer_id": customer_a}],
+        },
+        headers=marketer,
+    )
+    assert merged.status_code == 200, merged.text
+    wallet_link = json.loads(merged.text.splitlines()[0])["body"].removeprefix(settings.public_url)
+
     issuer = settings.google.issuer_id
     message = {
         "classId": f"{issuer}.campaign-{campaign['id']}",
@@ -309,6 +330,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         google_callback=google_callback,
         codes=codes,
         member_card_a=member_card_a.json()["qr_payload"],
+        wallet_link=wallet_link,
     )
 
 
@@ -404,6 +426,15 @@ def calls(w: World) -> dict[Key, Call]:
             f"{campaign}/codes", json=lambda: {"count": 1, "channel": "print"}
         ),
         ("GET", "/api/campaigns/{campaign_id:int}/codes"): Call(f"{campaign}/codes?format=csv"),
+        ("POST", "/api/mail-merges"): Call(
+            "/api/mail-merges",
+            json=lambda: {
+                "message_id": f"m{next(_unique)}",
+                "channel": "email",
+                "template": {"subject": "For {{name}}", "body": "Code {{coupon:spring-20}}"},
+                "recipients": [{"customer_id": w.customer_b}],
+            },
+        ),
         ("GET", "/api/campaigns/{campaign_id:int}/codes/batches/{batch_id:int}"): Call(
             f"{campaign}/codes/batches/{w.batch}"
         ),
@@ -428,6 +459,10 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/wallet/apple/v1/log"): Call(
             f"{apple}/log", json=lambda: {"logs": ["a device said hello"]}
         ),
+        ("GET", "/wallet/links/{token:str}"): Call(w.wallet_link),
+        ("GET", "/wallet/links/{token:str}", "tampered"): Call(w.wallet_link[:-2] + w.wallet_link[-1:] + "A"),
+        ("GET", "/wallet/links/{token:str}/pass.pkpass"): Call(f"{w.wallet_link}/pass.pkpass"),
+        ("GET", "/wallet/links/{token:str}/google-wallet"): Call(f"{w.wallet_link}/google-wallet"),
         ("POST", "/wallet/google/callback"): Call("/wallet/google/callback", content=w.google_callback),
         ("POST", "/wallet/google/callback", "unsigned"): Call(
             "/wallet/google/callback", content=w.google_callback.replace(b"save", b"del ")

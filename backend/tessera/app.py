@@ -28,6 +28,7 @@ from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.logs import configure_logging
+from tessera.mailmerge.controllers import MailMergeController
 from tessera.members.controllers import MemberCardController, MemberLookupController
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
@@ -38,6 +39,7 @@ from tessera.settings import Settings
 from tessera.stores.controllers import StoreController
 from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController
 from tessera.wallet.google.controllers import GoogleCallbackController, GoogleWalletController
+from tessera.wallet.links.controllers import WalletLinkController
 from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -134,6 +136,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             StoreController,
             CampaignController,
             CodeController,
+            MailMergeController,
             RedemptionController,
             MemberLookupController,
             AnalyticsController,
@@ -141,6 +144,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             AppleWebServiceController,
             GoogleWalletController,
             GoogleCallbackController,
+            WalletLinkController,
             VapidController,
             PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

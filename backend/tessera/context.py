@@ -56,6 +56,14 @@ class AppContext:
         subject = f"login:{username.lower()[:50]}"
         return ThrottleRule(((subject, throttle.failed_scans_per_window),), throttle.window_seconds)
 
+    def wallet_link_throttle(self, coupon_id: int) -> ThrottleRule:
+        """Uses of one coupon's signed wallet link (each builds a pass or a save link and records
+        an event): a link passed around cannot be made to cost more than this per window."""
+        throttle = self.settings.throttle
+        return ThrottleRule(
+            ((f"wallet-link:{coupon_id}", throttle.wallet_link_uses),), throttle.window_seconds
+        )
+
     def registration_throttle(self, address: str) -> ThrottleRule:
         """Registrations per client address: every attempt counts (a duplicate's 409 would
         otherwise tell a script which e-mail addresses are registered, at any speed)."""

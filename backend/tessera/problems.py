@@ -127,14 +127,18 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
     """SQLAlchemy wraps every driver error alike: a lost or refused connection, a server going
     down or out of disk is the database being unavailable (the transaction did not commit); any
     other error is a fault of ours."""
+    if _database_unavailable_error(exc):
+        return _database_unavailable(request, exc)
+    return _unexpected(request, exc)
+
+
+def _database_unavailable_error(exc: DBAPIError) -> bool:
     cause = exc.orig.__cause__ if exc.orig is not None else None
-    if (
+    return (
         exc.connection_invalidated
         or isinstance(exc, SQLAlchemyOperationalError | SQLAlchemyInterfaceError)
         or isinstance(cause, _unavailable_errors())
-    ):
-        return _database_unavailable(request, exc)
-    return _unexpected(request, exc)
+    )
 
 
 def _unavailable_errors() -> tuple[type[Exception], ...]:
@@ -179,6 +183,24 @@ def exception_handlers() -> ExceptionHandlersMap:
     # The raw drivers of the hot paths (stdlib sqlite3, asyncpg) raise their own errors.
     handlers.update(dict.fromkeys(_unavailable_errors(), _database_unavailable))
     return handlers
+
+
+def problem_body(exc: Exception) -> dict[str, Any]:
+    """The problem-details body the map gives ``exc``, for an answer whose status line has gone
+    out already: a streamed answer that stops part-way ends with it as its last line."""
+    if isinstance(exc, DomainError):
+        status, code, title, detail = exc.status, exc.code, exc.title, exc.detail
+    elif isinstance(exc, _unavailable_errors()) or (
+        isinstance(exc, DBAPIError) and _database_unavailable_error(exc)
+    ):
+        log.warning("database_unavailable", error=str(exc).splitlines()[0] if str(exc) else "")
+        status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+        detail = "The database is busy or unreachable. Retry shortly."
+    else:
+        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+        status, code, title = 500, "internal_error", "Internal Server Error"
+        detail = "The server could not complete the request"
+    return {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
 
 
 def raises(*errors: type[DomainError]) -> dict[str, Any]:
@@ -247,5 +269,6 @@ __all__ = [
     "document_problems",
     "exception_handlers",
     "problem",
+    "problem_body",
     "raises",
 ]

@@ -8,12 +8,14 @@ from tessera.campaigns.services import CampaignService
 from tessera.context import AppContext
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
+from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
+from tessera.wallet.links.tokens import WalletLinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,15 @@ class Services:
     google_wallet: GoogleWallet
     push: PushSubscriptions
     members: MemberCards
+    wallet_links: WalletLinks
+    mail_merges: MailMerges
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
         campaigns = CampaignService(ctx.code_keys, ctx.settings.codes)
         apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
         google_wallet = GoogleWallet.from_settings(ctx.settings, ctx.code_keys)
+        wallet_links = WalletLinks(ctx.code_keys, ctx.settings.public_url)
         return cls(
             campaigns=campaigns,
             customers=CustomerService(campaigns),
@@ -45,4 +50,8 @@ class Services:
             google_wallet=google_wallet,
             push=PushSubscriptions(ctx.settings.push, production=ctx.settings.is_production),
             members=MemberCards(ctx, apple_passes, google_wallet),
+            wallet_links=wallet_links,
+            mail_merges=MailMerges(
+                ctx.sessions, ctx.clock, ctx.code_keys, wallet_links, ctx.settings.public_url
+            ),
         )

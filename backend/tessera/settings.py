@@ -57,6 +57,8 @@ class ThrottleSettings:
     failed_scans_per_store: int = 30
     failed_scans_in_all: int = 500
     registrations_per_address: int = 30
+    # Pass downloads and Google save links through one coupon's signed wallet link.
+    wallet_link_uses: int = 30
     window_seconds: int = 300
 
 
@@ -200,6 +202,7 @@ class Settings:
                 registrations_per_address=int(
                     get("REGISTRATIONS_PER_ADDRESS", str(defaults.throttle.registrations_per_address))
                 ),
+                wallet_link_uses=int(get("WALLET_LINK_USES", str(defaults.throttle.wallet_link_uses))),
                 window_seconds=int(get("THROTTLE_WINDOW_SECONDS", str(defaults.throttle.window_seconds))),
             ),
             codes=CodeSettings(

@@ -22,6 +22,7 @@ from tessera.campaigns.services import (
     CustomerNotEligible,
     view,
 )
+from tessera.campaigns.slugs import SlugTaken
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
 from tessera.deps import Caller, Ctx, Svc
@@ -51,7 +52,7 @@ class CampaignController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Create a campaign (marketer)",
-        opt=raises(Unprocessable, *IDEMPOTENCY_ERRORS),
+        opt=raises(Unprocessable, SlugTaken, *IDEMPOTENCY_ERRORS),
     )
     async def create(
         self,
@@ -96,12 +97,13 @@ class CampaignController(Controller):
     @patch(
         "/{campaign_id:int}",
         summary="Change a campaign (marketer)",
-        opt=raises(CampaignNotFound, CampaignLocked),
+        opt=raises(CampaignNotFound, CampaignLocked, SlugTaken),
     )
     async def update(
         self, ctx: Ctx, services: Svc, campaign_id: PathId, data: JSONBody[CampaignUpdate]
     ) -> CampaignView:
-        """Discount and start are fixed once published; adding a limit counts past redemptions."""
+        """Discount and start are fixed once published; adding a limit counts past redemptions.
+        A new ``slug`` takes effect for the next mail merge (409 when another campaign has it)."""
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             return view(await services.campaigns.update(session, campaign_id, data, now), now)

@@ -15,6 +15,8 @@ class Campaign(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # How message templates name the campaign (``campaigns.slugs``).
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     discount_kind: Mapped[str] = mapped_column(String(16))
     discount_value: Mapped[int] = mapped_column(BigInteger)

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tessera.campaigns.slugs import Slug
 from tessera.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
 from tessera.wallet.design import WalletDesignInput, WalletDesignView
 
@@ -49,6 +50,8 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     segment: Segment = msgspec.field(default_factory=Segment)
     wallet: WalletDesignInput | None = None
+    # Derived from the name when not given.
+    slug: Slug | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,6 +70,7 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     segment: Segment | msgspec.UnsetType = msgspec.UNSET
     # Replaces the whole design; the logo stays unless ``logo_png`` or ``remove_logo`` is given.
     wallet: WalletDesignInput | msgspec.UnsetType = msgspec.UNSET
+    slug: Slug | msgspec.UnsetType = msgspec.UNSET
 
 
 class CodeFormatView(msgspec.Struct):
@@ -78,6 +82,7 @@ class CodeFormatView(msgspec.Struct):
 class CampaignView(msgspec.Struct):
     id: int
     name: str
+    slug: str
     description: str
     discount: Discount
     starts_at: datetime

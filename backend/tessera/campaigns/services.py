@@ -24,6 +24,7 @@ from tessera.campaigns.schemas import (
     PublishResult,
     Segment,
 )
+from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
 from tessera.clock import representable_in_utc
 from tessera.codes.formats import ean13_campaign_digits
 from tessera.codes.keys import CodeKeys
@@ -72,6 +73,7 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
     return CampaignView(
         id=campaign.id,
         name=campaign.name,
+        slug=campaign.slug,
         description=campaign.description,
         discount=discount_of(campaign),
         starts_at=campaign.starts_at,
@@ -145,6 +147,7 @@ class CampaignService:
             length = data.code.length or self._codes.random_length
         campaign = Campaign(
             name=data.name,
+            slug="",
             description=data.description,
             discount_kind=data.discount.kind,
             discount_value=data.discount.value,
@@ -167,9 +170,25 @@ class CampaignService:
             created_at=now,
             updated_at=now,
         )
-        session.add(campaign)
-        await session.flush()
+        await self._add_with_slug(session, campaign, data.slug)
         return campaign
+
+    async def _add_with_slug(self, session: AsyncSession, campaign: Campaign, slug: str | None) -> None:
+        """Insert ``campaign`` with ``slug``, or with a free slug derived from its name (a
+        concurrent create taking the same one makes this pick the next)."""
+        for _ in range(5):
+            if slug is not None:
+                await check_free(session, slug)
+            campaign.slug = slug or await free_slug(session, slugify(campaign.name))
+            try:
+                async with session.begin_nested():
+                    session.add(campaign)
+                    await session.flush()
+                return
+            except IntegrityError as error:
+                if slug is not None:
+                    raise SlugTaken(f"The slug {slug!r} belongs to another campaign", field="slug") from error
+        raise SlugTaken("No free slug could be derived from the name; give one", field="slug")
 
     async def update(
         self, session: AsyncSession, campaign_id: int, data: CampaignUpdate, now: datetime
@@ -180,6 +199,9 @@ class CampaignService:
             raise CampaignLocked("The discount cannot change once coupons are out", field="discount")
         if data.name is not UNSET:
             campaign.name = data.name
+        if data.slug is not UNSET and data.slug != campaign.slug:
+            await check_free(session, data.slug, campaign.id)
+            campaign.slug = data.slug
         if data.description is not UNSET:
             campaign.description = data.description
         if data.discount is not UNSET:
@@ -200,7 +222,10 @@ class CampaignService:
         if data.limits is not UNSET:
             await self._change_limits(session, campaign, data.limits)
         campaign.updated_at = now
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError as error:  # a concurrent change took the slug first
+            raise SlugTaken("The slug belongs to another campaign", field="slug") from error
         if data.wallet is not UNSET:
             campaign.wallet_design = stored(data.wallet)
             if data.wallet.logo_png is not None:

@@ -31,6 +31,7 @@ class CodeKeys:
         self._ean_key = hmac.digest(master, b"tessera/ean-permutation/v1", "sha256")
         self._pass_key = hmac.digest(master, b"tessera/wallet-pass-token/v1", "sha256")
         self._member_key = hmac.digest(master, b"tessera/member-code/v1", "sha256")
+        self._link_key = hmac.digest(master, b"tessera/wallet-link/v1", "sha256")
 
     def digest(self, code: str) -> bytes:
         """What the database stores and looks codes up by."""
@@ -40,6 +41,10 @@ class CodeKeys:
         """The per-pass secret a wallet sends back to the pass web service (43 characters)."""
         mac = hmac.digest(self._pass_key, b"%d" % coupon_id, "sha256")
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def wallet_link_mac(self, message: bytes) -> bytes:
+        """The MAC of a wallet link's ``(coupon id, expiry)`` (see ``tessera.wallet.links``)."""
+        return hmac.digest(self._link_key, message, "sha256")
 
     def random_code(self, campaign_id: int, serial: int, length: int) -> str:
         raw = hmac.digest(self._derive_key, b"%d:%d" % (campaign_id, serial), "sha256")

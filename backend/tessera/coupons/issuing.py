@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,13 +85,15 @@ async def issue_coupons(
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Coupon.__table__)
+    # Executemany on the table (SQLAlchemy batches it into multi-row INSERTs with RETURNING from
+    # one cached compilation): a thousand rows cost a fraction of compiling ``.values(rows)``.
     statement = (
-        insert(Coupon)
-        .values(rows)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id", "origin"])
-        .returning(Coupon.id, Coupon.customer_id, Coupon.serial)
+        .returning(table.c.id, table.c.customer_id, table.c.serial)
     )
-    issued = [Issued(*row) for row in (await session.execute(statement)).all()]
+    issued = [Issued(*row) for row in (await session.execute(statement, rows)).all()]
     await record_many(
         session,
         (

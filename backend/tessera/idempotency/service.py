@@ -88,6 +88,21 @@ class IdempotencyStore:
             await self._release(scope, key)
             raise
 
+    async def reserve(self, scope: str, key: str, fingerprint: bytes) -> StoredAnswer | None:
+        """For an answer that is not one body (a stream): reserve ``(scope, key)`` and get None,
+        or the first request's stored answer. Refuses like ``run`` (another body: 422, still
+        running: 409). Follow with ``complete`` or ``release``."""
+        check_key(key)
+        return await self._reserve(scope, key, fingerprint)
+
+    async def complete(self, scope: str, key: str, status: int, body: bytes) -> None:
+        async with self._sessions.begin() as session:
+            await self._complete(session, scope, key, status, body)
+
+    async def release(self, scope: str, key: str) -> None:
+        """Forget a reservation whose request did not finish, so a retry may run at once."""
+        await self._release(scope, key)
+
     async def _reserve(self, scope: str, key: str, fingerprint: bytes) -> StoredAnswer | None:
         now = self._clock.now()
         try:

@@ -1,0 +1,1 @@
+"""Mail merges: rendered messages with per-message personal codes, streamed."""

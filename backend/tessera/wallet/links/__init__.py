@@ -1,0 +1,1 @@
+"""Signed wallet links for coupons sent by e-mail or SMS (see ``tokens``)."""

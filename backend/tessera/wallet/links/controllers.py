@@ -1,0 +1,132 @@
+"""Public routes of signed wallet links: the landing page, the Apple pass and the Google save link.
+
+The token is the only credential and opens one coupon. A token that does not verify is refused
+before any database work, all with the same 404; a signed one that has expired gets 410. Pass
+downloads and save links of one coupon are limited per window (``TESSERA_WALLET_LINK_USES``):
+429 with ``Retry-After`` beyond it.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import HeaderParameter, PathParameter
+from litestar.response import Redirect
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import code_for, discount_of
+from tessera.codes.formats import group
+from tessera.coupons.models import Coupon
+from tessera.deps import Ctx, Svc
+from tessera.errors import TooManyRequests
+from tessera.events.log import record_for_coupon
+from tessera.problems import raises
+from tessera.wallet.apple.controllers import PKPASS
+from tessera.wallet.apple.services import PassNotFound, pass_version
+from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
+from tessera.wallet.links.tokens import InvalidLink, LinkExpired
+
+Token = Annotated[str, PathParameter(description="The token of a wallet link (43 characters)")]
+ACCEPT_LANGUAGE = HeaderParameter(name="Accept-Language", required=False, max_length=200)
+
+
+class WalletLinkController(Controller):
+    path = "/wallet/links/{token:str}"
+    tags = ["wallet"]
+
+    async def _coupon(self, ctx: Ctx, services: Svc, token: str) -> tuple[Coupon, Campaign]:
+        coupon_id = services.wallet_links.coupon_id(token, ctx.clock.now())
+        async with ctx.readers() as session:
+            try:
+                coupon, campaign = await services.apple_passes.coupon(session, coupon_id)
+            except PassNotFound:
+                raise InvalidLink from None
+        if coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
+            raise LinkExpired("This coupon was withdrawn")
+        return coupon, campaign
+
+    async def _use(self, ctx: Ctx, coupon_id: int) -> None:
+        """Count one use of the coupon's link against its budget (429 once spent)."""
+        now = ctx.clock.now()
+        rule = ctx.wallet_link_throttle(coupon_id)
+        if await ctx.ledger.throttled(rule, now):
+            raise TooManyRequests(
+                rule.retry_after(now), "This wallet link was used too often; try again later"
+            )
+        await ctx.ledger.record_failure(rule, now)
+
+    @get(
+        "/",
+        summary="Landing page of a signed wallet link (public, link token)",
+        media_type="text/html",
+        opt=raises(InvalidLink, LinkExpired),
+    )
+    async def page(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        token: Token,
+        accept_language: Annotated[str | None, ACCEPT_LANGUAGE] = None,
+    ) -> Response[str]:
+        """The offer with its code and the "Add to Apple Wallet" / "Add to Google Wallet" links."""
+        coupon, campaign = await self._coupon(ctx, services, token)
+        code = code_for(ctx.code_keys, campaign, coupon.serial)
+        offer = Offer(
+            organization=ctx.settings.apple.organization_name,
+            campaign=campaign.name,
+            description=campaign.description,
+            discount=discount_of(campaign),
+            code_display=group(code) if campaign.code_format == "random" else code,
+            expires_at=coupon.expires_at,
+        )
+        return Response(
+            landing_page(offer, token, language(accept_language)),
+            media_type="text/html",
+            headers=SECURITY_HEADERS,
+        )
+
+    @get(
+        "/pass.pkpass",
+        summary="Apple Wallet pass of a signed wallet link's coupon (public, link token)",
+        media_type=PKPASS,
+        opt=raises(InvalidLink, LinkExpired, TooManyRequests),
+    )
+    async def apple_pass(self, ctx: Ctx, services: Svc, token: Token) -> Response[bytes]:
+        coupon, campaign = await self._coupon(ctx, services, token)
+        await self._use(ctx, coupon.id)
+        now = ctx.clock.now()
+        async with ctx.readers() as session:
+            stores = await services.apple_passes.stores(session)
+        content = await services.apple_passes.build(coupon, campaign, stores, now)
+        async with ctx.sessions.begin() as session:
+            await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
+        return Response(
+            content,
+            media_type=PKPASS,
+            headers={
+                "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
+                "Last-Modified": format_datetime(pass_version(coupon), usegmt=True),
+                "Cache-Control": "private, no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    @get(
+        "/google-wallet",
+        summary="Google Wallet save link of a signed wallet link's coupon (public, link token)",
+        status_code=303,
+        opt=raises(InvalidLink, LinkExpired, TooManyRequests),
+    )
+    async def google_wallet(self, ctx: Ctx, services: Svc, token: Token) -> Redirect:
+        """303 to Google's "save to wallet" page for the coupon."""
+        coupon, campaign = await self._coupon(ctx, services, token)
+        await self._use(ctx, coupon.id)
+        now = ctx.clock.now()
+        async with ctx.sessions.begin() as session:
+            url = await services.google_wallet.save_link(session, coupon, campaign, now)
+            await record_for_coupon(session, "pass_downloaded", now, coupon, medium="google_wallet")
+        return Redirect(
+            url, status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        )
