@@ -43,6 +43,8 @@ INSERT INTO customer_redemption_counts (campaign_id, customer_id, redeemed) VALU
 ON CONFLICT (campaign_id, customer_id) DO UPDATE SET redeemed = redeemed + 1
 WHERE customer_redemption_counts.redeemed < ?
 """
+_UNCOUNT_CAMPAIGN = "UPDATE campaigns SET redemption_count = redemption_count - 1 WHERE id = ?"
+_GIVE_BACK_COUPON = "UPDATE coupons SET redeemed_at = NULL, redemption_seq = redemption_seq - 1 WHERE id = ?"
 _INSERT_REDEMPTION = """
 INSERT INTO redemptions (kind, coupon_id, seq, campaign_id, customer_id, store_id, staff_id,
                          medium, channel, order_total, occurred_at)
@@ -72,7 +74,7 @@ MAX_BATCH = 256
 
 class SqliteLedger:
     """Group commit: redemptions that arrive while the worker is busy are decided together in
-    one transaction (a savepoint each) and answered after its COMMIT — one thread hop and one
+    one transaction and answered after its COMMIT — one thread hop and one
     commit per batch instead of per redemption, and still no answer before its data is durable.
     The SQLite work runs on the worker thread, beside the event loop: deciding on the loop's own
     thread measured slower, as the loop then does both halves of every redemption in turn.
@@ -129,21 +131,23 @@ def _answer(
 def _redeem_batch(
     connection: sqlite3.Connection, *, requests: list[RedeemRequest]
 ) -> list[Outcome | Exception]:
-    with immediate_transaction(connection):
-        return _decide_batch(connection, requests)
-
-
-def _decide_batch(connection: sqlite3.Connection, requests: list[RedeemRequest]) -> list[Outcome | Exception]:
-    """Each request in a savepoint of the open transaction."""
+    """The batch in one transaction. A constraint that refuses one request's row (none is
+    expected: the decision runs alone in an IMMEDIATE transaction) rolls the whole batch back;
+    then each request is decided in a transaction of its own, so only that one fails. Any other
+    error (busy, disk full, a failed COMMIT) fails the batch: nothing of it happened."""
+    try:
+        with immediate_transaction(connection):
+            return [_redeem_in_transaction(connection, request) for request in requests]
+    except sqlite3.IntegrityError:
+        if len(requests) == 1:
+            raise
     results: list[Outcome | Exception] = []
     for request in requests:
-        connection.execute("SAVEPOINT request")
         try:
-            results.append(_redeem_in_transaction(connection, request))
-        except sqlite3.Error as error:  # this request only; the others of the batch go on
-            connection.execute("ROLLBACK TO request")
+            with immediate_transaction(connection):
+                results.append(_redeem_in_transaction(connection, request))
+        except sqlite3.Error as error:
             results.append(error)
-        connection.execute("RELEASE request")
     return results
 
 
@@ -158,15 +162,12 @@ def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemReques
         return Outcome(
             429, {"code": "too_many_attempts", "retry_after": request.throttle.retry_after(request.now)}
         )
-    connection.execute("SAVEPOINT redeem")
     try:
         outcome = _apply(connection, request)
-    except _Failed as failure:
-        connection.execute("ROLLBACK TO redeem")
+    except _Failed as failure:  # _apply has undone its own writes
         outcome = failure.outcome
         if outcome.body["code"] == "invalid_code":
             _record_failure(connection, request.throttle, request.now)
-    connection.execute("RELEASE redeem")
     if claim is not None:
         now = sqlite_time(request.now)
         connection.execute(
@@ -194,13 +195,19 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
     max_redemptions, per_customer, discount_kind, discount_value, currency = connection.execute(
         _CAMPAIGN_RULES, (campaign_id,)
     ).fetchone()
+    # A limit that refuses gives back what was taken, as tessera_redeem does on PostgreSQL (one
+    # writer at a time here, so nobody saw it in between).
     if max_redemptions is not None and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
+        connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
         raise _Failed(422, {"code": "limit_reached", "limit": "campaign"})
     if (
         customer_id is not None
         and per_customer is not None
         and connection.execute(_COUNT_CUSTOMER, (campaign_id, customer_id, per_customer)).rowcount == 0
     ):
+        if max_redemptions is not None:
+            connection.execute(_UNCOUNT_CAMPAIGN, (campaign_id,))
+        connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
         raise _Failed(422, {"code": "limit_reached", "limit": "customer"})
     (redemption_id,) = connection.execute(
         _INSERT_REDEMPTION,
