@@ -23,6 +23,7 @@ from tessera.auth.principal import Principal
 from tessera.campaigns.controllers import CampaignController
 from tessera.clock import Clock, SystemClock
 from tessera.codes.controllers import CodeController
+from tessera.contests.controllers import ContestCodeController, ContestController
 from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
@@ -116,10 +117,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             app.state.ctx = ctx
             app.state.services = services
             await ctx.bulk_codes.resume_unfinished()
+            await services.contest_codes.resume_unfinished()
             try:
                 async with background_work(ctx, services, embedded_only=True):
                     yield
             finally:
+                await services.contest_codes.stop()
                 await ctx.bulk_codes.stop()
 
     app = Litestar(
@@ -134,6 +137,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             CodeController,
             RedemptionController,
             AnalyticsController,
+            ContestController,
+            ContestCodeController,
             ApplePassController,
             AppleWebServiceController,
             GoogleWalletController,

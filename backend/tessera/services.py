@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tessera.campaigns.services import CampaignService
+from tessera.contests.codes import ContestCodes
+from tessera.contests.draws import ContestDraws
+from tessera.contests.entries import ContestEntries
+from tessera.contests.keys import ContestKeys
+from tessera.contests.services import ContestService
 from tessera.context import AppContext
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
@@ -26,11 +31,17 @@ class Services:
     apple_web: AppleWebService
     google_wallet: GoogleWallet
     push: PushSubscriptions
+    contests: ContestService
+    contest_codes: ContestCodes
+    contest_entries: ContestEntries
+    contest_draws: ContestDraws
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
         campaigns = CampaignService(ctx.code_keys, ctx.settings.codes)
         apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
+        contest_keys = ContestKeys(ctx.code_keys)
+        contests = ContestService(contest_keys, ctx.settings.codes)
         return cls(
             campaigns=campaigns,
             customers=CustomerService(campaigns),
@@ -41,4 +52,8 @@ class Services:
             apple_web=AppleWebService(apple_passes),
             google_wallet=GoogleWallet.from_settings(ctx.settings, ctx.code_keys),
             push=PushSubscriptions(ctx.settings.push, production=ctx.settings.is_production),
+            contests=contests,
+            contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),
+            contest_entries=ContestEntries(ctx, contest_keys),
+            contest_draws=ContestDraws(contests, ctx.code_keys),
         )

@@ -51,12 +51,16 @@ class SecuritySettings:
 @dataclass(frozen=True, slots=True)
 class ThrottleSettings:
     """Budgets per window of ``window_seconds``. Failed scans count against the staff account,
-    its store and all scans together; registrations against the client address."""
+    its store and all scans together; registrations against the client address; contest codes
+    that are not valid against the customer and the contest."""
 
     failed_scans_per_window: int = 10
     failed_scans_per_store: int = 30
     failed_scans_in_all: int = 500
     registrations_per_address: int = 30
+    # Contest codes that are unknown or forged, per customer and per contest (all customers).
+    failed_entries_per_customer: int = 10
+    failed_entries_per_contest: int = 1000
     window_seconds: int = 300
 
 
@@ -197,6 +201,12 @@ class Settings:
                 ),
                 registrations_per_address=int(
                     get("REGISTRATIONS_PER_ADDRESS", str(defaults.throttle.registrations_per_address))
+                ),
+                failed_entries_per_customer=int(
+                    get("FAILED_ENTRIES_PER_CUSTOMER", str(defaults.throttle.failed_entries_per_customer))
+                ),
+                failed_entries_per_contest=int(
+                    get("FAILED_ENTRIES_PER_CONTEST", str(defaults.throttle.failed_entries_per_contest))
                 ),
                 window_seconds=int(get("THROTTLE_WINDOW_SECONDS", str(defaults.throttle.window_seconds))),
             ),

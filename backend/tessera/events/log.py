@@ -25,6 +25,11 @@ EVENT_TYPES = frozenset(
         "expired",
         "revoked",
         "erased",
+        # Contests (``data`` names the contest): every accepted code, a prize, closing, the draw.
+        "contest_entry",
+        "contest_prize",
+        "contest_closed",
+        "contest_drawn",
     }
 )
 

@@ -1,0 +1,322 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.guards import allow
+from tessera.codes.payloads import InvalidCode
+from tessera.contests.errors import (
+    CodeAlreadyEntered,
+    CodePoolExhausted,
+    ConsentRequired,
+    ContestBatchNotFound,
+    ContestNotFound,
+    ContestNotOpen,
+    ContestStillOpen,
+    DrawNotFound,
+    EntryLimitReached,
+    NotAPointsContest,
+    PrizeCampaignNotFound,
+)
+from tessera.contests.models import ContestCodeBatch
+from tessera.contests.schemas import (
+    ContestBatchCreate,
+    ContestBatchView,
+    ContestCreate,
+    ContestReport,
+    ContestView,
+    DrawRecord,
+    EntryInput,
+    EntryView,
+    Leaderboard,
+)
+from tessera.coupons.issuing import CodeSpaceExhausted
+from tessera.deps import Caller, Ctx, Svc
+from tessera.errors import TooManyRequests
+from tessera.http import (
+    CURSOR,
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    LIMIT,
+    PathId,
+    after_id,
+    csv_download,
+    next_cursor,
+    stored_response,
+)
+from tessera.idempotency.service import request_hash
+from tessera.problems import raises
+from tessera.schemas import MAX_INT, Page
+
+MARKETER = allow("marketer")
+CSV_HEADER = ["code", "code_display", "qr_payload", "serial", "batch_id", "product", "points"]
+
+
+def batch_view(batch: ContestCodeBatch) -> ContestBatchView:
+    base = f"/api/contests/{batch.contest_id}/codes"
+    return ContestBatchView(
+        id=batch.id,
+        contest_id=batch.contest_id,
+        count=batch.count,
+        generated=batch.generated,
+        product=batch.product,
+        points=batch.points,
+        status="done" if batch.finished_at else "running",
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        progress_url=f"{base}/batches/{batch.id}",
+        export_url=f"{base}?format=csv&batch_id={batch.id}",
+    )
+
+
+class ContestController(Controller):
+    """Public reads, the marketer's changes and the customers' entries (guards per route: a
+    path's methods live in one controller)."""
+
+    path = "/api/contests"
+    tags = ["contests"]
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        guards=MARKETER,
+        summary="Create a contest (marketer)",
+        opt=raises(ContestNotOpen, PrizeCampaignNotFound, *IDEMPOTENCY_ERRORS),
+    )
+    async def create(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        data: JSONBody[ContestCreate],
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[ContestView]:
+        """A points collection or an instant win. The seed of the draw is made now; only its
+        SHA-256 (``commitment``) is shown until the draw reveals it."""
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, ContestView]:
+            return 201, await services.contests.create(session, data, now)
+
+        answer = await ctx.idempotency.run(
+            f"contests:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        return stored_response(answer)
+
+    @get(
+        "/{contest_id:int}/report",
+        guards=MARKETER,
+        summary="A contest's figures (marketer)",
+        opt=raises(ContestNotFound),
+    )
+    async def report(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestReport:
+        """Codes, entries, participants, and for instant wins the winners and budget spent."""
+        async with ctx.readers() as session:
+            return await services.contests.report(session, contest_id, ctx.clock.now())
+
+    @post(
+        "/{contest_id:int}/close",
+        guards=MARKETER,
+        status_code=HTTP_200_OK,
+        summary="Close a contest's entries (marketer)",
+        opt=raises(ContestNotFound),
+    )
+    async def close(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+        async with ctx.sessions.begin() as session:
+            return await services.contests.close(session, contest_id, ctx.clock.now())
+
+    @post(
+        "/{contest_id:int}/draw",
+        guards=MARKETER,
+        status_code=HTTP_200_OK,
+        summary="Draw a points contest's winners (marketer)",
+        opt=raises(ContestNotFound, NotAPointsContest, ContestStillOpen, CodeSpaceExhausted),
+    )
+    async def run_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+        """Once entries are closed (or the contest has ended): top places by points, consolation
+        prizes drawn with the committed seed, prizes given, the seed revealed. Calling it again
+        answers the same record."""
+        async with ctx.sessions.begin() as session:
+            return await services.contest_draws.run(session, contest_id, ctx.clock.now())
+
+    @get("/", summary="List contests (public)")
+    async def list_contests(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, CURSOR] = None,
+        status: Annotated[
+            Literal["scheduled", "running", "ended", "closed", "drawn"] | None,
+            QueryParameter(description="Only contests in this state"),
+        ] = None,
+    ) -> Page[ContestView]:
+        now = ctx.clock.now()
+        async with ctx.readers() as session:
+            found = await services.contests.list(session, limit, after_id(cursor))
+            views = [await services.contests.view_of(session, contest, now) for contest in found]
+        shown = [view for view in views if status is None or view.status == status]
+        return Page(shown, next_cursor([contest.id for contest in found], limit))
+
+    @get(
+        "/{contest_id:int}",
+        summary="One contest, with the draw's commitment (public)",
+        opt=raises(ContestNotFound),
+    )
+    async def get_contest(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+        async with ctx.readers() as session:
+            contest = await services.contests.get(session, contest_id)
+            return await services.contests.view_of(session, contest, ctx.clock.now())
+
+    @get(
+        "/{contest_id:int}/leaderboard",
+        summary="Live leaderboard, pseudonymous (public; a customer also sees their own place)",
+        opt=raises(ContestNotFound, NotAPointsContest),
+    )
+    async def leaderboard(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        contest_id: PathId,
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many leaders")] = 10,
+    ) -> Leaderboard:
+        """Ranked by points, then by who reached them first, then by participant id."""
+        caller = await ctx.authenticator.principal_for(request.headers.get("authorization"))
+        customer_id = caller.id if caller is not None and caller.role == "customer" else None
+        async with ctx.readers() as session:
+            return await services.contest_entries.leaderboard(session, contest_id, customer_id, limit)
+
+    @get(
+        "/{contest_id:int}/draw",
+        summary="The draw's public record: seed, participants, winners (public)",
+        opt=raises(ContestNotFound, DrawNotFound),
+    )
+    async def get_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+        """Recompute it with ``scripts/verify_draw.py``."""
+        async with ctx.readers() as session:
+            contest = await services.contests.get(session, contest_id)
+            return await services.contest_draws.record(session, contest)
+
+    @post(
+        "/{contest_id:int}/entries",
+        status_code=HTTP_201_CREATED,
+        guards=allow("customer"),
+        summary="Enter a printed code (customer)",
+        opt=raises(
+            ContestNotFound,
+            InvalidCode,
+            CodeAlreadyEntered,
+            ContestNotOpen,
+            EntryLimitReached,
+            ConsentRequired,
+            CodeSpaceExhausted,
+            TooManyRequests,
+            *IDEMPOTENCY_ERRORS,
+        ),
+    )
+    async def enter(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        contest_id: PathId,
+        data: JSONBody[EntryInput],
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[EntryView]:
+        """Each code counts once, whoever enters it (409 afterwards). Points contests answer the
+        points and the customer's place; instant wins answer ``win`` with the prize, or ``lose``.
+        Unknown and forged codes answer 404 and count against a throttle (429)."""
+        answer = await services.contest_entries.submit(
+            principal.id,
+            contest_id,
+            data.code,
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+        )
+        return stored_response(answer)
+
+
+class ContestCodeController(Controller):
+    path = "/api/contests/{contest_id:int}/codes"
+    tags = ["contests"]
+    guards = allow("marketer")
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Generate printed contest codes (marketer)",
+        opt=raises(ContestNotFound, CodePoolExhausted, *IDEMPOTENCY_ERRORS),
+    )
+    async def create_batch(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        contest_id: PathId,
+        data: JSONBody[ContestBatchCreate],
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[ContestBatchView]:
+        """A print run of one product type, worth ``points`` per code (points contests), written
+        in the background; follow ``progress_url``, then download ``export_url``."""
+        now = ctx.clock.now()
+        created: list[int] = []
+
+        async def effect(session: AsyncSession) -> tuple[int, ContestBatchView]:
+            contest = await services.contests.get(session, contest_id, lock=True)
+            batch = await services.contest_codes.reserve(session, contest, data, now)
+            created.append(batch.id)
+            return 202, batch_view(batch)
+
+        answer = await ctx.idempotency.run(
+            f"contest-codes:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        for batch_id in created:
+            services.contest_codes.generate_in_background(batch_id)
+        return stored_response(answer)
+
+    @get(
+        "/batches/{batch_id:int}",
+        summary="Progress of a contest code batch (marketer)",
+        opt=raises(ContestBatchNotFound),
+    )
+    async def get_batch(
+        self, ctx: Ctx, services: Svc, contest_id: PathId, batch_id: PathId
+    ) -> ContestBatchView:
+        async with ctx.readers() as session:
+            return batch_view(await services.contest_codes.get(session, contest_id, batch_id))
+
+    @get(
+        "/",
+        summary="Export printed contest codes as CSV (marketer)",
+        media_type="text/csv",
+        opt=raises(ContestNotFound),
+    )
+    async def export(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        contest_id: PathId,
+        format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
+        batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1, le=MAX_INT)] = None,
+    ) -> Stream:
+        """For the printer: the code, its grouped form and the QR payload, per serial."""
+        async with ctx.readers() as session:
+            contest = await services.contests.get(session, contest_id)
+        rows = services.contest_codes.export_rows(contest, batch_id)
+        return csv_download(CSV_HEADER, rows, f"contest-{contest_id}-codes.csv")
