@@ -3,6 +3,7 @@
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
 import { languageSetting } from "/shared/i18n.js";
+import { createContests } from "./contests.js";
 import { enablePush, isSubscribed, pushSupported, unsubscribePush } from "./notifications.js";
 import * as saved from "./offline-store.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
@@ -17,6 +18,7 @@ const api = createApi({ token: () => localStorage.getItem(TOKEN) });
 const wallet = { coupons: [], qrCodes: new Map(), profile: null };
 // Bumped when the device forgets the customer: a refresh begun before must not write back.
 let deviceGeneration = 0;
+let contests = null; // the contests section (contests.js), made once the language is known
 
 const ui = languageSetting({
   select: $("language"),
@@ -26,9 +28,12 @@ const ui = languageSetting({
     if (!$("wallet").hidden) {
       draw();
       drawAccount();
+      contests?.draw();
     }
   },
 });
+
+contests = createContests({ api, ui, explain });
 
 let announcementTimer = 0;
 function announce(message) {
@@ -115,6 +120,7 @@ async function refresh() {
     if (generation !== deviceGeneration) return;
     await saved.saveCoupons(coupons, [...wallet.qrCodes]);
     await saved.saveProfile(profile);
+    await contests.refresh();
   } catch (error) {
     if (generation !== deviceGeneration) return;
     if (error instanceof OfflineError) {
@@ -151,6 +157,7 @@ async function forgetDevice() {
   wallet.coupons = [];
   wallet.qrCodes.clear();
   wallet.profile = null;
+  contests.reset();
   showView("welcome");
   await Promise.allSettled([saved.forgetEverything(), unsubscribePush()]);
 }
