@@ -23,7 +23,8 @@ from tessera.auth.principal import Principal
 from tessera.campaigns.controllers import CampaignController
 from tessera.clock import Clock, SystemClock
 from tessera.codes.controllers import CodeController
-from tessera.contests.controllers import ContestCodeController, ContestController
+from tessera.contests.code_controllers import ContestCodeController
+from tessera.contests.controllers import ContestController
 from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController

@@ -1,4 +1,4 @@
-"""Entering a printed code, decided in one transaction, and the live leaderboard.
+"""Entering a printed code, decided in one transaction.
 
 The transaction: the contest row shared-locked (closing and the draw wait for entries under way),
 then ``UPDATE contest_codes … WHERE digest = ? AND submitted_at IS NULL RETURNING`` (a code is
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,6 @@ from tessera.contests.errors import (
     ContestNotFound,
     ContestNotOpen,
     EntryLimitReached,
-    NotAPointsContest,
 )
 from tessera.contests.keys import ContestKeys
 from tessera.contests.models import (
@@ -38,7 +37,8 @@ from tessera.contests.models import (
 )
 from tessera.contests.prizes import prize_coupons
 from tessera.contests.rules import instant_prize, local_day, status_of
-from tessera.contests.schemas import EntryView, Leader, Leaderboard, MyStanding, PrizeWon
+from tessera.contests.schemas import EntryView, PrizeWon
+from tessera.contests.standings import participant_count, rank_of
 from tessera.context import AppContext
 from tessera.customers.models import Customer
 from tessera.errors import TooManyRequests
@@ -49,41 +49,6 @@ from tessera.redemptions.ledger import ThrottleRule
 
 class _NoPrize(Exception):
     """A winning code met a cap that is spent: it loses."""
-
-
-def alias_order(session: AsyncSession) -> ColumnElement[str]:
-    """Participant ids compared as bytes on both stores (as ``rules.ranked`` compares them)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return ContestParticipant.alias.collate("C")
-    return ContestParticipant.alias.expression
-
-
-async def rank_of(
-    session: AsyncSession, contest_id: int, alias: str, points: int, reached_at: datetime
-) -> int:
-    """1 + the participants ahead in the standing order (``rules.ranked``)."""
-    order = alias_order(session)
-    P = ContestParticipant
-    ahead = await session.scalar(
-        select(func.count())
-        .select_from(P)
-        .where(
-            P.contest_id == contest_id,
-            or_(
-                P.points > points,
-                and_(
-                    P.points == points,
-                    or_(P.reached_at < reached_at, and_(P.reached_at == reached_at, order < alias)),
-                ),
-            ),
-        )
-    )
-    return int(ahead or 0) + 1
-
-
-async def participant_count(session: AsyncSession, contest_id: int) -> int:
-    found = await session.scalar(select(func.count()).where(ContestParticipant.contest_id == contest_id))
-    return int(found or 0)
 
 
 class ContestEntries:
@@ -336,28 +301,3 @@ class ContestEntries:
         except _NoPrize:
             return None
         return prize
-
-    async def leaderboard(
-        self, session: AsyncSession, contest_id: int, customer_id: int | None, limit: int
-    ) -> Leaderboard:
-        """The first ``limit`` participants in standing order, and the caller's own place."""
-        contest = await session.get(Contest, contest_id)
-        if contest is None:
-            raise ContestNotFound(f"Contest {contest_id} does not exist")
-        if contest.kind != "points":
-            raise NotAPointsContest
-        P = ContestParticipant
-        rows = await session.execute(
-            select(P.alias, P.points)
-            .where(P.contest_id == contest_id)
-            .order_by(P.points.desc(), P.reached_at, alias_order(session))
-            .limit(limit)
-        )
-        leaders = [Leader(rank, alias, points) for rank, (alias, points) in enumerate(rows, start=1)]
-        me = None
-        if customer_id is not None:
-            mine = await session.get(P, (contest_id, customer_id))
-            if mine is not None:
-                rank = await rank_of(session, contest_id, mine.alias, mine.points, mine.reached_at)
-                me = MyStanding(rank, mine.alias, mine.points, mine.entries)
-        return Leaderboard(contest_id, await participant_count(session, contest_id), leaders, me)
