@@ -186,14 +186,14 @@ async def test_the_draw_is_committed_revealed_and_reproducible(api: Api) -> None
     )
     commitment = created["commitment"]
     rows = await printed_codes(api, created["id"], 40, product="Cola", points=1)
-    customers = [await api.customer() for _ in range(12)]
+    push = {"terms": True, "marketing": True, "push": True}
+    customers = [await api.customer(consent=push) for _ in range(12)]
     codes = iter(row["code"] for row in rows)
     for number, (_, headers) in enumerate(customers):
         for _ in range(1 + number % 4):  # ties: several customers with the same points
             assert (await enter(api, created["id"], headers, next(codes))).status_code == 201
         if number % 3 == 0:
             api.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
-    await api.sql("UPDATE customers SET push_consent = true WHERE id > 0")
     for customer_id, headers in customers:
         subscription = {
             "endpoint": f"https://push.example.com/{customer_id}",
