@@ -27,6 +27,8 @@ from litestar.routes import HTTPRoute
 
 from tessera.settings import Settings
 from tests.conftest import START
+from tests.contest_support import contest as contest_of
+from tests.contest_support import printed_codes
 from tests.fake_push import Subscriber
 from tests.google_signing import GoogleSigner
 from tests.support import Api, Headers, bearer, iso, problem
@@ -103,6 +105,20 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("GET", "/api/analytics/daily"):                           (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/analytics/customers/{customer_id:int}"):     (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/analytics/redemptions.csv"):                 (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    # Contests: marketers run them, customers enter codes, anyone reads them and their draws.
+    ("POST", "/api/contests"):                                 (401, 403, 403, 403, 403, 201, 401, 401, 401),
+    ("GET", "/api/contests/{contest_id:int}/report"):          (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("POST", "/api/contests/{contest_id:int}/codes"):          (401, 403, 403, 403, 403, 202, 401, 401, 401),
+    ("GET", "/api/contests/{contest_id:int}/codes"):           (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("GET", "/api/contests/{contest_id:int}/codes/batches/{batch_id:int}"):
+                                                               (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("POST", "/api/contests/{contest_id:int}/entries"):        (401, 201, 201, 403, 403, 403, 401, 401, 401),
+    ("POST", "/api/contests/{contest_id:int}/close"):          (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("POST", "/api/contests/{contest_id:int}/draw"):           (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("GET", "/api/contests"):                                  (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/contests/{contest_id:int}"):                 (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/contests/{contest_id:int}/leaderboard"):     (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/contests/{contest_id:int}/draw"):            (200, 200, 200, 200, 200, 200, 200, 200, 200),
     # Apple's web service: the pass's own token, never a bearer token or another pass's token.
     ("POST", "/wallet/apple/v1/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}"):
                                                                (401, 401, 401, 401, 401, 401, 401, 201, 401),
@@ -192,6 +208,10 @@ class World:
     codes: list[str]  # fresh redeemable codes, one per caller of the redemption row
     member_card_a: str  # the QR payload of customer A's member card
     wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
+    contest: int  # a running points contest
+    contest_batch: int
+    contest_codes: list[str]  # fresh printed codes, one per caller of the entries row
+    closed_contest: int  # entries closed, for the draw
 
 
 def pass_data(pkpass: bytes) -> dict[str, Any]:
@@ -249,6 +269,12 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         f"/api/campaigns/{campaign['id']}/codes", json={"count": 1, "channel": "print"}, headers=marketer
     )
     assert batch.status_code == 202, batch.text
+
+    contest = await contest_of(api)
+    printed = await printed_codes(api, contest["id"], len(ROLES), product="Cola", points=2)
+    closed_contest = await contest_of(api, name="Closed")
+    closed = await api.client.post(f"/api/contests/{closed_contest['id']}/close", headers=marketer)
+    assert closed.status_code == 200, closed.text
 
     staff_1 = await login(api, logins["staff_1"])
     redeemed = await api.redeem(staff_1, coupon_a["code"])
@@ -331,6 +357,10 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         codes=codes,
         member_card_a=member_card_a.json()["qr_payload"],
         wallet_link=wallet_link,
+        contest=contest["id"],
+        contest_batch=int(printed[0]["batch_id"]),
+        contest_codes=[row["code"] for row in printed],
+        closed_contest=closed_contest["id"],
     )
 
 
@@ -347,6 +377,7 @@ class Call:
 def calls(w: World) -> dict[Key, Call]:
     coupon = f"/api/coupons/{w.coupon_a['id']}"
     campaign = f"/api/campaigns/{w.campaign}"
+    contest, closed = f"/api/contests/{w.contest}", f"/api/contests/{w.closed_contest}"
     apple = "/wallet/apple/v1"
     registration = f"{apple}/devices/device-b/registrations/{w.pass_type}/{w.serial_a}"
     now = START
@@ -359,6 +390,14 @@ def calls(w: World) -> dict[Key, Call]:
             "name": f"Campaign {next(_unique)}",
             "description": "10% off",
             "discount": {"kind": "percent", "value": 10},
+            "starts_at": iso(now),
+            "ends_at": iso(now + timedelta(days=30)),
+        }
+
+    def new_contest() -> dict[str, Any]:
+        return {
+            "kind": "points",
+            "name": f"Contest {next(_unique)}",
             "starts_at": iso(now),
             "ends_at": iso(now + timedelta(days=30)),
         }
@@ -447,6 +486,24 @@ def calls(w: World) -> dict[Key, Call]:
             f"/api/analytics/customers/{w.customer_a}"
         ),
         ("GET", "/api/analytics/redemptions.csv"): Call("/api/analytics/redemptions.csv"),
+        ("POST", "/api/contests"): Call("/api/contests", json=new_contest),
+        ("GET", "/api/contests/{contest_id:int}/report"): Call(f"{contest}/report"),
+        ("POST", "/api/contests/{contest_id:int}/codes"): Call(
+            f"{contest}/codes", json=lambda: {"count": 1, "product": "Water", "points": 1}
+        ),
+        ("GET", "/api/contests/{contest_id:int}/codes"): Call(f"{contest}/codes?format=csv"),
+        ("GET", "/api/contests/{contest_id:int}/codes/batches/{batch_id:int}"): Call(
+            f"{contest}/codes/batches/{w.contest_batch}"
+        ),
+        ("POST", "/api/contests/{contest_id:int}/entries"): Call(
+            f"{contest}/entries", json=lambda: {"code": w.contest_codes.pop()}
+        ),
+        ("POST", "/api/contests/{contest_id:int}/close"): Call(f"{closed}/close"),
+        ("POST", "/api/contests/{contest_id:int}/draw"): Call(f"{closed}/draw"),
+        ("GET", "/api/contests"): Call("/api/contests"),
+        ("GET", "/api/contests/{contest_id:int}"): Call(contest),
+        ("GET", "/api/contests/{contest_id:int}/leaderboard"): Call(f"{contest}/leaderboard"),
+        ("GET", "/api/contests/{contest_id:int}/draw"): Call(f"{closed}/draw"),
         ("POST", "/wallet/apple/v1/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}"): Call(
             registration, json=lambda: {"pushToken": PUSH_TOKEN}
         ),

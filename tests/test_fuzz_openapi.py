@@ -27,6 +27,7 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 from schemathesis.schemas import APIOperation, BaseSchema
 
+from tests.contest_support import contest, enter, printed_codes
 from tests.support import Api, Headers
 
 ROLES = ["anonymous", "customer", "staff", "marketer"]
@@ -47,8 +48,9 @@ Send = Callable[[schemathesis.Case], httpx.Response]
 
 async def seed(api: Api) -> tuple[dict[str, Headers], dict[tuple[str, str], httpx.Response]]:
     """One credential per role, and something behind small ids for the generated paths to find:
-    a store, a campaign published to a customer, a redemption and its void. Also the answers no
-    generated example can reach (it would need a redeemable code), by operation."""
+    a store, a campaign published to a customer, a redemption and its void, a points contest
+    with printed codes and one entry, an instant win. Also the answers no generated example can
+    reach (it would need a redeemable code), by operation."""
     store = await api.store()
     staff = await api.staff(store)
     _, customer = await api.customer(tags=["vip"], attributes={"city": "Pécs"})
@@ -59,10 +61,16 @@ async def seed(api: Api) -> tuple[dict[str, Headers], dict[tuple[str, str], http
     assert redeemed.status_code == 201, redeemed.text
     voided = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
     assert voided.status_code == 200, voided.text
+    points = await contest(api)
+    rows = await printed_codes(api, points["id"], 2, product="Cola", points=3)
+    entered = await enter(api, points["id"], customer, rows[0]["code"])
+    assert entered.status_code == 201, entered.text
+    await contest(api, kind="instant_win", pool_size=10, prizes=[{"name": "Pen", "count": 5, "value": 100}])
     roles = {"anonymous": {}, "customer": customer, "staff": staff, "marketer": await api.marketer()}
     return roles, {
         ("/api/redemptions", "POST"): redeemed,
         ("/api/redemptions/{redemption_id}/void", "POST"): voided,
+        ("/api/contests/{contest_id}/entries", "POST"): entered,
     }
 
 

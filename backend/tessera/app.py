@@ -23,6 +23,8 @@ from tessera.auth.principal import Principal
 from tessera.campaigns.controllers import CampaignController
 from tessera.clock import Clock, SystemClock
 from tessera.codes.controllers import CodeController
+from tessera.contests.code_controllers import ContestCodeController
+from tessera.contests.controllers import ContestController
 from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
@@ -119,10 +121,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             app.state.ctx = ctx
             app.state.services = services
             await ctx.bulk_codes.resume_unfinished()
+            await services.contest_codes.resume_unfinished()
             try:
                 async with background_work(ctx, services, embedded_only=True):
                     yield
             finally:
+                await services.contest_codes.stop()
                 await ctx.bulk_codes.stop()
 
     app = Litestar(
@@ -140,6 +144,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             RedemptionController,
             MemberLookupController,
             AnalyticsController,
+            ContestController,
+            ContestCodeController,
             ApplePassController,
             AppleWebServiceController,
             GoogleWalletController,

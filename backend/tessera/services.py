@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tessera.campaigns.services import CampaignService
+from tessera.contests.codes import ContestCodes
+from tessera.contests.draws import ContestDraws
+from tessera.contests.entries import ContestEntries
+from tessera.contests.keys import ContestKeys
+from tessera.contests.services import ContestService
 from tessera.context import AppContext
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
@@ -32,6 +37,10 @@ class Services:
     members: MemberCards
     wallet_links: WalletLinks
     mail_merges: MailMerges
+    contests: ContestService
+    contest_codes: ContestCodes
+    contest_entries: ContestEntries
+    contest_draws: ContestDraws
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -39,6 +48,8 @@ class Services:
         apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
         google_wallet = GoogleWallet.from_settings(ctx.settings, ctx.code_keys)
         wallet_links = WalletLinks(ctx.code_keys, ctx.settings.public_url)
+        contest_keys = ContestKeys(ctx.code_keys)
+        contests = ContestService(contest_keys, ctx.settings.codes)
         return cls(
             campaigns=campaigns,
             customers=CustomerService(campaigns),
@@ -54,4 +65,8 @@ class Services:
             mail_merges=MailMerges(
                 ctx.sessions, ctx.clock, ctx.code_keys, wallet_links, ctx.settings.public_url
             ),
+            contests=contests,
+            contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),
+            contest_entries=ContestEntries(ctx, contest_keys),
+            contest_draws=ContestDraws(contests, ctx.code_keys),
         )

@@ -51,7 +51,8 @@ class SecuritySettings:
 @dataclass(frozen=True, slots=True)
 class ThrottleSettings:
     """Budgets per window of ``window_seconds``. Failed scans count against the staff account,
-    its store and all scans together; registrations against the client address."""
+    its store and all scans together; registrations against the client address; contest codes
+    that are not valid against the customer and the contest."""
 
     failed_scans_per_window: int = 10
     failed_scans_per_store: int = 30
@@ -59,6 +60,9 @@ class ThrottleSettings:
     registrations_per_address: int = 30
     # Pass downloads and Google save links through one coupon's signed wallet link.
     wallet_link_uses: int = 30
+    # Contest codes that are unknown or forged, per customer and per contest (all customers).
+    failed_entries_per_customer: int = 10
+    failed_entries_per_contest: int = 1000
     window_seconds: int = 300
 
 
@@ -203,6 +207,12 @@ class Settings:
                     get("REGISTRATIONS_PER_ADDRESS", str(defaults.throttle.registrations_per_address))
                 ),
                 wallet_link_uses=int(get("WALLET_LINK_USES", str(defaults.throttle.wallet_link_uses))),
+                failed_entries_per_customer=int(
+                    get("FAILED_ENTRIES_PER_CUSTOMER", str(defaults.throttle.failed_entries_per_customer))
+                ),
+                failed_entries_per_contest=int(
+                    get("FAILED_ENTRIES_PER_CONTEST", str(defaults.throttle.failed_entries_per_contest))
+                ),
                 window_seconds=int(get("THROTTLE_WINDOW_SECONDS", str(defaults.throttle.window_seconds))),
             ),
             codes=CodeSettings(

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from tessera.analytics.rollup import Rollup
+from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.context import AppContext
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.errors import ConfigurationError
@@ -78,6 +79,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     )
     sender = WebPushSender(settings.push.vapid_private_key, settings.push.vapid_subject)
     push = PushDelivery(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
+    contest_push = ContestPrizePush(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
     worker = OutboxWorker(
         ctx.outbox,
         {
@@ -85,6 +87,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             GOOGLE_STATE: delivery.google_state,
             NEW_OFFER: push.deliver,
             EXPIRY_REMINDER: push.deliver,
+            CONTEST_PRIZE: contest_push.deliver,
         },
         settings.worker,
         jobs=[
@@ -92,6 +95,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             push.remind_expiring,
             ExpiryRecorder(ctx.sessions, ctx.clock).run,
             ctx.bulk_codes.resume_unfinished,
+            services.contest_codes.resume_unfinished,
         ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         frequent_jobs=[rollup_of(ctx).run],

@@ -3,6 +3,7 @@
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
 import { languageSetting } from "/shared/i18n.js";
+import { createContests } from "./contests.js";
 import { enablePush, isSubscribed, pushSupported, unsubscribePush } from "./notifications.js";
 import * as saved from "./offline-store.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
@@ -18,6 +19,7 @@ const api = createApi({ token: () => localStorage.getItem(TOKEN) });
 const wallet = { coupons: [], qrCodes: new Map(), profile: null, card: null };
 // Bumped when the device forgets the customer: a refresh begun before must not write back.
 let deviceGeneration = 0;
+let contests = null; // the contests section (contests.js), made once the language is known
 
 const ui = languageSetting({
   select: $("language"),
@@ -27,10 +29,13 @@ const ui = languageSetting({
     if (!$("wallet").hidden) {
       draw();
       drawAccount();
+      contests?.draw();
     }
     if (!$("member-card").hidden) renderCard(wallet.card, ui);
   },
 });
+
+contests = createContests({ api, ui, explain });
 
 let announcementTimer = 0;
 function announce(message) {
@@ -126,6 +131,7 @@ async function refresh() {
     await saved.saveCoupons(coupons, [...wallet.qrCodes]);
     await saved.saveProfile(profile);
     await saved.saveCard(card);
+    await contests.refresh();
   } catch (error) {
     if (generation !== deviceGeneration) return;
     if (error instanceof OfflineError) {
@@ -200,6 +206,7 @@ async function forgetDevice() {
   wallet.qrCodes.clear();
   wallet.profile = null;
   wallet.card = null;
+  contests.reset();
   showView("welcome");
   await Promise.allSettled([saved.forgetEverything(), unsubscribePush()]);
 }

@@ -4,12 +4,13 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "ee488659e695";
+const VERSION = "b45d2127d11f";
 const SHELL = [
   "/",
   "/app.css",
   "/app.js",
   "/member-card.js",
+  "/contests.js",
   "/notifications.js",
   "/offline-store.js",
   "/strings.js",

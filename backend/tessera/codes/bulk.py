@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 import structlog
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, coupon_expiry
 from tessera.clock import Clock
-from tessera.codes.bulk_writers import BatchSpec, ChunkWriter
+from tessera.codes.bulk_writers import BATCH_LOCK_SPACE, BatchSpec, ChunkWriter
 from tessera.codes.keys import CodeKeys
 from tessera.codes.models import CodeBatch
 from tessera.coupons.issuing import allocate_serials
@@ -108,6 +109,11 @@ class BulkCodes:
         generated = batch.generated
         while generated < spec.count:
             generated = await self._writer.write_chunk(spec, CHUNK, digests_for, self._clock.now())
+
+    def claim(self, batch_id: int, space: int = BATCH_LOCK_SPACE) -> AbstractAsyncContextManager[bool]:
+        """Hold a batch for this process while it is written (``ChunkWriter.claim``); other
+        kinds of batches (contest codes) use the same claim in a ``space`` of their own."""
+        return self._writer.claim(batch_id, space)
 
     def generate_in_background(self, batch_id: int) -> None:
         """Write the batch in a task of this process, unless one is at it already."""

@@ -58,9 +58,10 @@ class ChunkWriter(Protocol):
         """Write up to ``size`` more codes of the batch; returns how many are now generated."""
         ...
 
-    def claim(self, batch_id: int) -> AbstractAsyncContextManager[bool]:
+    def claim(self, batch_id: int, space: int = BATCH_LOCK_SPACE) -> AbstractAsyncContextManager[bool]:
         """Whether this process may write the batch now (False: another one is writing it),
-        held for the duration of the block."""
+        held for the duration of the block. ``space`` keeps apart kinds of batches whose ids
+        may be equal (contest code batches have their own)."""
         ...
 
 
@@ -74,7 +75,7 @@ class SqliteChunkWriter:
         )
 
     @asynccontextmanager
-    async def claim(self, batch_id: int) -> AsyncIterator[bool]:
+    async def claim(self, batch_id: int, space: int = BATCH_LOCK_SPACE) -> AsyncIterator[bool]:
         """SQLite serves one process (README): ``BulkCodes`` keeps a batch to one task of it."""
         yield True
 
@@ -117,13 +118,13 @@ class PostgresChunkWriter:
         self._pool = pool
 
     @asynccontextmanager
-    async def claim(self, batch_id: int) -> AsyncIterator[bool]:
+    async def claim(self, batch_id: int, space: int = BATCH_LOCK_SPACE) -> AsyncIterator[bool]:
         """A session-level advisory lock on a connection kept for the block, given back at its
         end. The end of a process that died (its connection) unlocks it too: its batch is then
         free for the next ``resume``."""
         # Ids past 2**31 share a key with a smaller one: such a pair is written one after the
         # other, never at once.
-        key = (BATCH_LOCK_SPACE, batch_id & 0x7FFF_FFFF)
+        key = (space, batch_id & 0x7FFF_FFFF)
         async with self._pool.acquire() as connection:
             ours: bool = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key)
             try:

@@ -26,12 +26,18 @@ DIGEST_BYTES = 16
 class CodeKeys:
     def __init__(self, secret: str) -> None:
         master = secret.encode()
+        self._master = master
         self._derive_key = hmac.digest(master, b"tessera/code-derivation/v1", "sha256")
         self._lookup_key = hmac.digest(master, b"tessera/code-lookup/v1", "sha256")
         self._ean_key = hmac.digest(master, b"tessera/ean-permutation/v1", "sha256")
         self._pass_key = hmac.digest(master, b"tessera/wallet-pass-token/v1", "sha256")
         self._member_key = hmac.digest(master, b"tessera/member-code/v1", "sha256")
         self._link_key = hmac.digest(master, b"tessera/wallet-link/v1", "sha256")
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (e.g. ``contest-codes``), for areas that derive codes
+        or secrets of their own from the same secret."""
+        return hmac.digest(self._master, b"tessera/%s/v1" % purpose.encode(), "sha256")
 
     def digest(self, code: str) -> bytes:
         """What the database stores and looks codes up by."""

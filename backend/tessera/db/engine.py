@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tessera.settings import DatabaseSettings
 
 SQLITE_PRAGMAS = (
+    # First: switching a fresh database to WAL takes an exclusive lock, and the connections a
+    # process opens at start (engines, the hot-path thread, the checkpointer) race for it.
+    "PRAGMA busy_timeout=10000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
 )
 
 

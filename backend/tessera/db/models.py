@@ -4,6 +4,16 @@ from tessera.analytics.models import AnalyticsLatency, AnalyticsState, Analytics
 from tessera.auth.models import ApiKey, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
 from tessera.codes.models import CodeBatch
+from tessera.contests.models import (
+    Contest,
+    ContestCode,
+    ContestCodeBatch,
+    ContestCounter,
+    ContestEntry,
+    ContestParticipant,
+    ContestPrize,
+    ContestWinner,
+)
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
 from tessera.db.base import Base
@@ -29,6 +39,14 @@ __all__ = [
     "Campaign",
     "CodeBatch",
     "Consent",
+    "Contest",
+    "ContestCode",
+    "ContestCodeBatch",
+    "ContestCounter",
+    "ContestEntry",
+    "ContestParticipant",
+    "ContestPrize",
+    "ContestWinner",
     "Coupon",
     "Customer",
     "CustomerRedemptionCount",

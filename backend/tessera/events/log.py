@@ -29,6 +29,11 @@ EVENT_TYPES = frozenset(
         # looked up at a till (medium: where it was shown). Neither counts in the coupon funnel.
         "member_card_downloaded",
         "member_looked_up",
+        # Contests (``data`` names the contest): every accepted code, a prize, closing, the draw.
+        "contest_entry",
+        "contest_prize",
+        "contest_closed",
+        "contest_drawn",
     }
 )
 

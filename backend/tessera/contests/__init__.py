@@ -1,0 +1,1 @@
+"""Contests for codes printed under caps and labels: points collections and instant wins."""

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.auth.guards import allow
+from tessera.codes.payloads import InvalidCode
+from tessera.contests.errors import (
+    CodeAlreadyEntered,
+    ConsentRequired,
+    ContestNotFound,
+    ContestNotOpen,
+    ContestStillOpen,
+    DrawNotFound,
+    EntryLimitReached,
+    NotAPointsContest,
+    PrizeCampaignNotFound,
+)
+from tessera.contests.schemas import (
+    ContestCreate,
+    ContestReport,
+    ContestView,
+    DrawRecord,
+    EntryInput,
+    EntryView,
+    Leaderboard,
+)
+from tessera.contests.standings import leaderboard
+from tessera.coupons.issuing import CodeSpaceExhausted
+from tessera.deps import Caller, Ctx, Svc
+from tessera.errors import TooManyRequests
+from tessera.http import (
+    CURSOR,
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    LIMIT,
+    PathId,
+    after_id,
+    next_cursor,
+    stored_response,
+)
+from tessera.idempotency.service import request_hash
+from tessera.problems import raises
+from tessera.schemas import Page
+
+MARKETER = allow("marketer")
+
+
+class ContestController(Controller):
+    """Public reads, the marketer's changes and the customers' entries (guards per route: a
+    path's methods live in one controller)."""
+
+    path = "/api/contests"
+    tags = ["contests"]
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        guards=MARKETER,
+        summary="Create a contest (marketer)",
+        opt=raises(ContestNotOpen, PrizeCampaignNotFound, *IDEMPOTENCY_ERRORS),
+    )
+    async def create(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        data: JSONBody[ContestCreate],
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[ContestView]:
+        """A points collection or an instant win. The seed of the draw is made now; only its
+        SHA-256 (``commitment``) is shown until the draw reveals it."""
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, ContestView]:
+            return 201, await services.contests.create(session, data, now)
+
+        answer = await ctx.idempotency.run(
+            f"contests:{principal.subject}",
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+            effect,
+        )
+        return stored_response(answer)
+
+    @get(
+        "/{contest_id:int}/report",
+        guards=MARKETER,
+        summary="A contest's figures (marketer)",
+        opt=raises(ContestNotFound),
+    )
+    async def report(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestReport:
+        """Codes, entries, participants, and for instant wins the winners and budget spent."""
+        async with ctx.readers() as session:
+            return await services.contests.report(session, contest_id, ctx.clock.now())
+
+    @post(
+        "/{contest_id:int}/close",
+        guards=MARKETER,
+        status_code=HTTP_200_OK,
+        summary="Close a contest's entries (marketer)",
+        opt=raises(ContestNotFound),
+    )
+    async def close(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+        async with ctx.sessions.begin() as session:
+            return await services.contests.close(session, contest_id, ctx.clock.now())
+
+    @post(
+        "/{contest_id:int}/draw",
+        guards=MARKETER,
+        status_code=HTTP_200_OK,
+        summary="Draw a points contest's winners (marketer)",
+        opt=raises(ContestNotFound, NotAPointsContest, ContestStillOpen, CodeSpaceExhausted),
+    )
+    async def run_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+        """Once entries are closed (or the contest has ended): top places by points, consolation
+        prizes drawn with the committed seed, prizes given, the seed revealed. Calling it again
+        answers the same record."""
+        async with ctx.sessions.begin() as session:
+            return await services.contest_draws.run(session, contest_id, ctx.clock.now())
+
+    @get("/", summary="List contests (public)")
+    async def list_contests(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, CURSOR] = None,
+        status: Annotated[
+            Literal["scheduled", "running", "ended", "closed", "drawn"] | None,
+            QueryParameter(description="Only contests in this state"),
+        ] = None,
+    ) -> Page[ContestView]:
+        now = ctx.clock.now()
+        async with ctx.readers() as session:
+            found = await services.contests.list(session, limit, after_id(cursor))
+            views = [await services.contests.view_of(session, contest, now) for contest in found]
+        shown = [view for view in views if status is None or view.status == status]
+        return Page(shown, next_cursor([contest.id for contest in found], limit))
+
+    @get(
+        "/{contest_id:int}",
+        summary="One contest, with the draw's commitment (public)",
+        opt=raises(ContestNotFound),
+    )
+    async def get_contest(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+        async with ctx.readers() as session:
+            contest = await services.contests.get(session, contest_id)
+            return await services.contests.view_of(session, contest, ctx.clock.now())
+
+    @get(
+        "/{contest_id:int}/leaderboard",
+        summary="Live leaderboard, pseudonymous (public; a customer also sees their own place)",
+        opt=raises(ContestNotFound, NotAPointsContest),
+    )
+    async def get_leaderboard(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        contest_id: PathId,
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many leaders")] = 10,
+    ) -> Leaderboard:
+        """Ranked by points, then by who reached them first, then by participant id."""
+        caller = await ctx.authenticator.principal_for(request.headers.get("authorization"))
+        customer_id = caller.id if caller is not None and caller.role == "customer" else None
+        async with ctx.readers() as session:
+            return await leaderboard(session, contest_id, customer_id, limit)
+
+    @get(
+        "/{contest_id:int}/draw",
+        summary="The draw's public record: seed, participants, winners (public)",
+        opt=raises(ContestNotFound, DrawNotFound),
+    )
+    async def get_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+        """Recompute it with ``scripts/verify_draw.py``."""
+        async with ctx.readers() as session:
+            contest = await services.contests.get(session, contest_id)
+            return await services.contest_draws.record(session, contest)
+
+    @post(
+        "/{contest_id:int}/entries",
+        status_code=HTTP_201_CREATED,
+        guards=allow("customer"),
+        summary="Enter a printed code (customer)",
+        opt=raises(
+            ContestNotFound,
+            InvalidCode,
+            CodeAlreadyEntered,
+            ContestNotOpen,
+            EntryLimitReached,
+            ConsentRequired,
+            CodeSpaceExhausted,
+            TooManyRequests,
+            *IDEMPOTENCY_ERRORS,
+        ),
+    )
+    async def enter(
+        self,
+        ctx: Ctx,
+        services: Svc,
+        principal: Caller,
+        contest_id: PathId,
+        data: JSONBody[EntryInput],
+        request: Request[Any, Any, Any],
+        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+    ) -> Response[EntryView]:
+        """Each code counts once, whoever enters it (409 afterwards). Points contests answer the
+        points and the customer's place; instant wins answer ``win`` with the prize, or ``lose``.
+        Unknown and forged codes answer 404 and count against a throttle (429)."""
+        answer = await services.contest_entries.submit(
+            principal.id,
+            contest_id,
+            data.code,
+            idempotency_key,
+            request_hash("POST", request.url.path, await request.body()),
+        )
+        return stored_response(answer)
