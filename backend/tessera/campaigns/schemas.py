@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tessera.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
+from tessera.triggers.schemas import Trigger
 from tessera.wallet.design import WalletDesignInput, WalletDesignView
 
 Positive = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
@@ -49,6 +50,8 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     segment: Segment = msgspec.field(default_factory=Segment)
     wallet: WalletDesignInput | None = None
+    # Issued by the worker when the trigger fires; publishing only switches the campaign on.
+    trigger: Trigger | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,6 +70,8 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     segment: Segment | msgspec.UnsetType = msgspec.UNSET
     # Replaces the whole design; the logo stays unless ``logo_png`` or ``remove_logo`` is given.
     wallet: WalletDesignInput | msgspec.UnsetType = msgspec.UNSET
+    # null removes it; once published, only the parameters (not the kind) may change.
+    trigger: Trigger | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class CodeFormatView(msgspec.Struct):
@@ -87,6 +92,7 @@ class CampaignView(msgspec.Struct):
     limits: Limits
     segment: Segment
     wallet: WalletDesignView
+    trigger: Trigger | None
     redemption_count: int | None
     published_at: datetime | None
     status: Literal["draft", "scheduled", "running", "ended"]

@@ -57,6 +57,23 @@ TEXTS: Final = {
         EXPIRY_REMINDER: ("Il tuo coupon sta per scadere", "{title}: {discount}, fino al {date}."),
     },
 }
+# The new-offer title of a coupon a trigger issued, by the campaign's trigger kind.
+TRIGGERED_TITLES: Final = {
+    "en": {
+        "on_registration": "Welcome! A coupon for you: {title}",
+        "on_redemption": "Thank you! Your next coupon: {title}",
+        "inactive_for": "We miss you! A coupon for you: {title}",
+        "birthday": "Happy birthday! A gift for you: {title}",
+        "before_expiry": "One more chance: {title}",
+    },
+    "it": {
+        "on_registration": "Ti diamo il benvenuto! Un coupon per te: {title}",
+        "on_redemption": "Grazie! Il tuo prossimo coupon: {title}",
+        "inactive_for": "Ci manchi! Un coupon per te: {title}",
+        "birthday": "Buon compleanno! Un regalo per te: {title}",
+        "before_expiry": "Un'altra occasione: {title}",
+    },
+}
 
 
 async def queue_pushes(session: AsyncSession, topic: str, coupon_ids: list[int], now: datetime) -> None:
@@ -254,7 +271,11 @@ class PushDelivery:
 def compose(topic: str, coupon: Coupon, campaign: Campaign, locale: str | None) -> dict[str, object]:
     """The notification the service worker shows; clicking it opens the coupon."""
     language = (locale or "en")[:2].lower()
-    title, body = TEXTS.get(language, TEXTS["en"])[topic]
+    if language not in TEXTS:
+        language = "en"
+    title, body = TEXTS[language][topic]
+    if topic == NEW_OFFER and campaign.trigger_kind is not None:
+        title = TRIGGERED_TITLES[language].get(campaign.trigger_kind, title)
     values = {
         "title": campaign.name,
         "discount": discount_text(discount_of(campaign)),
