@@ -31,6 +31,7 @@ from tessera.push.models import PushSubscription
 from tessera.push.schemas import SubscriptionInput
 from tessera.push.sender import SubscriptionGone, WebPushSender
 from tessera.settings import PushSettings
+from tessera.triggers.models import TRIGGER_ORIGIN
 
 NEW_OFFER: Final = "push_new_offer"
 EXPIRY_REMINDER: Final = "push_expiry_reminder"
@@ -57,7 +58,7 @@ TEXTS: Final = {
         EXPIRY_REMINDER: ("Il tuo coupon sta per scadere", "{title}: {discount}, fino al {date}."),
     },
 }
-# The new-offer title of a coupon a trigger issued, by the campaign's trigger kind.
+# The new-offer title of a coupon a trigger issued, by the kind of trigger.
 TRIGGERED_TITLES: Final = {
     "en": {
         "on_registration": "Welcome! A coupon for you: {title}",
@@ -274,7 +275,7 @@ def compose(topic: str, coupon: Coupon, campaign: Campaign, locale: str | None) 
     if language not in TEXTS:
         language = "en"
     title, body = TEXTS[language][topic]
-    if topic == NEW_OFFER and campaign.trigger_kind is not None:
+    if topic == NEW_OFFER and coupon.origin == TRIGGER_ORIGIN and campaign.trigger_kind is not None:
         title = TRIGGERED_TITLES[language].get(campaign.trigger_kind, title)
     values = {
         "title": campaign.name,

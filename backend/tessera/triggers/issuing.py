@@ -18,10 +18,8 @@ from tessera.coupons.issuing import issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
 from tessera.errors import DomainError
+from tessera.triggers.models import TRIGGER_ORIGIN
 
-# The origin of every coupon a trigger issues: the coupons' unique index on (campaign, customer,
-# origin) makes it one per customer per triggered campaign, whichever process issues it.
-TRIGGER_ORIGIN: Final = "trigger"
 # The customer finds it in the app (and gets a push where they consented to one).
 TRIGGER_CHANNEL: Final = "pwa"
 _IN_LIST = 500

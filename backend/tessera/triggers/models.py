@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.db.base import Base
+
+# The origin of every coupon a trigger issues: the coupons' unique index on (campaign, customer,
+# origin) makes it one per customer per triggered campaign, whichever process issues it.
+TRIGGER_ORIGIN: Final = "trigger"
 
 
 class EventCursor(Base):
