@@ -22,6 +22,7 @@ from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import in_segment
 from tessera.clock import Clock, time_zone
 from tessera.codes.keys import CodeKeys
 from tessera.coupons.models import Coupon
@@ -39,6 +40,7 @@ from tessera.triggers.rules import (
 )
 
 Key = tuple[Any, ...]
+_PROFILE = (Customer.tags, Customer.attributes, Customer.birthday, Customer.timezone)
 Candidates: TypeAlias = Select[*tuple[Any, ...]]
 
 
@@ -94,13 +96,15 @@ class TimedTriggers:
         return issued
 
     async def _page(self, campaign: Campaign, now: datetime) -> tuple[int, bool]:
-        """One page of candidates: coupons issued, and whether the candidates ran out."""
+        """One page of candidates: coupons issued, and whether the candidates ran out. A page
+        whose candidates are all outside the segment (or not at their birthday yet) opens no
+        write transaction."""
         after = self._resume.get(campaign.id)
         async with self._readers() as session:
             rows = (await session.execute(self._candidates(campaign, now, after))).all()
         full = len(rows) == self._page_size
         if full:
-            self._resume[campaign.id] = tuple(rows[-1][1:])
+            self._resume[campaign.id] = tuple(rows[-1][-2:])
         else:
             self._resume.pop(campaign.id, None)
         customers = self._due(campaign, now, rows)
@@ -114,12 +118,13 @@ class TimedTriggers:
             return await issue_triggered(session, self._keys, current, customers, now), not full
 
     def _candidates(self, campaign: Campaign, now: datetime, after: Key | None) -> Candidates:
-        """Rows of (customer id, *the page key*, ...), in the order of an index."""
+        """Rows of (customer id, tags, attributes, birthday, zone, *the page key*) in the order
+        of an index; the key is two columns."""
         if campaign.trigger_kind == INACTIVE_FOR:
             cutoff = now - timedelta(days=campaign.trigger_days or 0)
-            statement: Candidates = select(Customer.id, Customer.last_active_at, Customer.id).where(
-                Customer.last_active_at <= cutoff, *may_receive(campaign.id)
-            )
+            statement: Candidates = select(
+                Customer.id, *_PROFILE, Customer.last_active_at, Customer.id
+            ).where(Customer.last_active_at <= cutoff, *may_receive(campaign))
             if after is not None:
                 statement = statement.where(
                     tuple_(Customer.last_active_at, Customer.id)
@@ -127,8 +132,8 @@ class TimedTriggers:
                 )
             return statement.order_by(Customer.last_active_at, Customer.id).limit(self._page_size)
         if campaign.trigger_kind == BIRTHDAY:
-            statement = select(Customer.id, Customer.id, Customer.birthday, Customer.timezone).where(
-                Customer.birth_month_day.in_(birthday_month_days(now)), *may_receive(campaign.id)
+            statement = select(Customer.id, *_PROFILE, Customer.id, Customer.id).where(
+                Customer.birth_month_day.in_(birthday_month_days(now)), *may_receive(campaign)
             )
             if after is not None:
                 statement = statement.where(Customer.id > after[0])
@@ -136,7 +141,7 @@ class TimedTriggers:
         if campaign.trigger_kind == BEFORE_EXPIRY:
             horizon = now + timedelta(hours=campaign.trigger_hours or 0)
             statement = (
-                select(Coupon.customer_id, Coupon.expires_at, Coupon.id)
+                select(Coupon.customer_id, *_PROFILE, Coupon.expires_at, Coupon.id)
                 .join(Customer, Customer.id == Coupon.customer_id)
                 .where(
                     # Found through the partial index on unrecorded expiries, by time: ``+ 0``
@@ -148,7 +153,7 @@ class TimedTriggers:
                     Coupon.revoked_at.is_(None),
                     Coupon.expires_at > now,
                     Coupon.expires_at <= horizon,
-                    *may_receive(campaign.id),
+                    *may_receive(campaign),
                 )
             )
             if after is not None:
@@ -160,11 +165,15 @@ class TimedTriggers:
         raise ValueError(f"not a timed trigger: {campaign.trigger_kind!r}")
 
     def _due(self, campaign: Campaign, now: datetime, rows: Sequence[Any]) -> list[int]:
-        if campaign.trigger_kind != BIRTHDAY:
-            return [row[0] for row in rows]
+        """The candidates in the segment (and, for birthdays, at theirs in their own zone).
+        ``issue_triggered`` checks consent and segment again in the issuing transaction."""
         due = []
-        for customer_id, _, birthday, zone_name in rows:
-            zone = (time_zone(zone_name) if zone_name else None) or self._default_zone
-            if birthday is not None and is_birthday(birthday, now.astimezone(zone).date()):
-                due.append(customer_id)
+        for customer_id, tags, attributes, birthday, zone_name, *_ in rows:
+            if not in_segment(campaign.segment, tags, attributes):
+                continue
+            if campaign.trigger_kind == BIRTHDAY:
+                zone = (time_zone(zone_name) if zone_name else None) or self._default_zone
+                if birthday is None or not is_birthday(birthday, now.astimezone(zone).date()):
+                    continue
+            due.append(customer_id)
         return due
