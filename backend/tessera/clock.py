@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def representable_in_utc(moment: datetime) -> bool:
@@ -14,6 +15,14 @@ def representable_in_utc(moment: datetime) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called ``name``, or None when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 class Clock(Protocol):

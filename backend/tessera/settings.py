@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tessera.clock import time_zone
 from tessera.errors import ConfigurationError
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
@@ -152,6 +153,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     pwa_dir: Path = REPOSITORY / "pwa"
+    # The time zone of customers who gave none (their birthday falls on its local date).
+    default_timezone: str = "UTC"
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
@@ -182,6 +185,7 @@ class Settings:
             log_level=get("LOG_LEVEL", defaults.log_level).upper(),
             log_json=_flag(get("LOG_JSON", "false")),
             pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
+            default_timezone=get("DEFAULT_TIMEZONE", defaults.default_timezone),
             database=DatabaseSettings(
                 url=get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'tessera.db'}"),
                 pool_size=int(get("DATABASE_POOL_SIZE", str(defaults.database.pool_size))),
@@ -268,6 +272,8 @@ class Settings:
         prefix = self.codes.ean_prefix
         if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 3):
             raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
+        if time_zone(self.default_timezone) is None:
+            raise ConfigurationError("TESSERA_DEFAULT_TIMEZONE must be an IANA time zone such as Europe/Rome")
         if self.worker.batch_size < 1 or self.worker.lease_seconds < 1:
             raise ConfigurationError(
                 "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"

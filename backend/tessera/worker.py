@@ -19,19 +19,38 @@ from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.services import Services
+from tessera.triggers.events import EventTriggers
+from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient
 from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
 from tessera.wallet.delivery import WalletDelivery
 from tessera.wallet.google.api import HttpGoogleWalletApi
 
 
+def _settle_seconds(ctx: AppContext) -> float:
+    """SQLite assigns event ids in commit order; on PostgreSQL followers of the event log wait a
+    second behind the transactions that were running (see ``AnalyticsState``)."""
+    return 0.0 if ctx.settings.database.is_sqlite else 1.0
+
+
 def rollup_of(ctx: AppContext) -> Rollup:
-    """SQLite assigns event ids in commit order; on PostgreSQL the rollups wait a second behind
-    the transactions that were running (see ``AnalyticsState``)."""
-    settle = 0.0 if ctx.settings.database.is_sqlite else 1.0
     return Rollup(
-        ctx.sessions, ctx.clock, readers=ctx.readers, sqlite_writer=ctx.sqlite_writer, settle_seconds=settle
+        ctx.sessions,
+        ctx.clock,
+        readers=ctx.readers,
+        sqlite_writer=ctx.sqlite_writer,
+        settle_seconds=_settle_seconds(ctx),
     )
+
+
+def event_triggers_of(ctx: AppContext) -> EventTriggers:
+    return EventTriggers(
+        ctx.sessions, ctx.readers, ctx.clock, ctx.code_keys, settle_seconds=_settle_seconds(ctx)
+    )
+
+
+def timed_triggers_of(ctx: AppContext) -> TimedTriggers:
+    return TimedTriggers(ctx.sessions, ctx.readers, ctx.clock, ctx.code_keys, ctx.settings.default_timezone)
 
 
 @asynccontextmanager
@@ -52,8 +71,9 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
 
     Every job is safe in any number of processes at once: outbox rows are leased
     (``Outbox.claim``), the periodic jobs mark what they did with conditional updates, the
-    rollup moves its watermark conditionally, and a code batch is written by the one process
-    that claims it (``BulkCodes.resume_unfinished``).
+    rollup and the event triggers move their watermarks conditionally, triggered coupons are
+    one per customer by a unique index, and a code batch is written by the one process that
+    claims it (``BulkCodes.resume_unfinished``).
     """
     settings = ctx.settings
     apple = settings.apple
@@ -96,9 +116,11 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             ExpiryRecorder(ctx.sessions, ctx.clock).run,
             ctx.bulk_codes.resume_unfinished,
             services.contest_codes.resume_unfinished,
+            timed_triggers_of(ctx).run,
         ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
-        frequent_jobs=[rollup_of(ctx).run],
+        # Welcome and next-step coupons follow their event within a second or so.
+        frequent_jobs=[rollup_of(ctx).run, event_triggers_of(ctx).run],
     )
     try:
         yield worker

@@ -69,6 +69,18 @@ async function allCampaigns() {
   return campaigns;
 }
 
+/** How the campaign's coupons are issued: by publishing, or the trigger in words. */
+function issuedBy(campaign, names) {
+  const trigger = campaign.trigger;
+  if (!trigger) return ui.t("trigger.publish");
+  const watched = names.get(trigger.campaign_id) ?? `#${trigger.campaign_id}`;
+  if (trigger.kind === "inactive_for") {
+    const plural = new Intl.PluralRules(ui.language).select(trigger.days) === "one" ? "one" : "other";
+    return ui.t(`trigger.inactive_for.${plural}`, { days: number(trigger.days) });
+  }
+  return ui.t(`trigger.${trigger.kind}`, { campaign: watched, hours: number(trigger.hours ?? 0) });
+}
+
 function cell(text, className = "") {
   const td = document.createElement("td");
   td.textContent = text;
@@ -79,6 +91,7 @@ function cell(text, className = "") {
 async function showCampaigns() {
   const [campaigns, analytics] = await Promise.all([allCampaigns(), api.get("/api/analytics/campaigns")]);
   const figures = new Map(analytics.rows.map((row) => [Number(row.key), row]));
+  const names = new Map(campaigns.map((campaign) => [campaign.id, campaign.name]));
   const rows = campaigns.map((campaign) => {
     const row = document.createElement("tr");
     const name = document.createElement("th");
@@ -96,6 +109,7 @@ async function showCampaigns() {
       cell(number(seen?.saved_to_wallet ?? 0), "num"),
       cell(number(seen?.redeemed ?? 0), "num"),
       cell(percent(seen?.redemption_rate ?? null), "num"),
+      cell(issuedBy(campaign, names)),
     );
     return row;
   });
@@ -129,14 +143,24 @@ async function showCampaign(id) {
     api.get(`/api/analytics/stores?campaign_id=${id}`),
   ]);
   const currency = campaign.discount.currency || "EUR";
+  const watchedId = campaign.trigger?.campaign_id;
+  const watched = watchedId ? await api.get(`/api/campaigns/${watchedId}`) : null;
+  const names = new Map(watched ? [[watched.id, watched.name]] : []);
   $("campaign-title").textContent = campaign.name;
   $("campaign-facts").textContent = [
     discountText(ui.t, ui.language, campaign.discount),
     ui.t(`status.${campaign.status}`),
     `${formatDateTime(ui.language, new Date(campaign.starts_at))} – ${formatDateTime(ui.language, new Date(campaign.ends_at))}`,
   ].join(" · ");
-  $("publish").dataset.campaignId = String(id);
-  $("publish").dataset.name = campaign.name;
+  $("campaign-trigger").textContent = ui.t("campaign.issued_by", { trigger: issuedBy(campaign, names) });
+  const publish = $("publish");
+  publish.dataset.campaignId = String(id);
+  publish.dataset.name = campaign.name;
+  publish.dataset.triggered = campaign.trigger ? "true" : "";
+  publish.dataset.i18n = campaign.trigger ? "campaign.switch_on" : "campaign.publish";
+  publish.textContent = ui.t(publish.dataset.i18n);
+  // Publishing a triggered campaign again changes nothing: it is on once published.
+  publish.hidden = Boolean(campaign.trigger && campaign.published_at);
   $("export-redemptions").dataset.campaignId = String(id);
   $("export-channels").dataset.campaignId = String(id);
 
@@ -221,19 +245,18 @@ function wire() {
   $("logout").addEventListener("click", () => signOut());
   window.addEventListener("hashchange", route);
   $("publish").addEventListener("click", async (event) => {
-    const { campaignId, name } = event.currentTarget.dataset;
-    if (!window.confirm(ui.t("campaign.publish_confirm", { name }))) return;
+    const { campaignId, name, triggered } = event.currentTarget.dataset;
+    if (!window.confirm(ui.t(triggered ? "campaign.switch_on_confirm" : "campaign.publish_confirm", { name }))) return;
     try {
       const result = await api.post(`/api/campaigns/${campaignId}/publish`, undefined, {
         "Idempotency-Key": crypto.randomUUID(),
       });
-      announce(
-        ui.t("campaign.published", {
-          issued: result.issued,
-          already: result.already_had,
-          not_eligible: result.not_eligible,
-        }),
-      );
+      const published = {
+        issued: result.issued,
+        already: result.already_had,
+        not_eligible: result.not_eligible,
+      };
+      announce(triggered ? ui.t("campaign.switched_on") : ui.t("campaign.published", published));
       await route();
     } catch (error) {
       announce(explain(error));

@@ -80,8 +80,9 @@ async def test_dashboard_draws_the_api_numbers_exports_and_publishes(
     await page.get_by_label("API key").fill(key)
     await page.get_by_role("button", name="Sign in").click()
 
-    row = page.get_by_role("row").filter(has_text="Spring 20%")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Spring 20%", exact=True))
     await expect(row).to_contain_text("Running")
+    await expect(row.get_by_role("cell").last).to_have_text("Publishing")
     await expect(row.get_by_role("cell").nth(2)).to_have_text("3")  # issued
     await expect(row.get_by_role("cell").nth(4)).to_have_text("2")  # redeemed
     await expect(row.get_by_role("cell").nth(5)).to_have_text("66.7%")
@@ -124,4 +125,54 @@ async def test_dashboard_draws_the_api_numbers_exports_and_publishes(
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_role("status")).to_contain_text("Published: 0 new coupons (3 already had one")
+    assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests
+
+
+async def test_triggered_campaigns_show_their_trigger_and_are_switched_on(
+    browser: BrowserContext, server: str, live_api: Api
+) -> None:
+    first = await live_api.campaign(name="First visit")
+    second = await live_api.campaign(
+        name="Second visit", trigger={"kind": "on_redemption", "campaign_id": first["id"]}
+    )
+    await live_api.campaign(name="Welcome", trigger={"kind": "on_registration"})
+    await live_api.campaign(name="We miss you", trigger={"kind": "inactive_for", "days": 30})
+    key = (await live_api.marketer())["Authorization"].removeprefix("Bearer ")
+    requests = request_log(browser)
+    page = browser.pages[0]
+    await page.set_viewport_size(DESKTOP)
+    await page.goto(f"{server}/console/")
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+
+    def row(name: str) -> Any:
+        return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name, exact=True))
+
+    await expect(row("First visit").get_by_role("cell").last).to_have_text("Publishing")
+    await expect(row("Second visit").get_by_role("cell").last).to_have_text("Redeeming “First visit”")
+    await expect(row("Welcome").get_by_role("cell").last).to_have_text("Registration (welcome)")
+    await expect(row("We miss you").get_by_role("cell").last).to_have_text("30 days without a redemption")
+    assert await accessibility_violations(page) == []
+
+    await row("Second visit").get_by_role("link", name="Second visit").click()
+    await expect(page.get_by_role("heading", name="Second visit", level=1)).to_be_visible()
+    await expect(page.locator("#campaign-trigger")).to_have_text("Issued by: Redeeming “First visit”")
+    await expect(page.locator("#campaign-facts")).to_contain_text("Draft")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Switch on").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Switched on: coupons go out when the trigger fires."
+    )
+    await expect(page.locator("#campaign-facts")).to_contain_text("Running")
+    await expect(page.get_by_role("button", name="Switch on")).to_be_hidden()
+    shown = await live_api.client.get(f"/api/campaigns/{second['id']}", headers=await live_api.marketer())
+    assert shown.json()["status"] == "running"
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "console-triggered-campaign.png")
+
+    await page.get_by_label("Language").select_option("it")
+    await expect(page.locator("#campaign-trigger")).to_have_text("Emesso con: Riscatto di «First visit»")
+    await page.get_by_role("link", name="Tutte le campagne").click()
+    await expect(row("We miss you").get_by_role("cell").last).to_have_text("30 giorni senza riscatti")
+    await expect(row("Welcome").get_by_role("cell").last).to_have_text("Registrazione (benvenuto)")
     assert all(url.startswith((server, "data:", "blob:")) for url in requests), requests

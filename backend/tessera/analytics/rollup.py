@@ -56,7 +56,7 @@ _IN_LIST = 500  # campaign ids per IN list
 _HOUR_KEY = "%Y-%m-%dT%H:00Z"
 
 
-async def _transaction_horizon(session: AsyncSession) -> tuple[int, int]:
+async def transaction_horizon(session: AsyncSession) -> tuple[int, int]:
     """PostgreSQL's (oldest running, next) transaction ids; ids are assigned in commit order
     on SQLite (one writer at a time), so it needs no horizon."""
     if session.get_bind().dialect.name != "postgresql":
@@ -125,7 +125,7 @@ class Rollup:
         async with self._readers() as session:
             state = await session.get(AnalyticsState, STATE_ID)
             now = self._clock.now()
-            oldest_running, _ = await _transaction_horizon(session)
+            oldest_running, _ = await transaction_horizon(session)
             ready = state is not None and (
                 state.candidate_id > state.rolled_up_to
                 and oldest_running >= state.candidate_xid
@@ -181,7 +181,7 @@ class Rollup:
             return False
         # Read after the newest id: every transaction that could still add an id up to it is
         # older than this.
-        _, next_xid = await _transaction_horizon(session)
+        _, next_xid = await transaction_horizon(session)
         await session.execute(
             update(AnalyticsState)
             .where(AnalyticsState.id == STATE_ID)

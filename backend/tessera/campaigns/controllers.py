@@ -41,6 +41,9 @@ from tessera.http import (
 from tessera.idempotency.service import request_hash
 from tessera.problems import raises
 from tessera.schemas import Page
+from tessera.triggers.rules import TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed
+
+TRIGGER_ERRORS = (TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed)
 
 
 class CampaignController(Controller):
@@ -52,7 +55,7 @@ class CampaignController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Create a campaign (marketer)",
-        opt=raises(Unprocessable, SlugTaken, *IDEMPOTENCY_ERRORS),
+        opt=raises(Unprocessable, SlugTaken, *TRIGGER_ERRORS, *IDEMPOTENCY_ERRORS),
     )
     async def create(
         self,
@@ -97,13 +100,14 @@ class CampaignController(Controller):
     @patch(
         "/{campaign_id:int}",
         summary="Change a campaign (marketer)",
-        opt=raises(CampaignNotFound, CampaignLocked, SlugTaken),
+        opt=raises(CampaignNotFound, CampaignLocked, SlugTaken, *TRIGGER_ERRORS),
     )
     async def update(
         self, ctx: Ctx, services: Svc, campaign_id: PathId, data: JSONBody[CampaignUpdate]
     ) -> CampaignView:
-        """Discount and start are fixed once published; adding a limit counts past redemptions.
-        A new ``slug`` takes effect for the next mail merge (409 when another campaign has it)."""
+        """Discount, start and how the campaign is issued (publish or which trigger) are fixed
+        once published; adding a limit counts past redemptions. A new ``slug`` takes effect for
+        the next mail merge (409 when another campaign has it)."""
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             return view(await services.campaigns.update(session, campaign_id, data, now), now)
@@ -123,7 +127,9 @@ class CampaignController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[PublishResult]:
-        """Idempotent by nature: publishing again issues only to customers who have none yet."""
+        """Idempotent by nature: publishing again issues only to customers who have none yet.
+        A triggered campaign is switched on and issues nothing here: the worker issues its
+        coupons when the trigger fires, while it runs."""
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, PublishResult]:

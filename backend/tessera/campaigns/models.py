@@ -34,6 +34,14 @@ class Campaign(Base):
     next_serial: Mapped[int] = mapped_column(BigInteger, default=0)
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_at: Mapped[datetime | None]
+    # Set: coupons are issued by the worker when the trigger fires, never by publishing (see
+    # ``tessera.triggers``). ``trigger_campaign_id`` names the campaign whose coupons the trigger
+    # watches (on_redemption, before_expiry); the service checks it exists, and campaigns are
+    # never deleted, so there is no foreign key.
+    trigger_kind: Mapped[str | None] = mapped_column(String(16))
+    trigger_campaign_id: Mapped[int | None]
+    trigger_days: Mapped[int | None]
+    trigger_hours: Mapped[int | None]
     # Colours, texts and languages of the wallet passes (``wallet.design.WalletDesign``).
     wallet_design: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)

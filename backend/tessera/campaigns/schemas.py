@@ -7,6 +7,7 @@ import msgspec
 
 from tessera.campaigns.slugs import Slug
 from tessera.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
+from tessera.triggers.schemas import Trigger
 from tessera.wallet.design import WalletDesignInput, WalletDesignView
 
 Positive = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
@@ -52,6 +53,8 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     wallet: WalletDesignInput | None = None
     # Derived from the name when not given.
     slug: Slug | None = None
+    # Issued by the worker when the trigger fires; publishing only switches the campaign on.
+    trigger: Trigger | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,6 +74,8 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     # Replaces the whole design; the logo stays unless ``logo_png`` or ``remove_logo`` is given.
     wallet: WalletDesignInput | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
+    # null removes it; once published, only the parameters (not the kind) may change.
+    trigger: Trigger | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class CodeFormatView(msgspec.Struct):
@@ -92,6 +97,7 @@ class CampaignView(msgspec.Struct):
     limits: Limits
     segment: Segment
     wallet: WalletDesignView
+    trigger: Trigger | None
     redemption_count: int | None
     published_at: datetime | None
     status: Literal["draft", "scheduled", "running", "ended"]

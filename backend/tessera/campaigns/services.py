@@ -34,6 +34,8 @@ from tessera.customers.models import Customer
 from tessera.errors import InvalidInput, NotFound, Unprocessable
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.settings import CodeSettings
+from tessera.triggers.rules import apply_trigger, check_trigger, trigger_of
+from tessera.triggers.schemas import Trigger
 from tessera.wallet.changes import campaign_passes_changed
 from tessera.wallet.design import checked_logo, stored, view_of
 
@@ -83,6 +85,7 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         limits=Limits(campaign.per_customer_limit, campaign.max_redemptions),
         segment=Segment(**campaign.segment),
         wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
+        trigger=trigger_of(campaign),
         redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
         published_at=campaign.published_at,
         status=status,
@@ -145,6 +148,8 @@ class CampaignService:
             if data.code.prefix is not None:
                 raise InvalidInput("A prefix applies to EAN-13 codes only", field="code.prefix")
             length = data.code.length or self._codes.random_length
+        if data.trigger is not None:
+            await check_trigger(session, None, data.trigger)
         campaign = Campaign(
             name=data.name,
             slug="",
@@ -170,6 +175,7 @@ class CampaignService:
             created_at=now,
             updated_at=now,
         )
+        apply_trigger(campaign, data.trigger)
         await self._add_with_slug(session, campaign, data.slug)
         return campaign
 
@@ -221,6 +227,8 @@ class CampaignService:
             campaign.segment = {"tags_any": data.segment.tags_any, "attributes": data.segment.attributes}
         if data.limits is not UNSET:
             await self._change_limits(session, campaign, data.limits)
+        if data.trigger is not UNSET:
+            await self._change_trigger(session, campaign, data.trigger)
         campaign.updated_at = now
         try:
             await session.flush()
@@ -237,6 +245,20 @@ class CampaignService:
         if published and any(value is not UNSET for value in pass_fields):
             await campaign_passes_changed(session, campaign.id, now)
         return campaign
+
+    async def _change_trigger(
+        self, session: AsyncSession, campaign: Campaign, trigger: Trigger | None
+    ) -> None:
+        """A published campaign keeps how it is issued (by publishing, or by which kind of
+        trigger); the trigger's parameters may change."""
+        kind = trigger.kind if trigger else None
+        if campaign.published_at is not None and kind != campaign.trigger_kind:
+            raise CampaignLocked(
+                "How a campaign is issued cannot change once it is published", field="trigger"
+            )
+        if trigger is not None:
+            await check_trigger(session, campaign, trigger)
+        apply_trigger(campaign, trigger)
 
     async def _change_limits(self, session: AsyncSession, campaign: Campaign, limits: LimitsUpdate) -> None:
         """Counters exist only while a limit is set; setting one counts what was redeemed so far."""
@@ -283,12 +305,16 @@ class CampaignService:
             await session.execute(insert(CustomerRedemptionCount), values)
 
     async def publish(self, session: AsyncSession, campaign_id: int, now: datetime) -> PublishResult:
-        """Issue one coupon to every consenting customer in the segment; repeating issues nothing."""
+        """Issue one coupon to every consenting customer in the segment; repeating issues nothing.
+        A triggered campaign is only switched on."""
         campaign = await self.get(session, campaign_id, lock=True)
         if now >= campaign.ends_at:
             raise CampaignEnded(f"Campaign {campaign_id} ended at {campaign.ends_at.isoformat()}")
         if campaign.published_at is None:
             campaign.published_at = now
+        if campaign.trigger_kind is not None:
+            # Switched on: from now on (inside its window) the worker issues when the trigger fires.
+            return PublishResult(issued=0, already_had=0, not_eligible=0)
         holders = set(
             (
                 await session.scalars(
@@ -327,12 +353,16 @@ class CampaignService:
         return PublishResult(issued=issued, already_had=already_had, not_eligible=not_eligible)
 
     async def issue_for_new_customer(self, session: AsyncSession, customer: Customer, now: datetime) -> int:
-        """Coupons of every running campaign the newly registered customer belongs to."""
+        """Coupons of every running campaign the newly registered customer belongs to. Triggered
+        campaigns are left to the worker (a welcome campaign fires on the registration event)."""
         if not customer.marketing_consent:
             return 0
         campaigns = await session.scalars(
             select(Campaign).where(
-                Campaign.published_at.is_not(None), Campaign.starts_at <= now, Campaign.ends_at > now
+                Campaign.published_at.is_not(None),
+                Campaign.starts_at <= now,
+                Campaign.ends_at > now,
+                Campaign.trigger_kind.is_(None),
             )
         )
         issued = 0

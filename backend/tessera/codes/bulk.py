@@ -26,6 +26,7 @@ from tessera.codes.models import CodeBatch
 from tessera.coupons.issuing import allocate_serials
 from tessera.coupons.models import Coupon
 from tessera.errors import NotFound, Unprocessable
+from tessera.triggers.rules import CampaignTriggered
 
 CHUNK = 5_000
 INLINE_LIMIT = 10_000
@@ -73,6 +74,8 @@ class BulkCodes:
             raise Unprocessable(f"count must be between 1 and {MAX_BATCH}", field="count")
         if now >= campaign.ends_at:
             raise Unprocessable("The campaign has ended", field="campaign_id")
+        if campaign.trigger_kind is not None:
+            raise CampaignTriggered("A triggered campaign has no code lists", field="campaign_id")
         first = await allocate_serials(session, campaign, count)
         batch = CodeBatch(
             campaign_id=campaign.id,

@@ -19,6 +19,7 @@ from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_downlo
 from tessera.idempotency.service import request_hash
 from tessera.problems import raises
 from tessera.schemas import MAX_INT
+from tessera.triggers.rules import CampaignTriggered
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]
 
@@ -49,7 +50,9 @@ class CodeController(Controller):
         "/",
         status_code=202,
         summary="Generate unassigned single-use codes (marketer)",
-        opt=raises(CampaignNotFound, Unprocessable, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS),
+        opt=raises(
+            CampaignNotFound, Unprocessable, CampaignTriggered, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS
+        ),
     )
     async def create_batch(
         self,

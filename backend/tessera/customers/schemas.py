@@ -10,6 +10,8 @@ from tessera.schemas import AttributeValue, ShortText, Tag
 Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{6,15}$")]
 Locale = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+# An IANA zone name such as ``Europe/Rome`` (checked against the zone database).
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class ConsentInput(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,6 +32,7 @@ class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText | None = None
     birthday: date | None = None
     locale: Locale | None = None
+    timezone: TimeZone | None = None
     tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
     attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=dict
@@ -40,6 +43,7 @@ class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText | msgspec.UnsetType | None = msgspec.UNSET
     birthday: date | msgspec.UnsetType | None = msgspec.UNSET
     locale: Locale | msgspec.UnsetType | None = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType | None = msgspec.UNSET
     consent: ConsentUpdate | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -62,6 +66,7 @@ class CustomerView(msgspec.Struct):
     name: str | None
     birthday: date | None
     locale: str | None
+    timezone: str | None
     tags: list[str]
     attributes: dict[str, AttributeValue]
     consent: ConsentState

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.services import CampaignService
+from tessera.clock import time_zone
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
 from tessera.customers.schemas import (
@@ -22,6 +23,7 @@ from tessera.customers.schemas import (
 from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.events.log import record
 from tessera.members.models import MemberCard
+from tessera.triggers.rules import month_day
 from tessera.wallet.changes import pass_changed
 
 
@@ -48,11 +50,18 @@ def customer_view(customer: Customer, terms: bool = True) -> CustomerView:
         name=customer.name,
         birthday=customer.birthday,
         locale=customer.locale,
+        timezone=customer.timezone,
         tags=list(customer.tags),
         attributes=dict(customer.attributes),
         consent=ConsentState(terms=terms, marketing=customer.marketing_consent, push=customer.push_consent),
         created_at=customer.created_at,
     )
+
+
+def _checked_zone(name: str | None) -> str | None:
+    if name is not None and time_zone(name) is None:
+        raise InvalidInput("Unknown time zone: use an IANA name such as Europe/Rome", field="timezone")
+    return name
 
 
 class CustomerService:
@@ -67,6 +76,7 @@ class CustomerService:
             raise TermsRequired("Accepting the terms is required to register")
         if data.email is None and data.phone is None:
             raise InvalidInput("An e-mail address or a phone number is required", field="email")
+        zone = _checked_zone(data.timezone)
         email = data.email.strip().lower() if data.email else None
         conditions = []
         if email:
@@ -82,7 +92,9 @@ class CustomerService:
             phone=data.phone,
             name=data.name,
             birthday=data.birthday,
+            birth_month_day=month_day(data.birthday) if data.birthday else None,
             locale=data.locale,
+            timezone=zone,
             tags=list(dict.fromkeys(data.tags)),
             attributes=dict(data.attributes),
             token_digest=token_digest(token),
@@ -90,6 +102,7 @@ class CustomerService:
             push_consent=data.consent.push,
             created_at=now,
             erased_at=None,
+            last_active_at=now,
         )
         session.add(customer)
         try:
@@ -128,8 +141,11 @@ class CustomerService:
             customer.name = data.name
         if data.birthday is not UNSET:
             customer.birthday = data.birthday
+            customer.birth_month_day = month_day(data.birthday) if data.birthday else None
         if data.locale is not UNSET:
             customer.locale = data.locale
+        if data.timezone is not UNSET:
+            customer.timezone = _checked_zone(data.timezone)
         if data.consent is not UNSET:
             for purpose, value in (("marketing", data.consent.marketing), ("push", data.consent.push)):
                 if value is UNSET or value == getattr(customer, f"{purpose}_consent"):
@@ -152,8 +168,8 @@ class CustomerService:
         without the person."""
         customer = await self.get(session, customer_id)
         customer.email = customer.phone = customer.name = None
-        customer.birthday = None
-        customer.locale = None
+        customer.birthday = customer.birth_month_day = None
+        customer.locale = customer.timezone = None
         customer.tags, customer.attributes = [], {}
         customer.token_digest = None
         customer.marketing_consent = customer.push_consent = False

@@ -24,6 +24,7 @@ from tessera.outbox.models import OutboxMessage
 from tessera.push.models import PushSubscription
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
 from tessera.stores.models import Store
+from tessera.triggers.models import EventCursor
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
 from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
 
@@ -51,6 +52,7 @@ __all__ = [
     "Customer",
     "CustomerRedemptionCount",
     "Event",
+    "EventCursor",
     "GoogleCallbackNonce",
     "GoogleWalletObject",
     "IdempotencyRecord",

@@ -31,6 +31,7 @@ from tessera.push.models import PushSubscription
 from tessera.push.schemas import SubscriptionInput
 from tessera.push.sender import SubscriptionGone, WebPushSender
 from tessera.settings import PushSettings
+from tessera.triggers.models import TRIGGER_ORIGIN
 
 NEW_OFFER: Final = "push_new_offer"
 EXPIRY_REMINDER: Final = "push_expiry_reminder"
@@ -55,6 +56,23 @@ TEXTS: Final = {
     "it": {
         NEW_OFFER: ("Nuovo coupon: {title}", "{discount}. Valido fino al {date}."),
         EXPIRY_REMINDER: ("Il tuo coupon sta per scadere", "{title}: {discount}, fino al {date}."),
+    },
+}
+# The new-offer title of a coupon a trigger issued, by the kind of trigger.
+TRIGGERED_TITLES: Final = {
+    "en": {
+        "on_registration": "Welcome! A coupon for you: {title}",
+        "on_redemption": "Thank you! Your next coupon: {title}",
+        "inactive_for": "We miss you! A coupon for you: {title}",
+        "birthday": "Happy birthday! A gift for you: {title}",
+        "before_expiry": "One more chance: {title}",
+    },
+    "it": {
+        "on_registration": "Ti diamo il benvenuto! Un coupon per te: {title}",
+        "on_redemption": "Grazie! Il tuo prossimo coupon: {title}",
+        "inactive_for": "Ci manchi! Un coupon per te: {title}",
+        "birthday": "Buon compleanno! Un regalo per te: {title}",
+        "before_expiry": "Un'altra occasione: {title}",
     },
 }
 
@@ -254,7 +272,11 @@ class PushDelivery:
 def compose(topic: str, coupon: Coupon, campaign: Campaign, locale: str | None) -> dict[str, object]:
     """The notification the service worker shows; clicking it opens the coupon."""
     language = (locale or "en")[:2].lower()
-    title, body = TEXTS.get(language, TEXTS["en"])[topic]
+    if language not in TEXTS:
+        language = "en"
+    title, body = TEXTS[language][topic]
+    if topic == NEW_OFFER and coupon.origin == TRIGGER_ORIGIN and campaign.trigger_kind is not None:
+        title = TRIGGERED_TITLES[language].get(campaign.trigger_kind, title)
     values = {
         "title": campaign.name,
         "discount": discount_text(discount_of(campaign)),

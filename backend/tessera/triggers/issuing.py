@@ -1,0 +1,89 @@
+"""Issuing a triggered campaign's coupons: to whom, and at most once each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Text, cast, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from tessera.campaigns.models import Campaign
+from tessera.campaigns.rules import in_segment
+from tessera.codes.keys import CodeKeys
+from tessera.coupons.issuing import issue_coupons
+from tessera.coupons.models import Coupon
+from tessera.customers.models import Customer
+from tessera.errors import DomainError
+from tessera.triggers.models import TRIGGER_ORIGIN
+
+# The customer finds it in the app (and gets a push where they consented to one).
+TRIGGER_CHANNEL: Final = "pwa"
+_IN_LIST = 500
+
+log = structlog.get_logger("tessera.triggers")
+
+
+def holds_trigger_coupon(campaign_id: int, customer_id: ColumnExpressionArgument[Any]) -> ColumnElement[bool]:
+    """Whether the customer already has the triggered campaign's coupon (the unique index)."""
+    held = aliased(Coupon)
+    return exists().where(
+        held.campaign_id == campaign_id, held.customer_id == customer_id, held.origin == TRIGGER_ORIGIN
+    )
+
+
+def may_receive(campaign: Campaign) -> tuple[ColumnElement[bool], ...]:
+    """Conditions on ``Customer``: marketing consent, not erased, no coupon of the campaign yet,
+    and (a superset of) the segment's tags. ``in_segment`` decides the segment; the tag test
+    only keeps the customers of other segments from filling the pages of a periodic query."""
+    conditions = [
+        Customer.marketing_consent.is_(True),
+        Customer.erased_at.is_(None),
+        ~holds_trigger_coupon(campaign.id, Customer.id),
+    ]
+    tags = campaign.segment.get("tags_any") or []
+    if tags:
+        # The JSON text of the tag list holds each tag in quotes (both stores write it so);
+        # tags are [A-Za-z0-9_.:-], and ``_`` is a LIKE wildcard.
+        as_text = cast(Customer.tags, Text)
+        conditions.append(or_(*(as_text.like(f'%"{_like_escaped(tag)}"%', escape="\\") for tag in tags)))
+    return tuple(conditions)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def issue_triggered(
+    session: AsyncSession, keys: CodeKeys, campaign: Campaign, customer_ids: Iterable[int], now: datetime
+) -> int:
+    """The campaign's coupon for each of ``customer_ids`` who may have one (consent and segment
+    as they are now); how many were issued. A campaign that cannot issue (its code space is
+    used up) is logged and skipped, leaving the caller's other work in place."""
+    wanted = sorted(set(customer_ids))
+    eligible: list[int] = []
+    for start in range(0, len(wanted), _IN_LIST):
+        rows = await session.execute(
+            select(Customer.id, Customer.tags, Customer.attributes).where(
+                Customer.id.in_(wanted[start : start + _IN_LIST]), *may_receive(campaign)
+            )
+        )
+        eligible.extend(
+            customer_id
+            for customer_id, tags, attributes in rows
+            if in_segment(campaign.segment, tags, attributes)
+        )
+    if not eligible:
+        return 0
+    try:
+        async with session.begin_nested():
+            issued = await issue_coupons(
+                session, keys, campaign, eligible, origin=TRIGGER_ORIGIN, channel=TRIGGER_CHANNEL, now=now
+            )
+    except DomainError as error:
+        log.warning("triggered campaign cannot issue", campaign_id=campaign.id, reason=error.detail)
+        return 0
+    return len(issued)
