@@ -45,7 +45,12 @@ def rollup_of(ctx: AppContext) -> Rollup:
 
 def event_triggers_of(ctx: AppContext) -> EventTriggers:
     return EventTriggers(
-        ctx.sessions, ctx.readers, ctx.clock, ctx.code_keys, settle_seconds=_settle_seconds(ctx)
+        ctx.sessions,
+        ctx.readers,
+        ctx.clock,
+        ctx.code_keys,
+        sqlite_writer=ctx.sqlite_writer,
+        settle_seconds=_settle_seconds(ctx),
     )
 
 
