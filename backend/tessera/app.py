@@ -35,6 +35,7 @@ from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
+from tessera.signin.controllers import CustomerSignInController
 from tessera.stores.controllers import StoreController
 from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController
 from tessera.wallet.google.controllers import GoogleCallbackController, GoogleWalletController
@@ -127,6 +128,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         route_handlers=[
             HealthController,
             AuthController,
+            CustomerSignInController,
             RegistrationController,
             MeController,
             MemberCardController,

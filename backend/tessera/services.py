@@ -11,6 +11,7 @@ from tessera.customers.services import CustomerService
 from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
+from tessera.signin.services import SignIn
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
@@ -28,6 +29,7 @@ class Services:
     google_wallet: GoogleWallet
     push: PushSubscriptions
     members: MemberCards
+    sign_in: SignIn
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -45,4 +47,5 @@ class Services:
             google_wallet=google_wallet,
             push=PushSubscriptions(ctx.settings.push, production=ctx.settings.is_production),
             members=MemberCards(ctx, apple_passes, google_wallet),
+            sign_in=SignIn(ctx),
         )

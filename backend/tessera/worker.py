@@ -14,10 +14,13 @@ from tessera.analytics.rollup import Rollup
 from tessera.context import AppContext
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.errors import ConfigurationError
+from tessera.messages.webhook import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.services import Services
+from tessera.signin.delivery import SignInDelivery
+from tessera.signin.services import SIGN_IN_CODE
 from tessera.wallet.apple.apns import ApnsClient
 from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
 from tessera.wallet.delivery import WalletDelivery
@@ -78,6 +81,15 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     )
     sender = WebPushSender(settings.push.vapid_private_key, settings.push.vapid_subject)
     push = PushDelivery(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
+    messages = sender_for(settings.messages)
+    sign_in = SignInDelivery(
+        ctx.readers,
+        ctx.clock,
+        services.sign_in.keys,
+        messages,
+        code_minutes=settings.sign_in.code_minutes,
+        public_url=settings.public_url,
+    )
     worker = OutboxWorker(
         ctx.outbox,
         {
@@ -85,6 +97,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             GOOGLE_STATE: delivery.google_state,
             NEW_OFFER: push.deliver,
             EXPIRY_REMINDER: push.deliver,
+            SIGN_IN_CODE: sign_in.deliver,
         },
         settings.worker,
         jobs=[
@@ -92,6 +105,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             push.remind_expiring,
             ExpiryRecorder(ctx.sessions, ctx.clock).run,
             ctx.bulk_codes.resume_unfinished,
+            services.sign_in.forget_spent_codes,
         ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         frequent_jobs=[rollup_of(ctx).run],
@@ -102,3 +116,4 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         await apns.aclose()
         await google.aclose()
         await sender.aclose()
+        await messages.aclose()

@@ -1,7 +1,7 @@
 """Imports every model so ``Base.metadata`` knows all tables (for Alembic and test setup)."""
 
 from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
-from tessera.auth.models import ApiKey, StaffSession, StaffUser
+from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
 from tessera.codes.models import CodeBatch
 from tessera.coupons.models import Coupon
@@ -13,6 +13,7 @@ from tessera.members.models import MemberCard
 from tessera.outbox.models import OutboxMessage
 from tessera.push.models import PushSubscription
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
+from tessera.signin.models import SignInCode
 from tessera.stores.models import Store
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
 from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
@@ -32,6 +33,7 @@ __all__ = [
     "Coupon",
     "Customer",
     "CustomerRedemptionCount",
+    "CustomerSession",
     "Event",
     "GoogleCallbackNonce",
     "GoogleWalletObject",
@@ -40,6 +42,7 @@ __all__ = [
     "OutboxMessage",
     "PushSubscription",
     "Redemption",
+    "SignInCode",
     "StaffSession",
     "StaffUser",
     "Store",

@@ -29,6 +29,8 @@ EVENT_TYPES = frozenset(
         # looked up at a till (medium: where it was shown). Neither counts in the coupon funnel.
         "member_card_downloaded",
         "member_looked_up",
+        # A customer signed in on a device with a one-time code (channel: email or sms).
+        "signed_in",
     }
 )
 
