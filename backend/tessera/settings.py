@@ -311,7 +311,6 @@ class Settings:
             raise ConfigurationError(
                 "TESSERA_SIGN_IN_CODE_MINUTES must be 1 to 60 and TESSERA_SIGN_IN_WINDOW_SECONDS >= 1"
             )
-        self._check_message_webhook()
         settings = self
         secret = self.security.code_secret
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
@@ -321,7 +320,9 @@ class Settings:
                 )
             secret = self._development_secret()
             settings = replace(settings, security=replace(self.security, code_secret=secret))
-        return settings._with_wallet_credentials()._with_vapid_keys()
+        settings = settings._with_wallet_credentials()._with_vapid_keys()
+        settings._check_message_webhook()
+        return settings
 
     def _check_message_webhook(self) -> None:
         """A webhook needs its signing secret; production needs the webhook (messages are never

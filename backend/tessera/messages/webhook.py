@@ -10,7 +10,7 @@ the receiver can drop a repeat. Outbox deliveries (``tessera.outbox``) call it.
 from __future__ import annotations
 
 import hmac
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 import msgspec
@@ -84,10 +84,12 @@ class LoggedMessages:
     """Development without a webhook: each message goes to the log instead (settings refuse to
     start production without a webhook, so no message is ever only logged there)."""
 
+    def __init__(self, logger: Any = None) -> None:
+        self._log = logger if logger is not None else log
+
     async def send(self, message: Message) -> None:
-        log.warning(
-            "message logged, not sent (no TESSERA_MESSAGE_WEBHOOK_URL)", **msgspec.structs.asdict(message)
-        )
+        fields = msgspec.structs.asdict(message)
+        self._log.warning("message logged, not sent (no TESSERA_MESSAGE_WEBHOOK_URL)", **fields)
 
     async def aclose(self) -> None:
         return None
