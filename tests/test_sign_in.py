@@ -368,3 +368,17 @@ async def test_contact_and_code_are_checked(api: Api) -> None:
     problem(await login(api, "12345", email="a@example.com"), 401, "invalid_sign_in_code")
     problem(await login(api, "abcdef", email="a@example.com"), 401, "invalid_sign_in_code")
     problem(await login(api, "", email="a@example.com"), 400, "invalid_input")
+
+
+async def test_spent_codes_are_deleted_a_day_after_they_end(api: Api, webhook: FakeMessageWebhook) -> None:
+    await api.customer(email="tidy@example.com")
+    await received_code(api, webhook, "tidy@example.com")
+    api.clock.advance(timedelta(hours=12))
+    await asyncio.sleep(0.2)  # several runs of the periodic jobs: the code ended only 12 hours ago
+    assert await api.sql("SELECT count(*) FROM customer_sign_in_codes") == [(1,)]
+    api.clock.advance(timedelta(hours=12, minutes=SIGN_IN.code_minutes, seconds=1))
+
+    async def gone() -> bool:
+        return await api.sql("SELECT count(*) FROM customer_sign_in_codes") == [(0,)]
+
+    await until(gone, "the periodic job")

@@ -57,16 +57,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_sign_in_codes")),
     )
     op.create_index(
-        op.f("ix_customer_sign_in_codes_code_digest"), "customer_sign_in_codes", ["code_digest"], unique=False
-    )
-    op.create_index(
         op.f("ix_customer_sign_in_codes_customer_id"), "customer_sign_in_codes", ["customer_id"], unique=False
     )
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_customer_sign_in_codes_customer_id"), table_name="customer_sign_in_codes")
-    op.drop_index(op.f("ix_customer_sign_in_codes_code_digest"), table_name="customer_sign_in_codes")
     op.drop_table("customer_sign_in_codes")
     op.drop_index(op.f("ix_customer_sessions_customer_id"), table_name="customer_sessions")
     op.drop_table("customer_sessions")
