@@ -25,6 +25,7 @@ SIGN_IN = SignInSettings(
     code_minutes=10,
     window_seconds=WINDOW,
     failures_per_contact=5,
+    failures_per_contact_per_day=8,
     failures_per_client=12,
     codes_per_contact=3,
     codes_per_client=12,
@@ -234,6 +235,28 @@ async def test_spent_failure_budget_refuses_even_the_right_code_until_the_window
     api.clock.advance(timedelta(seconds=int(body["retry_after"])))
     signed = await login(api, code, email="target@example.com")
     assert signed.status_code == 200, signed.text
+
+
+async def test_a_contact_has_a_daily_budget_of_failures_too(api: Api, webhook: FakeMessageWebhook) -> None:
+    """A patient guesser who waits out each window still meets the day's budget."""
+    await api.customer(email="patient@example.com")
+    code = await received_code(api, webhook, "patient@example.com")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(SIGN_IN.failures_per_contact):
+        problem(await login(api, wrong, email="patient@example.com"), 401, "invalid_sign_in_code")
+    api.clock.advance(timedelta(seconds=WINDOW))
+    for _ in range(SIGN_IN.failures_per_contact_per_day - SIGN_IN.failures_per_contact):
+        problem(await login(api, wrong, email="patient@example.com"), 401, "invalid_sign_in_code")
+    refused = await login(api, code, email="patient@example.com")
+    body = problem(refused, 429, "too_many_attempts")
+    # The day's budget holds until midnight UTC: the clock started at noon, one window ago.
+    assert int(refused.headers["retry-after"]) == body["retry_after"] == 12 * 3600 - WINDOW
+    api.clock.advance(timedelta(seconds=WINDOW))  # a new window, the same day
+    problem(await login(api, code, email="patient@example.com"), 429, "too_many_attempts")
+
+    api.clock.advance(timedelta(seconds=body["retry_after"]))
+    fresh = await received_code(api, webhook, "patient@example.com")
+    assert (await login(api, fresh, email="patient@example.com")).status_code == 200
 
 
 async def test_failed_sign_ins_from_one_client_address_have_a_budget(

@@ -65,12 +65,14 @@ class ThrottleSettings:
 class SignInSettings:
     """Customer sign-in with one-time codes. Budgets count per window of ``window_seconds``:
     failed logins and code requests, each per e-mail address or phone number ("contact") and per
-    client address. With 6-digit codes and 5 failures an hour, guessing one customer's code takes
-    on average 100,000 hours."""
+    client address; failed logins per contact also per UTC day. A 6-digit code is one of a
+    million: at 20 failures a day, a guesser has a 0.7% chance a year against one customer, and
+    only while codes are live, each of which was sent to that customer."""
 
     code_minutes: int = 10
     window_seconds: int = 3600
     failures_per_contact: int = 5
+    failures_per_contact_per_day: int = 20
     failures_per_client: int = 20
     codes_per_contact: int = 5
     codes_per_client: int = 20
@@ -268,6 +270,12 @@ class Settings:
                 window_seconds=int(get("SIGN_IN_WINDOW_SECONDS", str(defaults.sign_in.window_seconds))),
                 failures_per_contact=int(
                     get("SIGN_IN_FAILURES_PER_CONTACT", str(defaults.sign_in.failures_per_contact))
+                ),
+                failures_per_contact_per_day=int(
+                    get(
+                        "SIGN_IN_FAILURES_PER_CONTACT_PER_DAY",
+                        str(defaults.sign_in.failures_per_contact_per_day),
+                    )
                 ),
                 failures_per_client=int(
                     get("SIGN_IN_FAILURES_PER_CLIENT", str(defaults.sign_in.failures_per_client))

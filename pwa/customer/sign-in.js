@@ -36,6 +36,7 @@ export function signInFlow({ api, ui, explain, announce, onSignedIn, onCancel })
   function failure(error) {
     if (error instanceof ApiError && error.status === 429) {
       const minutes = Math.max(1, Math.ceil(Number(error.problem.retry_after || 60) / 60));
+      if (minutes > 90) return ui.t("signin.throttled_hours", { hours: Math.ceil(minutes / 60) });
       return ui.t("signin.throttled", { minutes });
     }
     if (error instanceof ApiError && error.code === "invalid_sign_in_code") return ui.t("signin.wrong_code");

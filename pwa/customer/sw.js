@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "453df4b32c43";
+const VERSION = "27e8ae5fc0d3";
 const SHELL = [
   "/",
   "/app.css",

@@ -31,6 +31,7 @@ from tessera.signin.models import SignInCode
 
 SIGN_IN_CODE: Final = "sign_in_code"  # the outbox topic of the messages that carry a code
 SPENT_CODES_KEPT = timedelta(days=1)
+DAY = 24 * 3600
 
 
 class InvalidSignInCode(NotAuthenticated):
@@ -81,17 +82,20 @@ class SignIn:
             self._settings.window_seconds,
         )
 
-    def login_rule(self, contact: Contact, client: str) -> ThrottleRule:
-        """Failed sign-ins per contact and per client address. Once a budget is spent even the
-        right code is refused until the window ends, so codes cannot be guessed."""
+    def login_rules(self, contact: Contact, client: str) -> tuple[ThrottleRule, ThrottleRule]:
+        """Failed sign-ins per contact and per client address in a window, and per contact in a
+        UTC day. Once a budget is spent even the right code is refused until its window ends,
+        so codes cannot be guessed: the day's budget bounds a patient guesser too."""
         subject = self.keys.contact_subject(contact.channel, contact.value)
-        return ThrottleRule(
+        window = ThrottleRule(
             (
                 (f"signin-fail:{subject}", self._settings.failures_per_contact),
                 (f"signin-fail-ip:{_client_subject(client)}", self._settings.failures_per_client),
             ),
             self._settings.window_seconds,
         )
+        day = ThrottleRule(((f"signin-day:{subject}", self._settings.failures_per_contact_per_day),), DAY)
+        return window, day
 
     @property
     def code_lifetime(self) -> timedelta:
@@ -119,9 +123,10 @@ class SignIn:
         """A new customer token for the right live code; ``InvalidSignInCode`` otherwise."""
         ctx = self._ctx
         now = ctx.clock.now()
-        rule = self.login_rule(contact, client)
-        if not await ctx.ledger.take_attempt(rule, now):
-            raise TooManyRequests(rule.retry_after(now), "Too many failed sign-ins; try again later")
+        rules = self.login_rules(contact, client)
+        for rule in rules:  # an attempt refused by the day's budget stays counted in the window's
+            if not await ctx.ledger.take_attempt(rule, now):
+                raise TooManyRequests(rule.retry_after(now), "Too many failed sign-ins; try again later")
         typed = "".join(code.split()).replace("-", "")
         customer_id: int | None = None
         token = new_token("customer")
@@ -152,7 +157,8 @@ class SignIn:
                     await record(session, "signed_in", now, customer_id=customer_id, channel=contact.channel)
         if customer_id is None:
             raise InvalidSignInCode("The sign-in code is wrong or has expired")  # the attempt stays counted
-        await ctx.ledger.give_back(rule, now)
+        for rule in rules:
+            await ctx.ledger.give_back(rule, now)
         return token, customer_id
 
     async def logout(self, customer_id: int, token: str) -> None:
