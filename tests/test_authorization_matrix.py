@@ -9,6 +9,7 @@ small world built through the HTTP API, so an answer reflects who asks, not what
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
@@ -26,6 +27,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tessera.settings import Settings
+from tessera.signin.keys import SignInKeys
 from tests.conftest import START
 from tests.contest_support import contest as contest_of
 from tests.contest_support import printed_codes
@@ -59,6 +61,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("GET", "/health"):                                        (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/customers"):                                (201, 201, 201, 201, 201, 201, 201, 201, 201),
     ("POST", "/api/auth/staff/login"):                         (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/auth/customer/code"):                       (202, 202, 202, 202, 202, 202, 202, 202, 202),
+    ("POST", "/api/auth/customer/login"):                      (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/push/vapid-public-key"):                     (200, 200, 200, 200, 200, 200, 200, 200, 200),
     # Customers, on themselves.
     ("GET", "/api/me"):                                        (401, 200, 200, 403, 403, 403, 401, 401, 401),
@@ -79,6 +83,7 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/redemptions"):                              (401, 403, 403, 201, 201, 403, 401, 401, 401),
     ("POST", "/api/redemptions/{redemption_id:int}/void"):     (401, 403, 403, 200, 404, 403, 401, 401, 401),
     ("POST", "/api/auth/staff/logout"):                        (401, 403, 403, 204, 204, 403, 401, 401, 401),
+    ("POST", "/api/auth/customer/logout"):                     (401, 204, 204, 403, 403, 403, 401, 401, 401),
     # Any store's staff look up customer A's member card.
     ("POST", "/api/members/lookup"):                           (401, 403, 403, 200, 200, 403, 401, 401, 401),
     # Marketer.
@@ -206,6 +211,8 @@ class World:
     endpoint_a: str
     google_callback: bytes
     codes: list[str]  # fresh redeemable codes, one per caller of the redemption row
+    sign_ins: list[dict[str, str]]  # {email, code} of a live sign-in code, one per caller
+    emails: dict[str, str]  # customer role → e-mail address
     member_card_a: str  # the QR payload of customer A's member card
     wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
     contest: int  # a running points contest
@@ -250,6 +257,25 @@ async def personal_code(api: Api, campaign_id: int, customer_id: int) -> str:
     return code
 
 
+async def sign_in_code(api: Api, email: str) -> str:
+    """Ask for a sign-in code for ``email`` and derive it from its outbox row, as the worker
+    would before handing it to the message webhook (tests/test_sign_in.py goes the whole way)."""
+    answer = await api.client.post("/api/auth/customer/code", json={"email": email})
+    assert answer.status_code == 202, answer.text
+    ((payload,),) = await api.sql(
+        "SELECT payload FROM outbox WHERE topic = 'sign_in_code' ORDER BY id DESC LIMIT 1"
+    )
+    nonce = base64.urlsafe_b64decode((json.loads(payload) if isinstance(payload, str) else payload)["nonce"])
+    return SignInKeys(api.settings.security.code_secret).code(nonce)
+
+
+async def customer_session(api: Api, email: str) -> Headers:
+    code = await sign_in_code(api, email)
+    response = await api.client.post("/api/auth/customer/login", json={"email": email, "code": code})
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["token"])
+
+
 async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> World:
     marketer = await api.marketer()
     store_1, store_2 = await api.store("Store 1"), await api.store("Store 2")
@@ -264,6 +290,15 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     await api.publish(till["id"])
     till_customer, _ = await api.customer(tags=["till"])
     codes = [await personal_code(api, till["id"], till_customer) for _ in ROLES]
+    sign_ins = []
+    for _ in ROLES:
+        email = f"signin{next(_unique)}@example.com"
+        await api.customer(email=email)
+        sign_ins.append({"email": email, "code": await sign_in_code(api, email)})
+    emails = {
+        role: (await api.client.get("/api/me", headers=headers)).json()["email"]
+        for role, headers in (("customer_a", a), ("customer_b", b))
+    }
 
     batch = await api.client.post(
         f"/api/campaigns/{campaign['id']}/codes", json={"count": 1, "channel": "print"}, headers=marketer
@@ -355,6 +390,8 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         endpoint_a=subscription["endpoint"],
         google_callback=google_callback,
         codes=codes,
+        sign_ins=sign_ins,
+        emails=emails,
         member_card_a=member_card_a.json()["qr_payload"],
         wallet_link=wallet_link,
         contest=contest["id"],
@@ -372,6 +409,7 @@ class Call:
     json: Callable[[], Any] | None = None
     content: bytes | None = None
     fresh_staff_session: bool = False  # the call ends the caller's session
+    fresh_customer_session: bool = False  # the same, for a customer
 
 
 def calls(w: World) -> dict[Key, Call]:
@@ -411,6 +449,10 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/api/auth/staff/login"): Call(
             "/api/auth/staff/login", json=lambda: {"username": w.logins["staff_1"], "password": PASSWORD}
         ),
+        ("POST", "/api/auth/customer/code"): Call(
+            "/api/auth/customer/code", json=lambda: {"email": f"who{next(_unique)}@example.com"}
+        ),
+        ("POST", "/api/auth/customer/login"): Call("/api/auth/customer/login", json=w.sign_ins.pop),
         ("GET", "/api/push/vapid-public-key"): Call("/api/push/vapid-public-key"),
         ("GET", "/api/me"): Call("/api/me"),
         ("PATCH", "/api/me"): Call("/api/me", json=lambda: {"name": "Still me"}),
@@ -429,6 +471,7 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/api/redemptions"): Call("/api/redemptions", json=lambda: {"code": w.codes.pop()}),
         ("POST", "/api/redemptions/{redemption_id:int}/void"): Call(f"/api/redemptions/{w.redemption}/void"),
         ("POST", "/api/auth/staff/logout"): Call("/api/auth/staff/logout", fresh_staff_session=True),
+        ("POST", "/api/auth/customer/logout"): Call("/api/auth/customer/logout", fresh_customer_session=True),
         ("POST", "/api/members/lookup"): Call("/api/members/lookup", json=lambda: {"code": w.member_card_a}),
         ("GET", "/api/customers"): Call("/api/customers"),
         ("GET", "/api/stores"): Call("/api/stores"),
@@ -560,7 +603,8 @@ def signer() -> GoogleSigner:
 @pytest.fixture
 def settings(settings: Settings, signer: GoogleSigner, tmp_path: Path) -> Settings:
     root_keys = signer.write_root_keys(tmp_path / "root-keys.json", START + timedelta(days=365))
-    return replace(settings, google=replace(settings.google, root_keys_path=root_keys))
+    sign_in = replace(settings.sign_in, codes_per_client=1_000, failures_per_client=1_000)
+    return replace(settings, google=replace(settings.google, root_keys_path=root_keys), sign_in=sign_in)
 
 
 def problem_shape(response: Response) -> str | None:
@@ -606,6 +650,8 @@ async def test_every_route_answers_every_role_as_documented(
             headers = world.credentials[role]
             if call.fresh_staff_session and role in world.logins:
                 headers = await login(api, world.logins[role])
+            if call.fresh_customer_session and role in world.emails:
+                headers = await customer_session(api, world.emails[role])
             response = await api.client.request(
                 key[0],
                 call.url,

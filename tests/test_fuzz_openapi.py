@@ -34,7 +34,7 @@ ROLES = ["anonymous", "customer", "staff", "marketer"]
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Operations that end the caller's own session run last, so every other one runs with a live credential.
-SESSION_ENDING = {"POST /api/auth/staff/logout", "DELETE /api/me"}
+SESSION_ENDING = {"POST /api/auth/staff/logout", "POST /api/auth/customer/logout", "DELETE /api/me"}
 # One operation per role that takes no input: its answers prove the credential was accepted.
 PROOF_OF_ROLE = {
     "anonymous": "GET /api/push/vapid-public-key",

@@ -15,6 +15,8 @@ async def test_every_api_route_states_its_role_and_refuses_anonymous(api: Api) -
     public = {
         ("post", "/api/customers"),
         ("post", "/api/auth/staff/login"),
+        ("post", "/api/auth/customer/code"),
+        ("post", "/api/auth/customer/login"),
         ("get", "/api/push/vapid-public-key"),
         ("get", "/api/contests"),
         ("get", "/api/contests/{contest_id}"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.testing import CapturingLogger
 
 from tessera.errors import ConfigurationError
+from tessera.messages.webhook import LoggedMessages, Message, WebhookSender, sender_for
 from tessera.push.vapid import generate_vapid_keys
 from tessera.settings import Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
@@ -55,6 +57,8 @@ def production(
         "TESSERA_APPLE_WWDR_PATH": str(pass_certificates.wwdr_path),
         "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google_service_account),
         "TESSERA_GOOGLE_ROOT_KEYS_PATH": str(keys),
+        "TESSERA_MESSAGE_WEBHOOK_URL": "https://messages.example.com/tessera",
+        "TESSERA_MESSAGE_WEBHOOK_SECRET": "w" * 40,
     }
 
 
@@ -74,3 +78,40 @@ def test_production_refuses_to_start_without_vapid_keys(production: dict[str, st
         Settings.from_env(environment)
     with pytest.raises(ConfigurationError, match="not a VAPID key"):
         Settings.from_env({**environment, "TESSERA_VAPID_PRIVATE_KEY": "not-a-key"})
+
+
+def test_production_refuses_to_start_without_a_message_webhook(production: dict[str, str]) -> None:
+    environment = {**production, "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key}
+    del environment["TESSERA_MESSAGE_WEBHOOK_URL"]
+    with pytest.raises(ConfigurationError, match="TESSERA_MESSAGE_WEBHOOK_URL must be set"):
+        Settings.from_env(environment)
+    plain = {**environment, "TESSERA_MESSAGE_WEBHOOK_URL": "http://messages.example.com/tessera"}
+    with pytest.raises(ConfigurationError, match="must be https"):
+        Settings.from_env(plain)
+    local = {**environment, "TESSERA_MESSAGE_WEBHOOK_URL": "http://127.0.0.1:9000/tessera"}
+    assert Settings.from_env(local).messages.webhook_url == "http://127.0.0.1:9000/tessera"
+
+
+def test_a_message_webhook_needs_its_secret(tmp_path: Path) -> None:
+    base = {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_MESSAGE_WEBHOOK_URL": "http://127.0.0.1:9000/x"}
+    for secret in ("", "changeme", "short"):
+        with pytest.raises(ConfigurationError, match="TESSERA_MESSAGE_WEBHOOK_SECRET"):
+            Settings.from_env({**base, "TESSERA_MESSAGE_WEBHOOK_SECRET": secret})
+    with pytest.raises(ConfigurationError, match="http"):
+        Settings.from_env({**base, "TESSERA_MESSAGE_WEBHOOK_URL": "ftp://example.com/x"})
+    configured = Settings.from_env({**base, "TESSERA_MESSAGE_WEBHOOK_SECRET": "w" * 32})
+    assert isinstance(sender_for(configured.messages), WebhookSender)
+
+
+async def test_development_without_a_webhook_logs_each_message(tmp_path: Path) -> None:
+    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_SIGN_IN_CODE_MINUTES": "5"})
+    assert settings.messages.webhook_url is None
+    assert settings.sign_in.code_minutes == 5
+    assert isinstance(sender_for(settings.messages), LoggedMessages)
+    logger = CapturingLogger()
+    message = Message("sign-in-1", "ada@example.com", "email", "sign_in_code", "en", "Code", "Code 123456")
+    await LoggedMessages(logger).send(message)
+    (call,) = logger.calls
+    assert call.method_name == "warning"
+    assert call.kwargs["to"] == "ada@example.com"
+    assert call.kwargs["text"] == "Code 123456"

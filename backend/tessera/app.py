@@ -38,6 +38,7 @@ from tessera.pwa import pwa_routers
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
+from tessera.signin.controllers import CustomerSignInController
 from tessera.stores.controllers import StoreController
 from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController
 from tessera.wallet.google.controllers import GoogleCallbackController, GoogleWalletController
@@ -133,6 +134,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         route_handlers=[
             HealthController,
             AuthController,
+            CustomerSignInController,
             RegistrationController,
             MeController,
             MemberCardController,

@@ -17,6 +17,7 @@ from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
+from tessera.signin.services import SignIn
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
@@ -41,6 +42,7 @@ class Services:
     contest_codes: ContestCodes
     contest_entries: ContestEntries
     contest_draws: ContestDraws
+    sign_in: SignIn
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
@@ -69,4 +71,5 @@ class Services:
             contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),
             contest_entries=ContestEntries(ctx, contest_keys),
             contest_draws=ContestDraws(contests, ctx.code_keys),
+            sign_in=SignIn(ctx),
         )

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tessera.clock import time_zone
 from tessera.errors import ConfigurationError
@@ -65,6 +66,34 @@ class ThrottleSettings:
     failed_entries_per_customer: int = 10
     failed_entries_per_contest: int = 1000
     window_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class SignInSettings:
+    """Customer sign-in with one-time codes. Budgets count per window of ``window_seconds``:
+    failed logins and code requests, each per e-mail address or phone number ("contact") and per
+    client address; failed logins per contact also per UTC day. A 6-digit code is one of a
+    million: at 20 failures a day, a guesser has a 0.7% chance a year against one customer, and
+    only while codes are live, each of which was sent to that customer."""
+
+    code_minutes: int = 10
+    window_seconds: int = 3600
+    failures_per_contact: int = 5
+    failures_per_contact_per_day: int = 20
+    failures_per_client: int = 20
+    codes_per_contact: int = 5
+    codes_per_client: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSettings:
+    """Where e-mail and SMS messages are handed off: a webhook that receives each one as JSON,
+    signed with ``webhook_secret`` (``X-Tessera-Signature``). No webhook: messages are only
+    logged, which production refuses."""
+
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +192,8 @@ class Settings:
     google: GoogleWalletSettings = field(default_factory=GoogleWalletSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    sign_in: SignInSettings = field(default_factory=SignInSettings)
+    messages: MessageSettings = field(default_factory=MessageSettings)
 
     @property
     def is_production(self) -> bool:
@@ -251,6 +282,30 @@ class Settings:
                 ttl_seconds=int(get("PUSH_TTL_SECONDS", str(defaults.push.ttl_seconds))),
                 reminder_hours=int(get("PUSH_REMINDER_HOURS", str(defaults.push.reminder_hours))),
             ),
+            sign_in=SignInSettings(
+                code_minutes=int(get("SIGN_IN_CODE_MINUTES", str(defaults.sign_in.code_minutes))),
+                window_seconds=int(get("SIGN_IN_WINDOW_SECONDS", str(defaults.sign_in.window_seconds))),
+                failures_per_contact=int(
+                    get("SIGN_IN_FAILURES_PER_CONTACT", str(defaults.sign_in.failures_per_contact))
+                ),
+                failures_per_contact_per_day=int(
+                    get(
+                        "SIGN_IN_FAILURES_PER_CONTACT_PER_DAY",
+                        str(defaults.sign_in.failures_per_contact_per_day),
+                    )
+                ),
+                failures_per_client=int(
+                    get("SIGN_IN_FAILURES_PER_CLIENT", str(defaults.sign_in.failures_per_client))
+                ),
+                codes_per_contact=int(
+                    get("SIGN_IN_CODES_PER_CONTACT", str(defaults.sign_in.codes_per_contact))
+                ),
+                codes_per_client=int(get("SIGN_IN_CODES_PER_CLIENT", str(defaults.sign_in.codes_per_client))),
+            ),
+            messages=MessageSettings(
+                webhook_url=get("MESSAGE_WEBHOOK_URL", "").strip() or None,
+                webhook_secret=get("MESSAGE_WEBHOOK_SECRET", ""),
+            ),
             worker=WorkerSettings(
                 embedded=_flag(get("WORKER_EMBEDDED", "true")),
                 poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
@@ -278,6 +333,11 @@ class Settings:
             raise ConfigurationError(
                 "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"
             )
+        sign_in = self.sign_in
+        if not 1 <= sign_in.code_minutes <= 60 or sign_in.window_seconds < 1:
+            raise ConfigurationError(
+                "TESSERA_SIGN_IN_CODE_MINUTES must be 1 to 60 and TESSERA_SIGN_IN_WINDOW_SECONDS >= 1"
+            )
         settings = self
         secret = self.security.code_secret
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
@@ -287,7 +347,35 @@ class Settings:
                 )
             secret = self._development_secret()
             settings = replace(settings, security=replace(self.security, code_secret=secret))
-        return settings._with_wallet_credentials()._with_vapid_keys()
+        settings = settings._with_wallet_credentials()._with_vapid_keys()
+        settings._check_message_webhook()
+        return settings
+
+    def _check_message_webhook(self) -> None:
+        """A webhook needs its signing secret; production needs the webhook (messages are never
+        only logged there) and, off this machine, https."""
+        messages = self.messages
+        if messages.webhook_url is None:
+            if self.is_production:
+                raise ConfigurationError(
+                    "TESSERA_MESSAGE_WEBHOOK_URL must be set in production (sign-in codes go through it)"
+                )
+            return
+        parts = urlsplit(messages.webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError("TESSERA_MESSAGE_WEBHOOK_URL must be an http(s) URL")
+        if (
+            self.is_production
+            and parts.scheme != "https"
+            and parts.hostname not in ("localhost", "127.0.0.1", "::1")
+        ):
+            raise ConfigurationError("TESSERA_MESSAGE_WEBHOOK_URL must be https in production")
+        secret = messages.webhook_secret
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+            raise ConfigurationError(
+                "TESSERA_MESSAGE_WEBHOOK_SECRET must be at least 32 random characters when "
+                "TESSERA_MESSAGE_WEBHOOK_URL is set"
+            )
 
     def _with_wallet_credentials(self) -> Settings:
         """Apple and Google credentials; throwaway ones in development, required in production."""

@@ -15,10 +15,13 @@ from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.context import AppContext
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.errors import ConfigurationError
+from tessera.messages.webhook import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.services import Services
+from tessera.signin.delivery import SignInDelivery
+from tessera.signin.services import SIGN_IN_CODE
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient
@@ -105,6 +108,15 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     sender = WebPushSender(settings.push.vapid_private_key, settings.push.vapid_subject)
     push = PushDelivery(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
     contest_push = ContestPrizePush(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
+    messages = sender_for(settings.messages)
+    sign_in = SignInDelivery(
+        ctx.readers,
+        ctx.clock,
+        services.sign_in.keys,
+        messages,
+        code_minutes=settings.sign_in.code_minutes,
+        public_url=settings.public_url,
+    )
     worker = OutboxWorker(
         ctx.outbox,
         {
@@ -113,6 +125,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             NEW_OFFER: push.deliver,
             EXPIRY_REMINDER: push.deliver,
             CONTEST_PRIZE: contest_push.deliver,
+            SIGN_IN_CODE: sign_in.deliver,
         },
         settings.worker,
         jobs=[
@@ -122,6 +135,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             ctx.bulk_codes.resume_unfinished,
             services.contest_codes.resume_unfinished,
             timed_triggers_of(ctx).run,
+            services.sign_in.forget_spent_codes,
         ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         # Welcome and next-step coupons follow their event within a second or so.
@@ -133,3 +147,4 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         await apns.aclose()
         await google.aclose()
         await sender.aclose()
+        await messages.aclose()

@@ -1,11 +1,12 @@
-// The customer app: registration with separate consents, then the coupon wallet, which keeps
-// working offline from the last known coupons.
+// The customer app: registration with separate consents (or signing in with a one-time code on
+// another device), then the coupon wallet, which keeps working offline from the last known coupons.
 
 import { ApiError, OfflineError, createApi } from "/shared/api.js";
 import { languageSetting } from "/shared/i18n.js";
 import { createContests } from "./contests.js";
 import { enablePush, isSubscribed, pushSupported, unsubscribePush } from "./notifications.js";
 import * as saved from "./offline-store.js";
+import { signInFlow } from "./sign-in.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 import { fetchCard, renderCard } from "./member-card.js";
 import { isOpen, openApplePass, openGoogleSaveLink, renderWallet, tick } from "./wallet.js";
@@ -20,6 +21,8 @@ const wallet = { coupons: [], qrCodes: new Map(), profile: null, card: null };
 // Bumped when the device forgets the customer: a refresh begun before must not write back.
 let deviceGeneration = 0;
 let contests = null; // the contests section (contests.js), made once the language is known
+// The sign-in view (see sign-in.js); made once the language is known.
+let signIn = null;
 
 const ui = languageSetting({
   select: $("language"),
@@ -32,6 +35,7 @@ const ui = languageSetting({
       contests?.draw();
     }
     if (!$("member-card").hidden) renderCard(wallet.card, ui);
+    signIn?.translate();
   },
 });
 
@@ -53,6 +57,29 @@ function explain(error) {
   if (error.status === 503) return ui.t("error.unavailable");
   if (error.status === 400 || error.status === 422) return ui.t("error.invalid");
   return ui.t("error.generic", { detail: error.problem.title || error.code });
+}
+
+signIn = signInFlow({
+  api,
+  ui,
+  explain,
+  announce,
+  onSignedIn: async (token) => {
+    localStorage.setItem(TOKEN, token);
+    await showWallet();
+    $("wallet-title").focus();
+    announce(ui.t("signin.done"));
+  },
+  onCancel: () => {
+    signIn.close();
+    showView("welcome");
+    $("show-sign-in").focus();
+  },
+});
+
+function openSignIn() {
+  showView("sign-in");
+  signIn.open();
 }
 
 function showOffline(offline) {
@@ -147,6 +174,7 @@ async function refresh() {
 
 function showView(name) {
   $("welcome").hidden = name !== "welcome";
+  $("sign-in").hidden = name !== "sign-in";
   $("wallet").hidden = name !== "wallet";
   $("member-card").hidden = name !== "card";
 }
@@ -292,6 +320,21 @@ async function enableMarketing() {
   }
 }
 
+async function signOut() {
+  try {
+    await api.post("/api/auth/customer/logout");
+  } catch (error) {
+    // A token the server no longer knows is as good as signed out; anything else: try again.
+    if (!(error instanceof ApiError && error.status === 401)) {
+      announce(explain(error));
+      return;
+    }
+  }
+  await forgetDevice();
+  announce(ui.t("account.signed_out"));
+  $("show-sign-in").focus();
+}
+
 async function erase() {
   if (!window.confirm(ui.t("account.erase_confirm"))) return;
   try {
@@ -340,6 +383,8 @@ function wire() {
   $("enable-push").addEventListener("click", turnOnPush);
   $("enable-marketing").addEventListener("click", enableMarketing);
   $("erase").addEventListener("click", erase);
+  $("sign-out").addEventListener("click", signOut);
+  $("show-sign-in").addEventListener("click", openSignIn);
   $("show-card").addEventListener("click", showCard);
   $("show-coupons").addEventListener("click", showCoupons);
   $("member-apple").addEventListener("click", (event) =>

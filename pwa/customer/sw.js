@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "b45d2127d11f";
+const VERSION = "b0a641701e3d";
 const SHELL = [
   "/",
   "/app.css",
@@ -13,6 +13,7 @@ const SHELL = [
   "/contests.js",
   "/notifications.js",
   "/offline-store.js",
+  "/sign-in.js",
   "/strings.js",
   "/wallet.js",
   "/manifest.webmanifest",

@@ -45,3 +45,16 @@ class StaffSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class CustomerSession(Base):
+    """A customer token made by signing in with a one-time code (the token registration answers
+    is kept on the customer row). Logout and erasure revoke it; only its digest is stored."""
+
+    __tablename__ = "customer_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from cachetools import TTLCache
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.auth.models import ApiKey, StaffSession, StaffUser
+from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.principal import Principal, Role
 from tessera.auth.tokens import new_token, token_digest, token_kind
@@ -126,6 +126,17 @@ class Authenticator:
         customer_id = await session.scalar(
             select(Customer.id).where(Customer.token_digest == digest, Customer.erased_at.is_(None))
         )
+        if customer_id is None:
+            # A token made by signing in (``tessera.signin``), not by registration.
+            customer_id = await session.scalar(
+                select(CustomerSession.customer_id)
+                .join(Customer, Customer.id == CustomerSession.customer_id)
+                .where(
+                    CustomerSession.token_digest == digest,
+                    CustomerSession.revoked_at.is_(None),
+                    Customer.erased_at.is_(None),
+                )
+            )
         if customer_id is None:
             return None
         return Principal(role="customer", id=customer_id), now + timedelta(days=1)

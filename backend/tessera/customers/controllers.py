@@ -96,6 +96,7 @@ class MeController(Controller):
         async with ctx.sessions.begin() as session:
             await services.customers.erase(session, principal.id, ctx.clock.now())
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
+        ctx.authenticator.forget_principal(principal)  # the tokens of the customer's other devices
 
     @get("/coupons", summary="My coupons (customer)")
     async def my_coupons(self, ctx: Ctx, services: Svc, principal: Caller) -> list[CouponView]:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.services import CampaignService
 from tessera.clock import time_zone
@@ -23,6 +24,7 @@ from tessera.customers.schemas import (
 from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.events.log import record
 from tessera.members.models import MemberCard
+from tessera.signin.models import SignInCode
 from tessera.triggers.rules import month_day
 from tessera.wallet.changes import pass_changed
 
@@ -164,8 +166,8 @@ class CustomerService:
         return customer
 
     async def erase(self, session: AsyncSession, customer_id: int, now: datetime) -> None:
-        """Remove personal data, revoke open coupons and withdraw the member card; events stay,
-        without the person."""
+        """Remove personal data, revoke open coupons and every token (sign-in codes go too) and
+        withdraw the member card; events stay, without the person."""
         customer = await self.get(session, customer_id)
         customer.email = customer.phone = customer.name = None
         customer.birthday = customer.birth_month_day = None
@@ -174,6 +176,12 @@ class CustomerService:
         customer.token_digest = None
         customer.marketing_consent = customer.push_consent = False
         customer.erased_at = now
+        await session.execute(
+            update(CustomerSession)
+            .where(CustomerSession.customer_id == customer_id, CustomerSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await session.execute(delete(SignInCode).where(SignInCode.customer_id == customer_id))
         # The member card's digest goes: the card (and any wallet pass of it) is never found again.
         await session.execute(delete(MemberCard).where(MemberCard.customer_id == customer_id))
         revoked = (

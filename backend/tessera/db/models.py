@@ -1,7 +1,7 @@
 """Imports every model so ``Base.metadata`` knows all tables (for Alembic and test setup)."""
 
 from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
-from tessera.auth.models import ApiKey, StaffSession, StaffUser
+from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
 from tessera.codes.models import CodeBatch
 from tessera.contests.models import (
@@ -23,6 +23,7 @@ from tessera.members.models import MemberCard
 from tessera.outbox.models import OutboxMessage
 from tessera.push.models import PushSubscription
 from tessera.redemptions.models import AttemptCounter, CustomerRedemptionCount, Redemption
+from tessera.signin.models import SignInCode
 from tessera.stores.models import Store
 from tessera.triggers.models import EventCursor
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
@@ -51,6 +52,7 @@ __all__ = [
     "Coupon",
     "Customer",
     "CustomerRedemptionCount",
+    "CustomerSession",
     "Event",
     "EventCursor",
     "GoogleCallbackNonce",
@@ -60,6 +62,7 @@ __all__ = [
     "OutboxMessage",
     "PushSubscription",
     "Redemption",
+    "SignInCode",
     "StaffSession",
     "StaffUser",
     "Store",

@@ -34,6 +34,8 @@ EVENT_TYPES = frozenset(
         "contest_prize",
         "contest_closed",
         "contest_drawn",
+        # A customer signed in on a device with a one-time code (channel: email or sms).
+        "signed_in",
     }
 )
 

@@ -35,6 +35,11 @@ class ThrottleRule:
     def subjects(self) -> tuple[str, ...]:
         return tuple(subject for subject, _ in self.budgets)
 
+    def within(self, counts: dict[str, int]) -> bool:
+        """Whether every subject's count in this window, this attempt included, is within its
+        budget."""
+        return all(counts.get(subject, 0) <= budget for subject, budget in self.budgets)
+
     def spent(self, failures: dict[str, int]) -> bool:
         """Whether any subject's ``failures`` in this window reached its budget."""
         return any(failures.get(subject, 0) >= budget for subject, budget in self.budgets)
@@ -76,6 +81,17 @@ class RedemptionLedger(Protocol):
         ...
 
     async def record_failure(self, rule: ThrottleRule, now: datetime) -> None: ...
+
+    async def take_attempt(self, rule: ThrottleRule, now: datetime) -> bool:
+        """Count one attempt against every subject of ``rule`` in one statement and say whether
+        all stayed within budget; an attempt past a budget stays counted and must be refused.
+        Unlike ``throttled`` then ``record_failure``, concurrent attempts cannot all pass a
+        check before any of them is counted."""
+        ...
+
+    async def give_back(self, rule: ThrottleRule, now: datetime) -> None:
+        """Uncount an attempt of ``take_attempt`` that succeeded, where only failures count."""
+        ...
 
 
 def rfc3339(moment: datetime) -> str:

@@ -77,3 +77,23 @@ class PostgresLedger:
             "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1",
             [(subject, rule.window_start(now)) for subject in rule.subjects],
         )
+
+    async def take_attempt(self, rule: ThrottleRule, now: datetime) -> bool:
+        # Subjects in one order in every statement, so two attempts never wait on each other's rows.
+        rows = await self._pool.fetch(
+            "INSERT INTO attempt_counters AS a (subject, window_start, failures) "
+            "SELECT subject, $2, 1 FROM unnest($1::text[]) AS subject ORDER BY subject "
+            "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1 "
+            "RETURNING subject, failures",
+            sorted(rule.subjects),
+            rule.window_start(now),
+        )
+        return rule.within({row["subject"]: row["failures"] for row in rows})
+
+    async def give_back(self, rule: ThrottleRule, now: datetime) -> None:
+        await self._pool.execute(
+            "UPDATE attempt_counters SET failures = failures - 1 "
+            "WHERE subject = ANY($1) AND window_start = $2 AND failures > 0",
+            list(rule.subjects),
+            rule.window_start(now),
+        )

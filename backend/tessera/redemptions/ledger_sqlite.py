@@ -115,6 +115,26 @@ class SqliteLedger:
 
         await self._worker.run(work)
 
+    async def take_attempt(self, rule: ThrottleRule, now: datetime) -> bool:
+        def work(connection: sqlite3.Connection) -> bool:
+            with immediate_transaction(connection):
+                return rule.within(_count_attempt(connection, rule, now))
+
+        return await self._worker.run(work)
+
+    async def give_back(self, rule: ThrottleRule, now: datetime) -> None:
+        window = rule.window_start(now)
+
+        def work(connection: sqlite3.Connection) -> None:
+            with immediate_transaction(connection):
+                connection.executemany(
+                    "UPDATE attempt_counters SET failures = failures - 1 "
+                    "WHERE subject = ? AND window_start = ? AND failures > 0",
+                    [(subject, window) for subject in rule.subjects],
+                )
+
+        await self._worker.run(work)
+
 
 def _answer(
     batch: list[tuple[RedeemRequest, asyncio.Future[Outcome]]], results: list[Outcome | Exception]
@@ -302,6 +322,18 @@ def _throttled(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime
     counted = "SELECT subject, failures FROM attempt_counters WHERE window_start = ? AND subject IN "
     rows = connection.execute(f"{counted}({placeholders})", (window, *rule.subjects))
     return rule.spent(dict(rows.fetchall()))
+
+
+def _count_attempt(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> dict[str, int]:
+    window = rule.window_start(now)
+    counts: dict[str, int] = {}
+    for subject in rule.subjects:
+        (counts[subject],) = connection.execute(
+            "INSERT INTO attempt_counters (subject, window_start, failures) VALUES (?, ?, 1) "
+            "ON CONFLICT (subject, window_start) DO UPDATE SET failures = failures + 1 RETURNING failures",
+            (subject, window),
+        ).fetchone()
+    return counts
 
 
 def _record_failure(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> None:
