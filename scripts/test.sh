@@ -36,4 +36,4 @@ echo "== ruff"
 echo "== mypy --strict (backend)"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -p no:cacheprovider "$@"
+.venv/bin/pytest -p no:cacheprovider --durations=25 "$@"
