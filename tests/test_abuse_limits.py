@@ -1,15 +1,20 @@
 """Abuse limits: failed scans count against the staff account, its store and all scans;
-registrations against the client address. Each answers 429 with ``Retry-After`` when spent."""
+registrations against the client address (the real client's, behind a load balancer). Each
+answers 429 with ``Retry-After`` when spent."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tessera.codes.formats import random_code_from_bytes
 from tessera.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.servers import free_port, server_env, tessera_serve, until_healthy
 from tests.support import Api, Headers, problem
 
 PER_STAFF, PER_STORE, IN_ALL, REGISTRATIONS = 10, 15, 40, 5
@@ -79,3 +84,34 @@ async def test_registrations_per_address_are_limited_and_every_attempt_counts(ap
     assert await api.sql("SELECT count(*) FROM customers") == [(1,)]
     api.clock.advance(timedelta(minutes=5))
     assert (await api.client.post("/api/customers", json=fresh)).status_code == 201
+
+
+async def test_behind_a_load_balancer_each_client_address_has_its_own_budget(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``tessera serve`` believes X-Forwarded-For from ``TESSERA_FORWARDED_ALLOW_IPS`` (here the
+    test, on 127.0.0.1, stands for the load balancer): the budgets count the real clients."""
+    env = {
+        **server_env(settings.database.url, tmp_path, TEST_SECRET),
+        "TESSERA_REGISTRATIONS_PER_ADDRESS": "2",
+        "TESSERA_FORWARDED_ALLOW_IPS": "127.0.0.1",
+    }
+    port, log = free_port(), tmp_path / "server.log"
+    process = tessera_serve(env, port, log)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await until_healthy(client, process, log)
+
+            async def register(email: str, client_address: str) -> httpx.Response:
+                body = {"email": email, "consent": {"terms": True, "marketing": True}}
+                return await client.post(
+                    "/api/customers", json=body, headers={"X-Forwarded-For": client_address}
+                )
+
+            assert (await register("a1@example.com", "203.0.113.5")).status_code == 201
+            assert (await register("a2@example.com", "203.0.113.5")).status_code == 201
+            problem(await register("a3@example.com", "203.0.113.5"), 429, "too_many_attempts")
+            assert (await register("b1@example.com", "198.51.100.7")).status_code == 201
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

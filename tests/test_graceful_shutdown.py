@@ -9,9 +9,6 @@ import csv
 import io
 import json
 import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from tessera.clock import SystemClock
 from tessera.db.engine import create_engine, session_factory
 from tessera.settings import Settings
 from tests.conftest import TEST_SECRET
-from tests.servers import free_port, server_env
+from tests.servers import free_port, server_env, tessera_serve, until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -40,36 +37,16 @@ async def _marketer(settings: Settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``tessera serve``, the command operators run."""
-    command = [sys.executable, "-m", "tessera.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-async def _until_healthy(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_bytes()  # noqa: ASYNC240 (the test's own log)
-        try:
-            if (await client.get("/health")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the server did not start")
-
-
 async def test_sigterm_drains_requests_in_flight(settings: Settings, tmp_path: Path) -> None:
     marketer = await _marketer(settings)
     port = free_port()
     log = tmp_path / "server.log"
-    process = _serve(server_env(settings.database.url, tmp_path, TEST_SECRET), port, log)
+    process = tessera_serve(server_env(settings.database.url, tmp_path, TEST_SECRET), port, log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         limits = httpx.Limits(max_connections=80, max_keepalive_connections=80)
         async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
-            await _until_healthy(client, process, log)
+            await until_healthy(client, process, log)
             now = datetime.now(UTC)
             campaign = await client.post(
                 "/api/campaigns",

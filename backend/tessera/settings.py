@@ -179,6 +179,9 @@ class Settings:
     environment: str = "development"
     data_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8000"
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer): the
+    # client address of every per-address budget comes from there. Comma-separated, or "*".
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = False
     pwa_dir: Path = REPOSITORY / "pwa"
@@ -213,6 +216,7 @@ class Settings:
             environment=get("ENV", defaults.environment),
             data_dir=data_dir,
             public_url=get("PUBLIC_URL", defaults.public_url).rstrip("/"),
+            forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", defaults.forwarded_allow_ips),
             log_level=get("LOG_LEVEL", defaults.log_level).upper(),
             log_json=_flag(get("LOG_JSON", "false")),
             pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
