@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -55,6 +56,10 @@ INSERT INTO events (occurred_at, type, campaign_id, coupon_id, customer_id, chan
                     store_id, staff_id, amount)
 VALUES (?, 'redeemed', ?, ?, ?, ?, ?, ?, ?, ?)
 """
+_INSERT_ANSWER = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at, completed_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 _DIAGNOSE = """
 SELECT c.redeemed_at, c.revoked_at, c.starts_at, c.expires_at, r.store_id, s.name
 FROM coupons c
@@ -157,7 +162,7 @@ def _redeem_batch(
     error (busy, disk full, a failed COMMIT) fails the batch: nothing of it happened."""
     try:
         with immediate_transaction(connection):
-            return [_redeem_in_transaction(connection, request) for request in requests]
+            return list(_decide(connection, requests))
     except sqlite3.IntegrityError:
         if len(requests) == 1:
             raise
@@ -165,56 +170,80 @@ def _redeem_batch(
     for request in requests:
         try:
             with immediate_transaction(connection):
-                results.append(_redeem_in_transaction(connection, request))
+                results.extend(_decide(connection, [request]))
         except sqlite3.Error as error:
             results.append(error)
     return results
 
 
-def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
+@dataclass(slots=True)
+class _Batch:
+    """What the decisions of one transaction share: each campaign's rules and each throttle
+    subject's failures, read once (nobody else writes while the transaction runs), and the
+    event and idempotency rows, written together at its end. Each statement saved here is one
+    trip through Python per redemption, and this thread shares the interpreter with the loop."""
+
+    campaigns: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    failures: dict[tuple[str, int], int] = field(default_factory=dict)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    answers: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+
+    def write(self, connection: sqlite3.Connection) -> None:
+        if self.events:
+            connection.executemany(_INSERT_EVENT, self.events)
+        if self.answers:
+            connection.executemany(_INSERT_ANSWER, self.answers.values())
+
+
+def _decide(connection: sqlite3.Connection, requests: list[RedeemRequest]) -> list[Outcome]:
+    batch = _Batch()
+    outcomes = [_redeem_in_transaction(connection, request, batch) for request in requests]
+    batch.write(connection)
+    return outcomes
+
+
+def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch) -> Outcome:
     claim = request.idempotency
     if claim is not None:
-        stored = _stored(connection, claim)
+        stored = _stored(connection, claim, batch)
         if stored is not None:
             return stored
-    if _throttled(connection, request.throttle, request.now):
+    if _throttled(connection, request.throttle, request.now, batch):
         # Nothing stored: the same key may be retried once the window has passed.
         return Outcome(
             429, {"code": "too_many_attempts", "retry_after": request.throttle.retry_after(request.now)}
         )
     try:
-        outcome = _apply(connection, request)
+        outcome = _apply(connection, request, batch)
     except _Failed as failure:  # _apply has undone its own writes
         outcome = failure.outcome
         if outcome.body["code"] == "invalid_code":
-            _record_failure(connection, request.throttle, request.now)
+            _record_failure(connection, request.throttle, request.now, batch)
     if claim is not None:
         now = sqlite_time(request.now)
-        connection.execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at, completed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                claim.scope,
-                claim.key,
-                claim.request_hash,
-                outcome.status,
-                msgspec.json.encode(outcome.body),
-                now,
-                now,
-            ),
+        body = msgspec.json.encode(outcome.body)
+        batch.answers[(claim.scope, claim.key)] = (
+            claim.scope,
+            claim.key,
+            claim.request_hash,
+            outcome.status,
+            body,
+            now,
+            now,
         )
     return outcome
 
 
-def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
+def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch) -> Outcome:
     now = sqlite_time(request.now)
     coupon = connection.execute(_REDEEM_COUPON, {"now": now, "digest": request.digest}).fetchone()
     if coupon is None:
         raise _Failed(*_diagnose(connection, request.digest, request.now))
     coupon_id, campaign_id, customer_id, channel, seq, wallet_added_at = coupon
-    max_redemptions, per_customer, discount_kind, discount_value, currency = connection.execute(
-        _CAMPAIGN_RULES, (campaign_id,)
-    ).fetchone()
+    rules = batch.campaigns.get(campaign_id)
+    if rules is None:
+        rules = batch.campaigns[campaign_id] = connection.execute(_CAMPAIGN_RULES, (campaign_id,)).fetchone()
+    max_redemptions, per_customer, discount_kind, discount_value, currency = rules
     # A limit that refuses gives back what was taken, as tessera_redeem does on PostgreSQL (one
     # writer at a time here, so nobody saw it in between).
     if max_redemptions is not None and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
@@ -244,8 +273,7 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest) -> Outcome:
             now,
         ),
     ).fetchone()
-    connection.execute(
-        _INSERT_EVENT,
+    batch.events.append(
         (
             now,
             campaign_id,
@@ -296,16 +324,22 @@ def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> t
     return 422, {"code": "not_yet_valid", "valid_from": rfc3339(parse_sqlite_time(starts_at))}
 
 
-def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim) -> Outcome | None:
-    """The answer already given for this key, or the refusal of a key used for another request.
+def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim, batch: _Batch) -> Outcome | None:
+    """The answer already given for this key (in this batch or before), or the refusal of a key
+    used for another request.
 
     Inside one IMMEDIATE transaction no other request can hold the key half-done, so the record
     is written once, complete, at the end (PostgreSQL reserves it first: see tessera_redeem).
     """
-    row = connection.execute(
-        "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
-        (claim.scope, claim.key),
-    ).fetchone()
+    given = batch.answers.get((claim.scope, claim.key))
+    row = (
+        given[2:5]
+        if given is not None
+        else connection.execute(
+            "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
+            (claim.scope, claim.key),
+        ).fetchone()
+    )
     if row is None:
         return None
     request_hash, status, body = row
@@ -316,12 +350,18 @@ def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim) -> Outcome 
     return Outcome(status, msgspec.json.decode(body), replayed=True)
 
 
-def _throttled(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> bool:
+def _throttled(
+    connection: sqlite3.Connection, rule: ThrottleRule, now: datetime, batch: _Batch | None = None
+) -> bool:
     window = rule.window_start(now)
-    placeholders = ",".join("?" * len(rule.subjects))
-    counted = "SELECT subject, failures FROM attempt_counters WHERE window_start = ? AND subject IN "
-    rows = connection.execute(f"{counted}({placeholders})", (window, *rule.subjects))
-    return rule.spent(dict(rows.fetchall()))
+    known = batch.failures if batch is not None else {}
+    missing = [subject for subject in rule.subjects if (subject, window) not in known]
+    if missing:
+        placeholders = ",".join("?" * len(missing))
+        counted = "SELECT subject, failures FROM attempt_counters WHERE window_start = ? AND subject IN "
+        found = dict(connection.execute(f"{counted}({placeholders})", (window, *missing)).fetchall())
+        known.update({(subject, window): found.get(subject, 0) for subject in missing})
+    return rule.spent({subject: known[(subject, window)] for subject in rule.subjects})
 
 
 def _count_attempt(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> dict[str, int]:
@@ -336,8 +376,14 @@ def _count_attempt(connection: sqlite3.Connection, rule: ThrottleRule, now: date
     return counts
 
 
-def _record_failure(connection: sqlite3.Connection, rule: ThrottleRule, now: datetime) -> None:
+def _record_failure(
+    connection: sqlite3.Connection, rule: ThrottleRule, now: datetime, batch: _Batch | None = None
+) -> None:
     window = rule.window_start(now)
+    if batch is not None:
+        for subject in rule.subjects:
+            if (subject, window) in batch.failures:
+                batch.failures[(subject, window)] += 1
     connection.executemany(
         "INSERT INTO attempt_counters (subject, window_start, failures) VALUES (?, ?, 1) "
         "ON CONFLICT (subject, window_start) DO UPDATE SET failures = failures + 1",
