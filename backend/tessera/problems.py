@@ -154,6 +154,8 @@ def _unavailable_errors() -> tuple[type[Exception], ...]:
         asyncpg.exceptions.OperatorInterventionError,
         # disk full, out of memory, too many connections
         asyncpg.exceptions.InsufficientResourcesError,
+        # a deadlock or serialization failure: the transaction was rolled back whole
+        asyncpg.exceptions.TransactionRollbackError,
         ConnectionError,
         TimeoutError,
     )

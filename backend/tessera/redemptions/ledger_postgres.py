@@ -20,6 +20,15 @@ _REDEEM = (
 )
 
 
+# Subjects in one order (by subject) in every statement that writes the counters, tessera_redeem
+# included, so two writers never wait on each other's rows (a deadlock).
+_COUNT_FAILURES = (
+    "INSERT INTO attempt_counters AS a (subject, window_start, failures) "
+    "SELECT subject, $2, 1 FROM unnest($1::text[]) AS subject ORDER BY subject "
+    "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1"
+)
+
+
 async def _init_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -72,20 +81,12 @@ class PostgresLedger:
         return rule.spent({row["subject"]: row["failures"] for row in rows})
 
     async def record_failure(self, rule: ThrottleRule, now: datetime) -> None:
-        await self._pool.executemany(
-            "INSERT INTO attempt_counters AS a (subject, window_start, failures) VALUES ($1, $2, 1) "
-            "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1",
-            [(subject, rule.window_start(now)) for subject in rule.subjects],
-        )
+        await self._pool.execute(_COUNT_FAILURES, sorted(set(rule.subjects)), rule.window_start(now))
 
     async def take_attempt(self, rule: ThrottleRule, now: datetime) -> bool:
-        # Subjects in one order in every statement, so two attempts never wait on each other's rows.
         rows = await self._pool.fetch(
-            "INSERT INTO attempt_counters AS a (subject, window_start, failures) "
-            "SELECT subject, $2, 1 FROM unnest($1::text[]) AS subject ORDER BY subject "
-            "ON CONFLICT (subject, window_start) DO UPDATE SET failures = a.failures + 1 "
-            "RETURNING subject, failures",
-            sorted(rule.subjects),
+            f"{_COUNT_FAILURES} RETURNING subject, failures",
+            sorted(set(rule.subjects)),
             rule.window_start(now),
         )
         return rule.within({row["subject"]: row["failures"] for row in rows})
