@@ -7,8 +7,9 @@ What is loaded
     their lives: ``--events`` events in all (default 5,000,000), of which a fifth are
     redemptions (default 1,000,000), over six distribution channels, five media and the ten
     stores, with wallet saves, validations, notifications and voids (each void naming its
-    redemption). Then the rollups are brought up to date the way the worker does it
-    (``Rollup.run``; its speed is printed), and the server is started with its embedded worker.
+    redemption). Then the rollups and the trigger follower are brought up to date the way the
+    worker does it (``Rollup.run``, ``EventTriggers.run``; their speeds are printed), and the
+    server is started with its embedded worker.
 
 What is timed (sequential requests after a warm-up; p50/p95/max in ms)
     * ``channels, one campaign``: ``GET /api/analytics/channels?campaign_id=…`` (random campaign);
@@ -60,11 +61,13 @@ import httpx
 from tessera.analytics.rollup import Rollup
 from tessera.auth.services import create_api_key
 from tessera.clock import SystemClock
+from tessera.codes.keys import CodeKeys
 from tessera.db.base import sqlite_time
 from tessera.db.engine import create_engine, session_factory
 from tessera.db.migrate import upgrade
 from tessera.logs import configure_logging
 from tessera.settings import DatabaseSettings
+from tessera.triggers.events import EventTriggers
 
 HOST = "127.0.0.1"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -453,6 +456,19 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "events": rolled,
             "seconds": round(seconds, 1),
             "per_s": round(rolled / seconds),
+        }
+        # The trigger follower, too, starts from where the migration left it: it catches up on
+        # the loaded events here, as it would have kept up while they were written.
+        started = time.perf_counter()
+        keys = CodeKeys(env["TESSERA_CODE_SECRET"])
+        followed = 0
+        while moved := await EventTriggers(sessions, sessions, SystemClock(), keys, settle_seconds=0).run():
+            followed += moved
+        seconds = time.perf_counter() - started
+        report["trigger_follower_catch_up"] = {
+            "events": followed,
+            "seconds": round(seconds, 1),
+            "per_s": round(followed / seconds) if seconds else None,
         }
         await engine.dispose()
 

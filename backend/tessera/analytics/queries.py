@@ -17,7 +17,7 @@ from tessera.analytics import rollup
 from tessera.analytics.fold import Dimension, Tallies, Tally, Target, fold, fold_hours
 from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.schemas import ChannelReport, ChannelRow, CustomerProfile, DayRow, GroupBy
-from tessera.analytics.sketch import percentile
+from tessera.analytics.sketch import percentiles
 from tessera.campaigns.models import Campaign
 from tessera.events.models import Event
 from tessera.stores.models import Store
@@ -71,6 +71,7 @@ def _row(key: str, tally: Tally) -> ChannelRow:
     issued = tally.of("issued").quantity
     redeemed, voided = tally.of("redeemed"), tally.of("voided")
     net = redeemed.events - voided.events
+    median, p90 = percentiles(tally.latency, (0.5, 0.9))
     return ChannelRow(
         key=key,
         issued=issued,
@@ -84,8 +85,8 @@ def _row(key: str, tally: Tally) -> ChannelRow:
         redeemed=net,
         expired=tally.of("expired").events,
         redemption_rate=round(net / issued, 4) if issued else None,
-        median_seconds_to_redeem=percentile(tally.latency, 0.5),
-        p90_seconds_to_redeem=percentile(tally.latency, 0.9),
+        median_seconds_to_redeem=median,
+        p90_seconds_to_redeem=p90,
         revenue=redeemed.amount - voided.amount,
         discount_given=redeemed.discount - voided.discount,
     )
@@ -101,8 +102,12 @@ async def daily(session: AsyncSession, window: Window, zone: ZoneInfo) -> list[D
         where = [*window.where(), Event.type.in_(DAILY_TYPES)]
         hours = await fold_hours(session, where, per_campaign=False)
     days: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    local_days: dict[datetime, date] = {}  # each hour holds several event types
     for (_, hour, type_), figures in hours.items():
-        day = days[hour.astimezone(zone).date()]
+        local_day = local_days.get(hour)
+        if local_day is None:
+            local_day = local_days[hour] = hour.astimezone(zone).date()
+        day = days[local_day]
         day[type_] += figures.quantity if type_ == "issued" else figures.events
         if type_ in ("redeemed", "voided"):
             day[f"{type_}_amount"] += figures.amount
