@@ -3,6 +3,7 @@ downloads a browser here) against a live Tessera server, for the PWA tests."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -85,18 +86,28 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-async def service_worker_registrations(cdp: CDPSession) -> dict[str, str]:
-    """Scope URL → registration id of the page's origin, as DevTools sees them."""
-    registrations: dict[str, str] = {}
+async def service_worker_registration(cdp: CDPSession, scope_url: str) -> str:
+    """The id DevTools gives the registration of ``scope_url``. DevTools reports registrations
+    by events after ``ServiceWorker.enable`` has answered, later still on a loaded machine, so
+    this waits for the one asked for."""
+    seen: dict[str, str] = {}
+    found = asyncio.Event()
 
     def updated(event: dict[str, Any]) -> None:
         for registration in event["registrations"]:
             if not registration["isDeleted"]:
-                registrations[registration["scopeURL"]] = registration["registrationId"]
+                seen[registration["scopeURL"]] = registration["registrationId"]
+        if scope_url in seen:
+            found.set()
 
     cdp.on("ServiceWorker.workerRegistrationUpdated", updated)
     await cdp.send("ServiceWorker.enable")
-    return registrations
+    try:
+        async with asyncio.timeout(15):
+            await found.wait()
+    except TimeoutError:
+        raise AssertionError(f"no service worker registration for {scope_url}; seen: {seen}") from None
+    return seen[scope_url]
 
 
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"

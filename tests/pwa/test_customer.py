@@ -26,7 +26,7 @@ from tests.browser import (
     accessibility_violations,
     chromium,
     screenshot,
-    service_worker_registrations,
+    service_worker_registration,
 )
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, bearer
@@ -314,15 +314,11 @@ async def test_push_new_offer_reaches_the_service_worker_and_opens_the_coupon(
     # The push service hands the message to the browser: the service worker shows it, and the
     # open page picks up the new coupon without a reload.
     cdp = await browser.new_cdp_session(page)
-    registrations = await service_worker_registrations(cdp)
     await page.wait_for_function("navigator.serviceWorker.controller !== null")
-    for _ in range(100):
-        if f"{server}/" in registrations:
-            break
-        await page.wait_for_timeout(50)
+    registration_id = await service_worker_registration(cdp, f"{server}/")
     await cdp.send(
         "ServiceWorker.deliverPushMessage",
-        {"origin": server, "registrationId": registrations[f"{server}/"], "data": json.dumps(message)},
+        {"origin": server, "registrationId": registration_id, "data": json.dumps(message)},
     )
     coupon_id = message["coupon_id"]
     await expect(page.locator(f"#coupon-{coupon_id}")).to_be_visible()
