@@ -31,7 +31,7 @@ from tests.contest_support import contest, enter, printed_codes
 from tests.support import Api, Headers
 
 ROLES = ["anonymous", "customer", "staff", "marketer"]
-EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 5}
+EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Operations that end the caller's own session run last, so every other one runs with a live credential.
 SESSION_ENDING = {"POST /api/auth/staff/logout", "POST /api/auth/customer/logout", "DELETE /api/me"}
