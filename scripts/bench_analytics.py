@@ -460,9 +460,11 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         # The trigger follower, too, starts from where the migration left it: it catches up on
         # the loaded events here, as it would have kept up while they were written.
         started = time.perf_counter()
-        keys = CodeKeys(env["TESSERA_CODE_SECRET"])
+        follower = EventTriggers(
+            sessions, sessions, SystemClock(), CodeKeys(env["TESSERA_CODE_SECRET"]), settle_seconds=0
+        )
         followed = 0
-        while moved := await EventTriggers(sessions, sessions, SystemClock(), keys, settle_seconds=0).run():
+        while moved := await follower.run():
             followed += moved
         seconds = time.perf_counter() - started
         report["trigger_follower_catch_up"] = {

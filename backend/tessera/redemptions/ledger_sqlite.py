@@ -213,14 +213,14 @@ def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemReques
         return Outcome(
             429, {"code": "too_many_attempts", "retry_after": request.throttle.retry_after(request.now)}
         )
+    now = sqlite_time(request.now)
     try:
-        outcome = _apply(connection, request, batch)
+        outcome = _apply(connection, request, batch, now)
     except _Failed as failure:  # _apply has undone its own writes
         outcome = failure.outcome
         if outcome.body["code"] == "invalid_code":
             _record_failure(connection, request.throttle, request.now, batch)
     if claim is not None:
-        now = sqlite_time(request.now)
         body = msgspec.json.encode(outcome.body)
         batch.answers[(claim.scope, claim.key)] = (
             claim.scope,
@@ -234,8 +234,8 @@ def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemReques
     return outcome
 
 
-def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch) -> Outcome:
-    now = sqlite_time(request.now)
+def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch, now: str) -> Outcome:
+    """``now`` is ``request.now`` in the stored text form."""
     coupon = connection.execute(_REDEEM_COUPON, {"now": now, "digest": request.digest}).fetchone()
     if coupon is None:
         raise _Failed(*_diagnose(connection, request.digest, request.now))
