@@ -33,6 +33,7 @@ from tessera.analytics.sketch import pack, unpack
 from tessera.clock import Clock
 from tessera.db.base import sqlite_time
 from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.events.horizon import candidate_xid, oldest_running_here
 from tessera.events.models import Event
 
 log = structlog.get_logger("tessera.analytics")
@@ -54,22 +55,6 @@ ROLLED_UP: tuple[Target, ...] = (
 HOUR = "hour"
 _IN_LIST = 500  # campaign ids per IN list
 _HOUR_KEY = "%Y-%m-%dT%H:00Z"
-
-
-async def transaction_horizon(session: AsyncSession) -> tuple[int, int]:
-    """PostgreSQL's (oldest running, next) transaction ids; ids are assigned in commit order
-    on SQLite (one writer at a time), so it needs no horizon."""
-    if session.get_bind().dialect.name != "postgresql":
-        return 0, 0
-    row = (
-        await session.execute(
-            text(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-                "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 def _insert(session: AsyncSession, model: type[Any]) -> Any:
@@ -125,7 +110,7 @@ class Rollup:
         async with self._readers() as session:
             state = await session.get(AnalyticsState, STATE_ID)
             now = self._clock.now()
-            oldest_running, _ = await transaction_horizon(session)
+            oldest_running = await oldest_running_here(session)
             ready = state is not None and (
                 state.candidate_id > state.rolled_up_to
                 and oldest_running >= state.candidate_xid
@@ -179,13 +164,12 @@ class Rollup:
         highest = await session.scalar(select(func.max(Event.id)))
         if highest is None or highest <= rolled_up_to:
             return False
-        # Read after the newest id: every transaction that could still add an id up to it is
-        # older than this.
-        _, next_xid = await transaction_horizon(session)
+        # Taken after the newest id was read (see tessera.events.horizon).
+        xid = await candidate_xid(session)
         await session.execute(
             update(AnalyticsState)
             .where(AnalyticsState.id == STATE_ID)
-            .values(candidate_id=highest, candidate_xid=next_xid, candidate_at=self._clock.now())
+            .values(candidate_id=highest, candidate_xid=xid, candidate_at=self._clock.now())
         )
         return True
 

@@ -20,12 +20,12 @@ from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.analytics.rollup import transaction_horizon
 from tessera.campaigns.models import Campaign
 from tessera.clock import Clock
 from tessera.codes.keys import CodeKeys
 from tessera.db.base import UTCDateTime, sqlite_time
 from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.events.horizon import candidate_xid, oldest_running_here
 from tessera.events.models import Event
 from tessera.triggers.issuing import issue_triggered
 from tessera.triggers.models import EventCursor
@@ -91,9 +91,7 @@ class EventTriggers:
         async with self._readers() as session:
             state = await session.get(EventCursor, CURSOR)
             highest = await session.scalar(select(func.max(Event.id)))
-            # Read after the newest id: a transaction that could still add an id up to it is
-            # older than ``next_xid``.
-            oldest_running, next_xid = await transaction_horizon(session)
+            oldest_running = await oldest_running_here(session)
             if state is None or state.candidate_id <= state.position:
                 seen: list[_Seen] = []
                 campaigns: list[Campaign] = []
@@ -114,7 +112,7 @@ class EventTriggers:
                     "position": state.position,
                     "candidate": state.candidate_id,
                     "highest": highest,
-                    "xid": next_xid,
+                    "xid": 0,  # the choosing transaction's own id (see _write)
                     "at": now,
                 },
                 [],
@@ -145,6 +143,8 @@ class EventTriggers:
                 partial(_write_on_sqlite, first=str(first), values=values, activity=activity)
             )
         async with self._sessions.begin() as session:
+            if "xid" in values:  # a candidate, read before this transaction (tessera.events.horizon)
+                values = {**values, "xid": await candidate_xid(session)}
             if not _changed(await session.execute(first, values)):
                 return False
             if activity:
