@@ -36,4 +36,5 @@ echo "== ruff"
 echo "== mypy --strict (backend)"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -p no:cacheprovider --durations=25 "$@"
+# One worker per core (at most four: each holds its own PostgreSQL database and connections).
+.venv/bin/pytest -p no:cacheprovider -n auto --maxprocesses=4 --dist worksteal --durations=25 "$@"
