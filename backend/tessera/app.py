@@ -35,6 +35,7 @@ from tessera.members.controllers import MemberCardController, MemberLookupContro
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
+from tessera.redemptions import fast_path
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
 from tessera.settings import Settings
@@ -110,7 +111,25 @@ def _docs() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
+class TesseraApp(Litestar):
+    """Litestar, with ordinary redemptions answered before the framework's own request
+    handling (``tessera.redemptions.fast_path``); ``fast_redeem = False`` sends them through
+    the route like every other request (the tests compare the two)."""
+
+    fast_redeem = True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_redeem and scope["type"] == "http" and fast_path.takes(scope):
+            scope["app"] = scope["litestar_app"] = self
+            scope.setdefault("state", {})
+            handed_over = await fast_path.redeem(self, scope, receive, send)
+            if handed_over is None:
+                return
+            receive = handed_over
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
     """The application for ``settings``; ``clock`` lets tests move time."""
     clock = clock or SystemClock()
     configure_logging(settings.log_level, settings.log_json)
@@ -130,7 +149,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
                 await services.contest_codes.stop()
                 await ctx.bulk_codes.stop()
 
-    app = Litestar(
+    app = TesseraApp(
         route_handlers=[
             HealthController,
             AuthController,
@@ -170,6 +189,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         debug=False,
     )
     document_problems(app)
+    if bypassed := fast_path.bypassed_layers(app):
+        raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
     return app
 
 
@@ -181,7 +202,7 @@ def _freeze_what_startup_built(_app: Litestar) -> None:
     gc.freeze()
 
 
-def app_from_env() -> Litestar:
+def app_from_env() -> TesseraApp:
     """Factory for ASGI servers: ``uvicorn --factory tessera.app:app_from_env`` (one app per
     process, so freezing what its startup built is safe; tests build many apps in one process)."""
     app = create_app(Settings.from_env())

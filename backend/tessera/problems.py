@@ -187,6 +187,18 @@ def exception_handlers() -> ExceptionHandlersMap:
     return handlers
 
 
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The answer the map gives ``exc``, for a request answered outside the framework's own
+    exception handling (the redemption fast path)."""
+    handlers = exception_handlers()
+    for kind in type(exc).__mro__:
+        handler = handlers.get(kind)
+        if handler is not None:
+            answer: Response[dict[str, Any]] = handler(request, exc)
+            return answer
+    return _unexpected(request, exc)
+
+
 def problem_body(exc: Exception) -> dict[str, Any]:
     """The problem-details body the map gives ``exc``, for an answer whose status line has gone
     out already: a streamed answer that stops part-way ends with it as its last line."""
@@ -272,5 +284,6 @@ __all__ = [
     "exception_handlers",
     "problem",
     "problem_body",
+    "problem_response",
     "raises",
 ]

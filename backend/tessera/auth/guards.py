@@ -24,13 +24,17 @@ class RoleGuard:
     def __init__(self, permitted: set[Role]) -> None:
         self.permitted = permitted
 
-    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        authenticator = connection.app.state.ctx.authenticator
-        principal = await authenticator.principal_for(_authorization(connection))
+    def check(self, principal: Principal | None) -> Principal:
+        """``principal`` if it may pass; raises the refusal otherwise."""
         if principal is None:
             raise NotAuthenticated("A valid bearer token is required")
         if principal.role not in self.permitted:
             raise Forbidden(f"This endpoint is for: {', '.join(sorted(self.permitted))}")
+        return principal
+
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        authenticator = connection.app.state.ctx.authenticator
+        principal = self.check(await authenticator.principal_for(_authorization(connection)))
         connection.scope["state"][_PRINCIPAL] = principal
 
 

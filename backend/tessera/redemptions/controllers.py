@@ -9,6 +9,7 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow, current_principal
+from tessera.auth.principal import Principal
 from tessera.codes.payloads import InvalidCode
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import TooManyRequests
@@ -33,8 +34,29 @@ from tessera.services import Services
 CODE_ERRORS = (InvalidCode, AlreadyRedeemed, CouponExpired, NotYetValid, TooManyRequests)
 
 
+REDEEM_PATH = "/api/redemptions"
+
+
+async def redemption_answer(
+    services: Services, principal: Principal, data: RedeemInput, idempotency_key: str | None, body: bytes
+) -> StoredAnswer:
+    """The 201 of a redemption, or the domain error of its refusal; ``body`` is the request's
+    body as received, which an ``Idempotency-Key`` is bound to."""
+    claim = None
+    if idempotency_key is not None:
+        claim = IdempotencyClaim(
+            scope=f"redeem:{principal.subject}",
+            key=check_key(idempotency_key),
+            request_hash=request_hash("POST", REDEEM_PATH, body),
+        )
+    outcome = await services.redemptions.redeem(principal, data, claim)
+    if outcome.status != 201:
+        raise error_for(outcome.body)
+    return StoredAnswer(201, msgspec.json.encode(outcome.body), outcome.replayed)
+
+
 class RedemptionController(Controller):
-    path = "/api/redemptions"
+    path = REDEEM_PATH
     tags = ["redemptions"]
     guards = allow("staff")
 
@@ -63,21 +85,14 @@ class RedemptionController(Controller):
     ) -> Response[RedemptionView]:
         """Exactly once: one conditional write decides; unknown and forged codes get the same
         404; a retry with the same ``Idempotency-Key`` gets the first answer."""
-        # The hot path takes no injected dependencies: two of them make Litestar start a task
-        # group per request, a measurable share of a redemption's CPU (README, Performance).
+        # Ordinary redemptions are answered before they reach here (``fast_path``); this serves
+        # the rest, and documents the operation. It takes no injected dependencies: two of them
+        # make Litestar start a task group per request (README, Performance).
         services: Services = request.app.state.services
-        principal = current_principal(request)
-        claim = None
-        if idempotency_key is not None:
-            claim = IdempotencyClaim(
-                scope=f"redeem:{principal.subject}",
-                key=check_key(idempotency_key),
-                request_hash=request_hash("POST", "/api/redemptions", await request.body()),
-            )
-        outcome = await services.redemptions.redeem(principal, data, claim)
-        if outcome.status != 201:
-            raise error_for(outcome.body)
-        return stored_response(StoredAnswer(201, msgspec.json.encode(outcome.body), outcome.replayed))
+        answer = await redemption_answer(
+            services, current_principal(request), data, idempotency_key, await request.body()
+        )
+        return stored_response(answer)
 
     @post(
         "/{redemption_id:int}/void",
