@@ -74,20 +74,23 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     """Answer the request and return None, or return the ``receive`` to hand it over with
     (what was read of the body, then the connection's own)."""
     authorization = key = length = None
-    keys = 0
+    repeated = False
     for name, value in scope["headers"]:
         if name == b"authorization":
-            authorization = value.decode("latin-1")
+            if authorization is None:  # the first, as the guard reads it
+                authorization = value.decode("latin-1")
         elif name == b"idempotency-key":
-            key, keys = value.decode("latin-1"), keys + 1
+            repeated = repeated or key is not None
+            key = value.decode("latin-1")
         elif name == b"content-length":
+            repeated = repeated or length is not None
             length = value
     try:
         principal = _GUARD.check(await app.state.ctx.authenticator.principal_for(authorization))
     except Exception as refusal:  # a refusal, or the database unreachable: the problem map answers
         await _problem(scope, receive, send, refusal)
         return None
-    if keys > 1 or length is None or not length.isdigit() or int(length) > MAX_BODY:
+    if repeated or length is None or not length.isdigit() or int(length) > MAX_BODY:
         return receive
     body, received = await _read_body(receive, int(length))
     replay = _replaying(received, receive)
