@@ -12,6 +12,7 @@ import { fetchCard, renderCard } from "./member-card.js";
 import { isOpen, openApplePass, openGoogleSaveLink, renderWallet, tick } from "./wallet.js";
 
 const TOKEN = "tessera.customer.token";
+const ZONE_OFFERED = "tessera.customer.timezone-offered";
 const REFRESH_EVERY_MS = 60_000;
 const ANNOUNCEMENT_MS = 6_000;
 
@@ -147,7 +148,7 @@ async function refresh() {
     for (const id of wallet.qrCodes.keys()) if (!held.has(id)) wallet.qrCodes.delete(id);
     // Redraw only on a change: a redraw while someone shows the code at the till would flicker.
     const changed = missing.length > 0 || JSON.stringify(coupons) !== JSON.stringify(wallet.coupons);
-    wallet.profile = profile;
+    wallet.profile = await offerTimeZone(profile);
     wallet.coupons = coupons;
     wallet.card = card;
     showOffline(false);
@@ -169,6 +170,19 @@ async function refresh() {
     } else {
       announce(explain(error));
     }
+  }
+}
+
+/** The device's time zone, given once to a profile that has none: birthday coupons then come
+ * on the customer's own date. A zone the server does not know is not offered again. */
+async function offerTimeZone(profile) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (profile.timezone || !zone || localStorage.getItem(ZONE_OFFERED) === zone) return profile;
+  localStorage.setItem(ZONE_OFFERED, zone);
+  try {
+    return await api.patch("/api/me", { timezone: zone });
+  } catch {
+    return profile;
   }
 }
 

@@ -28,6 +28,7 @@ from tests.browser import (
     screenshot,
     service_worker_registration,
 )
+from tests.crash import poll
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, bearer
 
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def browser(tmp_path: Path, server: str) -> AsyncIterator[BrowserContext]:
-    async with chromium(tmp_path / "profile", locale="en-GB") as context:
+    async with chromium(tmp_path / "profile", locale="en-GB", timezone_id="Europe/Lisbon") as context:
         await context.grant_permissions(["notifications"], origin=server)
         yield context
 
@@ -100,6 +101,13 @@ async def test_register_hold_offline_and_redeem_the_card(
     assert me["email"] == "ada@example.com"
     assert me["consent"] == {"terms": True, "marketing": True, "push": False}
     assert me["locale"] == "en"
+
+    # The phone's time zone, for birthday coupons on the customer's own date.
+    async def zone_given() -> bool:
+        profile = (await live_api.client.get("/api/me", headers=headers)).json()
+        return bool(profile["timezone"] == "Europe/Lisbon")
+
+    await poll(zone_given, 10, "the phone's time zone in the profile")
 
     campaign = await live_api.campaign(name="Spring 20%", coupon_valid_days=7)
     assert (await live_api.publish(campaign["id"]))["issued"] == 1
