@@ -45,6 +45,20 @@ def test_pseudonyms_are_stable_and_per_contest(contest: int, customer: int) -> N
     assert alias != KEYS.alias(contest + 1, customer)
 
 
+@given(st.integers(1, 10**6), st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1))
+def test_two_participants_never_share_a_pseudonym(contest: int, one: int, other: int) -> None:
+    # A permutation of the customer ids (the same Feistel network as instant_rank, whose test
+    # below checks that it permutes), so unequal ids give unequal aliases: no collision to refuse.
+    assert (KEYS.alias(contest, one) == KEYS.alias(contest, other)) == (one == other)
+
+
+def test_pseudonyms_use_every_position_of_the_alphabet() -> None:
+    aliases = [KEYS.alias(7, customer).replace("-", "") for customer in range(1, 3_000)]
+    assert len(set(aliases)) == len(aliases)
+    for position in range(12):
+        assert {alias[position] for alias in aliases} == set(ALPHABET)
+
+
 @settings(max_examples=60)
 @given(st.integers(1, 2_000), st.integers(1, 10**6))
 def test_instant_ranks_permute_the_pool(pool: int, contest: int) -> None:

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import math
 
-from tessera.codes.formats import BYTE_TO_VALUE, VALUE_TO_CHAR, random_code_from_bytes
+from tessera.codes.formats import BASE, VALUE_TO_CHAR, random_code_from_bytes
 from tessera.codes.keys import CodeKeys
 
 ALIAS_LENGTH = 12
+_ALIAS_SIDE = BASE ** (ALIAS_LENGTH // 2)  # side**2 is every alias exactly
 _FEISTEL_ROUNDS = 4
 
 
@@ -32,10 +33,15 @@ class ContestKeys:
         return random_code_from_bytes(raw[: length - 1])
 
     def alias(self, contest_id: int, customer_id: int) -> str:
-        """The participant's public pseudonym in this contest, e.g. ``7KX3-9QAB-MNPQ`` (about 59
-        bits: another contest gives the same customer another one, and nobody can reverse it)."""
-        raw = hmac.digest(self._aliases, b"%d:%d" % (contest_id, customer_id), "sha256")
-        text = raw[:ALIAS_LENGTH].translate(BYTE_TO_VALUE).translate(VALUE_TO_CHAR).decode()
+        """The participant's public pseudonym in this contest, e.g. ``7KX3-9QAB-MNPQ``: a keyed
+        permutation of the customer id over the 31**12 (about 2**59) aliases, so two
+        participants never share one, another contest gives the same customer another one, and
+        nobody without the key can reverse it."""
+        value = _feistel(self._aliases, b"%d" % contest_id, customer_id, _ALIAS_SIDE)
+        digits = bytearray(ALIAS_LENGTH)
+        for position in range(ALIAS_LENGTH - 1, -1, -1):
+            value, digits[position] = divmod(value, BASE)
+        text = bytes(digits).translate(VALUE_TO_CHAR).decode()
         return "-".join(text[i : i + 4] for i in range(0, ALIAS_LENGTH, 4))
 
     def seed(self, contest_id: int, nonce: bytes) -> bytes:
@@ -60,12 +66,16 @@ class ContestKeys:
         side = math.isqrt(pool_size - 1) + 1
         value = serial
         while True:
-            left, right = divmod(value, side)
-            for round_number in range(_FEISTEL_ROUNDS):
-                mac = hmac.digest(
-                    self._winners, b"%d:%d:%d:%d" % (contest_id, pool_size, round_number, right), "sha256"
-                )
-                left, right = right, (left + int.from_bytes(mac[:8], "big")) % side
-            value = left * side + right
+            value = _feistel(self._winners, b"%d:%d" % (contest_id, pool_size), value, side)
             if value < pool_size:
                 return value
+
+
+def _feistel(key: bytes, tweak: bytes, value: int, side: int) -> int:
+    """A keyed permutation of ``0 .. side**2 - 1``: a balanced Feistel network on
+    ``Z_side x Z_side`` with modular addition, each round function an HMAC of ``tweak``."""
+    left, right = divmod(value, side)
+    for round_number in range(_FEISTEL_ROUNDS):
+        mac = hmac.digest(key, b"%s:%d:%d" % (tweak, round_number, right), "sha256")
+        left, right = right, (left + int.from_bytes(mac[:8], "big")) % side
+    return left * side + right
