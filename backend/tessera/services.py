@@ -54,7 +54,7 @@ class Services:
         contests = ContestService(contest_keys, ctx.settings.codes)
         return cls(
             campaigns=campaigns,
-            customers=CustomerService(campaigns),
+            customers=CustomerService(campaigns, ctx.settings.default_phone_region),
             coupons=CouponService(ctx.code_keys),
             redemptions=RedemptionService(ctx),
             stores=StoreService(ctx.passwords),
@@ -65,7 +65,12 @@ class Services:
             members=MemberCards(ctx, apple_passes, google_wallet),
             wallet_links=wallet_links,
             mail_merges=MailMerges(
-                ctx.sessions, ctx.clock, ctx.code_keys, wallet_links, ctx.settings.public_url
+                ctx.sessions,
+                ctx.clock,
+                ctx.code_keys,
+                wallet_links,
+                ctx.settings.public_url,
+                ctx.settings.default_phone_region,
             ),
             contests=contests,
             contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tessera.clock import time_zone
+from tessera.customers.phones import is_known_region
 from tessera.errors import ConfigurationError
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
@@ -187,6 +188,9 @@ class Settings:
     pwa_dir: Path = REPOSITORY / "pwa"
     # The time zone of customers who gave none (their birthday falls on its local date).
     default_timezone: str = "UTC"
+    # The country of phone numbers given without their country code (ISO 3166, e.g. "HU");
+    # unset, such numbers are refused.
+    default_phone_region: str | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
@@ -221,6 +225,7 @@ class Settings:
             log_json=_flag(get("LOG_JSON", "false")),
             pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
             default_timezone=get("DEFAULT_TIMEZONE", defaults.default_timezone),
+            default_phone_region=get("DEFAULT_PHONE_REGION", "").upper() or None,
             database=DatabaseSettings(
                 url=get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'tessera.db'}"),
                 pool_size=int(get("DATABASE_POOL_SIZE", str(defaults.database.pool_size))),
@@ -333,6 +338,8 @@ class Settings:
             raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
         if time_zone(self.default_timezone) is None:
             raise ConfigurationError("TESSERA_DEFAULT_TIMEZONE must be an IANA time zone such as Europe/Rome")
+        if self.default_phone_region is not None and not is_known_region(self.default_phone_region):
+            raise ConfigurationError("TESSERA_DEFAULT_PHONE_REGION must be a country code such as HU or IT")
         if self.worker.batch_size < 1 or self.worker.lease_seconds < 1:
             raise ConfigurationError(
                 "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"

@@ -15,6 +15,7 @@ from tessera.campaigns.services import CampaignService
 from tessera.clock import time_zone
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
+from tessera.customers.phones import normalized_phone
 from tessera.customers.schemas import (
     ConsentState,
     CustomerCreate,
@@ -67,8 +68,9 @@ def _checked_zone(name: str | None) -> str | None:
 
 
 class CustomerService:
-    def __init__(self, campaigns: CampaignService) -> None:
+    def __init__(self, campaigns: CampaignService, phone_region: str | None = None) -> None:
         self._campaigns = campaigns
+        self._phone_region = phone_region
 
     async def register(
         self, session: AsyncSession, data: CustomerCreate, now: datetime
@@ -80,18 +82,19 @@ class CustomerService:
             raise InvalidInput("An e-mail address or a phone number is required", field="email")
         zone = _checked_zone(data.timezone)
         email = data.email.strip().lower() if data.email else None
+        phone = normalized_phone(data.phone, self._phone_region) if data.phone else None
         conditions = []
         if email:
             conditions.append(Customer.email == email)
-        if data.phone:
-            conditions.append(Customer.phone == data.phone)
+        if phone:
+            conditions.append(Customer.phone == phone)
         duplicate = await session.scalar(select(Customer.id).where(or_(*conditions)))
         if duplicate is not None:
             raise CustomerExists("This e-mail address or phone number is already registered")
         token = new_token("customer")
         customer = Customer(
             email=email,
-            phone=data.phone,
+            phone=phone,
             name=data.name,
             birthday=data.birthday,
             birth_month_day=month_day(data.birthday) if data.birthday else None,

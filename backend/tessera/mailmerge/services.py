@@ -24,6 +24,7 @@ from tessera.clock import Clock
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.customers.models import Customer
+from tessera.customers.phones import e164
 from tessera.errors import InvalidInput, Unprocessable
 from tessera.mailmerge.recipients import Found, Held, check, issue_for, line_problem
 from tessera.mailmerge.schemas import (
@@ -78,7 +79,9 @@ class MailMerges:
         keys: CodeKeys,
         links: WalletLinks,
         public_url: str,
+        phone_region: str | None = None,
     ) -> None:
+        self._phone_region = phone_region
         self._sessions = sessions
         self._clock = clock
         self._keys = keys
@@ -140,7 +143,7 @@ class MailMerges:
     async def _chunk(self, plan: MergePlan, start: int, chunk: Sequence[Recipient], tally: Tally) -> bytes:
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            found = await _customers(session, chunk)
+            found = await _customers(session, chunk, self._phone_region)
             campaigns = {
                 campaign.id: campaign
                 for campaign in await session.scalars(
@@ -206,11 +209,15 @@ class MailMerges:
         return self._encoder.encode(line) + b"\n"
 
 
-async def _customers(session: AsyncSession, chunk: Sequence[Recipient]) -> list[Found | None]:
-    """Each recipient's customer (None: unknown or erased), found with one query for the chunk."""
+async def _customers(
+    session: AsyncSession, chunk: Sequence[Recipient], phone_region: str | None
+) -> list[Found | None]:
+    """Each recipient's customer (None: unknown or erased), found with one query for the chunk;
+    phone numbers in the form registration stores (E.164), whichever way the list wrote them."""
     ids = {r.customer_id for r in chunk if r.customer_id is not None}
     emails = {r.email.strip().lower() for r in chunk if r.email is not None}
-    phones = {r.phone for r in chunk if r.phone is not None}
+    stored_phone = {r.phone: e164(r.phone, phone_region) or r.phone for r in chunk if r.phone is not None}
+    phones = set(stored_phone.values())
     conditions = []
     if ids:
         conditions.append(Customer.id.in_(ids))
@@ -238,6 +245,6 @@ async def _customers(session: AsyncSession, chunk: Sequence[Recipient]) -> list[
         if r.customer_id is not None
         else by_email.get(r.email.strip().lower())
         if r.email is not None
-        else by_phone.get(r.phone or "")
+        else by_phone.get(stored_phone.get(r.phone or "", ""))
         for r in chunk
     ]

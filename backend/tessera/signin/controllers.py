@@ -13,7 +13,7 @@ from tessera.deps import Caller, Svc
 from tessera.errors import TooManyRequests
 from tessera.problems import raises
 from tessera.signin.schemas import CustomerLoginInput, CustomerToken, SignInCodeRequest, SignInCodeSent
-from tessera.signin.services import Contact, InvalidSignInCode
+from tessera.signin.services import InvalidSignInCode
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -36,7 +36,7 @@ class CustomerSignInController(Controller):
         """If a customer is registered with this e-mail address or phone number, a one-time code
         goes there (it replaces any earlier one). The answer is the same either way. Requests
         per contact and per client address are limited (429 with ``Retry-After``)."""
-        contact = Contact.of(data.email, data.phone)
+        contact = services.sign_in.contact(data.email, data.phone)
         await services.sign_in.request_code(contact, data.locale, _client(request))
         return SignInCodeSent(
             channel=contact.channel,
@@ -56,7 +56,7 @@ class CustomerSignInController(Controller):
         """The code → a new customer token for this device. A wrong, used or expired code gets
         one answer (401 ``invalid_sign_in_code``); after too many failures for this contact or
         from this client address, even the right code gets 429 until the window ends."""
-        contact = Contact.of(data.email, data.phone)
+        contact = services.sign_in.contact(data.email, data.phone)
         token, customer_id = await services.sign_in.login(contact, data.code, _client(request))
         return CustomerToken(token=token, customer_id=customer_id)
 

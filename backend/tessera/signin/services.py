@@ -21,6 +21,7 @@ from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.context import AppContext
 from tessera.customers.models import Customer
+from tessera.customers.phones import normalized_phone
 from tessera.db.base import JSONType, UTCDateTime
 from tessera.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from tessera.events.log import record
@@ -47,12 +48,13 @@ class Contact:
     value: str
 
     @classmethod
-    def of(cls, email: str | None, phone: str | None) -> Contact:
+    def of(cls, email: str | None, phone: str | None, phone_region: str | None = None) -> Contact:
+        """The contact as registration stored it (a phone number in E.164)."""
         if (email is None) == (phone is None):
             raise InvalidInput("Give either an e-mail address or a phone number", field="email")
         if email is not None:
             return cls("email", email.strip().lower())
-        return cls("sms", str(phone))
+        return cls("sms", normalized_phone(str(phone), phone_region))
 
     def owner(self) -> Select[int]:
         """The id of the customer (not erased) this contact belongs to, if any."""
@@ -69,6 +71,9 @@ class SignIn:
         self._ctx = ctx
         self._settings = ctx.settings.sign_in
         self.keys = SignInKeys(ctx.settings.security.code_secret)
+
+    def contact(self, email: str | None, phone: str | None) -> Contact:
+        return Contact.of(email, phone, self._ctx.settings.default_phone_region)
 
     def code_request_rule(self, contact: Contact, client: str) -> ThrottleRule:
         """Code requests per contact (nobody floods a person's inbox) and per client address;
