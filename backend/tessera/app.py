@@ -119,7 +119,7 @@ class TesseraApp(Litestar):
     fast_redeem = True
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.fast_redeem and scope["type"] == "http" and fast_path.takes(scope):
+        if self.fast_redeem and fast_path.takes(scope):
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
             handed_over = await fast_path.redeem(self, scope, receive, send)

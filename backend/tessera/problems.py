@@ -7,6 +7,7 @@ ones its guards, parameters and body imply, plus the domain errors it names with
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 
@@ -187,16 +188,19 @@ def exception_handlers() -> ExceptionHandlersMap:
     return handlers
 
 
+@cache
+def _handlers() -> ExceptionHandlersMap:
+    return exception_handlers()
+
+
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """The answer the map gives ``exc``, for a request answered outside the framework's own
-    exception handling (the redemption fast path)."""
-    handlers = exception_handlers()
-    for kind in type(exc).__mro__:
-        handler = handlers.get(kind)
-        if handler is not None:
-            answer: Response[dict[str, Any]] = handler(request, exc)
-            return answer
-    return _unexpected(request, exc)
+    exception handling (the redemption fast path). ``Exception`` is in the map, so some class
+    of ``exc``'s MRO always is."""
+    handlers = _handlers()
+    handler = next(handlers[kind] for kind in type(exc).__mro__ if kind in handlers)
+    answer: Response[dict[str, Any]] = handler(request, exc)
+    return answer
 
 
 def problem_body(exc: Exception) -> dict[str, Any]:

@@ -44,7 +44,8 @@ _REPLAYED = (b"idempotent-replayed", b"true")
 
 
 def takes(scope: dict[str, Any]) -> bool:
-    return bool(scope["path"] == REDEEM_PATH and scope["method"] == "POST" and scope["type"] == "http")
+    """Whether ``scope`` (any ASGI scope, lifespan included) is a request for this path."""
+    return bool(scope["type"] == "http" and scope["path"] == REDEEM_PATH and scope["method"] == "POST")
 
 
 def bypassed_layers(app: Litestar) -> list[str]:

@@ -112,10 +112,11 @@ class EventTriggers:
                     "position": state.position,
                     "candidate": state.candidate_id,
                     "highest": highest,
-                    "xid": 0,  # the choosing transaction's own id (see _write)
+                    "xid": 0,  # on PostgreSQL the choosing transaction's own id (see _write)
                     "at": now,
                 },
                 [],
+                notes_candidate=True,
             )
             return 0, chosen
         if oldest_running < state.candidate_xid or now - state.candidate_at < self._settle:
@@ -135,15 +136,24 @@ class EventTriggers:
             return 0, False
         return high - low, high < state.candidate_id
 
-    async def _write(self, first: TextClause, values: dict[str, Any], activity: list[dict[str, Any]]) -> bool:
+    async def _write(
+        self,
+        first: TextClause,
+        values: dict[str, Any],
+        activity: list[dict[str, Any]],
+        *,
+        notes_candidate: bool = False,
+    ) -> bool:
         """``first`` (a conditional update of the cursor) and, if it changed the cursor, the
-        activity notes, in one transaction; whether ``first`` changed it."""
+        activity notes, in one transaction; whether ``first`` changed it. ``notes_candidate``:
+        ``first`` notes a candidate read before this transaction, with its ``xid``
+        (``tessera.events.horizon``)."""
         if self._sqlite_writer is not None:
             return await self._sqlite_writer.run(
                 partial(_write_on_sqlite, first=str(first), values=values, activity=activity)
             )
         async with self._sessions.begin() as session:
-            if "xid" in values:  # a candidate, read before this transaction (tessera.events.horizon)
+            if notes_candidate:
                 values = {**values, "xid": await candidate_xid(session)}
             if not _changed(await session.execute(first, values)):
                 return False
