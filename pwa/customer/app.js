@@ -174,14 +174,15 @@ async function refresh() {
 }
 
 /** The device's time zone, given once to a profile that has none: birthday coupons then come
- * on the customer's own date. A zone the server does not know is not offered again. */
+ * on the customer's own date. A zone the server refused is not offered again; one that could
+ * not be sent (offline) is offered at the next refresh. */
 async function offerTimeZone(profile) {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (profile.timezone || !zone || localStorage.getItem(ZONE_OFFERED) === zone) return profile;
-  localStorage.setItem(ZONE_OFFERED, zone);
   try {
     return await api.patch("/api/me", { timezone: zone });
-  } catch {
+  } catch (error) {
+    if (error instanceof ApiError) localStorage.setItem(ZONE_OFFERED, zone);
     return profile;
   }
 }
