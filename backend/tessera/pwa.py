@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Request, Response, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Redirect
+from litestar.response.file import ASGIFileResponse
 from litestar.static_files import create_static_files_router
 
 # Everything from our own origin; QR codes and wallet passes are shown from data:/blob: URLs, and
@@ -36,8 +37,17 @@ mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("text/javascript", ".js")
 
 
+# Litestar streams a file larger than its chunk size from an async generator that nobody closes
+# when the client goes away mid-download, which leaves the file open until garbage collection.
+# Every file of the apps is far smaller than this, so each is read and sent whole, inside `with`.
+WHOLE_FILE_BYTES = 16 * 1024 * 1024
+
+
 async def _secure(response: Response[object]) -> Response[object]:
+    """Static file routes hand this their ``ASGIFileResponse``; redirects a ``Response``."""
     response.headers.update(SECURITY_HEADERS)
+    if isinstance(response, ASGIFileResponse):
+        response.chunk_size = max(response.chunk_size, WHOLE_FILE_BYTES)
     return response
 
 
