@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
+import sys
+from typing import Any
 
 from tessera.codes.formats import is_valid_random
+from tests.asgi import call_app
 from tests.support import Api, problem
 
 
@@ -80,3 +84,38 @@ async def test_bulk_codes_limits_and_ean(api: Api) -> None:
     assert all(len(c) == 13 and c.startswith("99") for c in codes)
     staff = await api.staff()
     assert (await api.redeem(staff, codes[0])).json()["medium"] == "print"
+
+
+async def test_an_export_left_part_way_gives_its_connection_back(api: Api) -> None:
+    campaign = await api.campaign(limits={"per_customer": None})
+    marketer = await api.marketer()
+    response = await api.client.post(
+        f"/api/campaigns/{campaign['id']}/codes", json={"count": 5_000}, headers=marketer
+    )
+    batch = response.json()
+    await _wait_done(api, batch["progress_url"])
+    app: Any = api.client.app
+    pool = app.state.ctx.readers.kw["bind"].pool
+
+    async def leave() -> list[dict[str, Any]]:
+        return await call_app(
+            app,
+            "GET",
+            f"/api/campaigns/{campaign['id']}/codes",
+            headers=[(b"authorization", marketer["Authorization"].encode())],
+            leave_after_bodies=1,
+        )
+
+    unraisable: list[Any] = []
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        sent = api.client.blocking_portal.call(leave)  # type: ignore[attr-defined]
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous_hook
+    assert sent[0]["status"] == 200
+    bodies = [message for message in sent if message["type"] == "http.response.body"]
+    assert len(bodies) < 5, "the export went on after the client left"
+    assert pool.checkedout() == 0
+    assert [hook.exc_value for hook in unraisable] == []

@@ -4,15 +4,23 @@ it standing."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
 
 from tessera.coupons.models import Coupon
 from tessera.mailmerge.services import CHUNK
-from tests.support import Api
+from tests.asgi import call_app
+from tests.support import Api, Headers
 from tests.test_mail_merge import lines_of, merge, merge_body, seed_customers, spring
+
+
+def merging(marketer: Headers, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"authorization", marketer["Authorization"].encode()),
+        (b"content-type", b"application/json"),
+        *extra,
+    ]
 
 
 async def test_each_chunk_is_sent_once_it_is_issued(api: Api) -> None:
@@ -23,52 +31,21 @@ async def test_each_chunk_is_sent_once_it_is_issued(api: Api) -> None:
     app: Any = api.client.app
     sent: list[tuple[int, int]] = []  # (lines in a body message, e-mail coupons at that moment)
 
+    async def count_coupons(message: dict[str, Any]) -> None:
+        """Every body message counts the coupons issued when it leaves."""
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+        if message["type"] == "http.response.body" and message.get("body"):
+            async with app.state.ctx.readers() as session:
+                count = await session.scalar(
+                    select(func.count()).select_from(Coupon).where(Coupon.channel == "email")
+                )
+            sent.append((message["body"].count(b"\n"), int(count or 0)))
+
     async def run() -> None:
-        """One request straight into the app (the test client would buffer the answer); every
-        body message counts the coupons issued when it leaves."""
-        received = False
-        complete = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            nonlocal received
-            if not received:
-                received = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await complete.wait()  # the client stays until the answer is whole
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                assert message["status"] == 200
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                complete.set()
-            if message["type"] == "http.response.body" and message.get("body"):
-                async with app.state.ctx.readers() as session:
-                    count = await session.scalar(
-                        select(func.count()).select_from(Coupon).where(Coupon.channel == "email")
-                    )
-                sent.append((message["body"].count(b"\n"), int(count or 0)))
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/api/mail-merges",
-            "raw_path": b"/api/mail-merges",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [
-                (b"authorization", marketer["Authorization"].encode()),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-            "state": {},
-        }
-        await app(scope, receive, send)
+        await call_app(
+            app, "POST", "/api/mail-merges", headers=merging(marketer), body=body, on_send=count_coupons
+        )
 
     api.client.blocking_portal.call(run)  # type: ignore[attr-defined]
     assert sent == [
@@ -105,3 +82,37 @@ async def test_work_that_stops_part_way_ends_with_an_error_line(api: Api) -> Non
     assert again.text.splitlines()[:CHUNK] == first.text.splitlines()[:CHUNK]
     assert again.text.splitlines()[-1] == first.text.splitlines()[-1]
     assert (await api.sql("SELECT count(*) FROM idempotency_keys"))[0][0] == 0
+
+
+async def test_a_client_that_leaves_part_way_lets_its_key_go(api: Api) -> None:
+    """A dropped connection ends the work; the reservation is released at once (not left to run
+    out), so the retry runs now and hands out the codes the first chunk already issued."""
+    await spring(api)
+    customers = await seed_customers(api, 2 * CHUNK + 500)
+    recipients = [{"customer_id": customer_id} for customer_id in customers]
+    marketer = await api.marketer()
+    app: Any = api.client.app
+
+    async def leave() -> list[dict[str, Any]]:
+        return await call_app(
+            app,
+            "POST",
+            "/api/mail-merges",
+            headers=merging(marketer, (b"idempotency-key", b"leaves")),
+            body=merge_body(recipients),
+            leave_after_bodies=1,
+        )
+
+    sent = api.client.blocking_portal.call(leave)  # type: ignore[attr-defined]
+    bodies = [message["body"] for message in sent if message["type"] == "http.response.body"]
+    first_chunk = b"".join(bodies).decode().splitlines()
+    assert len(first_chunk) <= 2 * CHUNK, "the work went on after the client left"
+    assert await api.sql("SELECT key FROM idempotency_keys") == []
+
+    again = await merge(api, recipients, key="leaves")
+    assert "Idempotent-Replayed" not in again.headers
+    lines = again.text.splitlines()
+    assert len(lines) == len(recipients) + 1
+    assert lines[:CHUNK] == first_chunk[:CHUNK]
+    issued = await api.sql("SELECT count(*) FROM coupons WHERE channel = 'email'")
+    assert issued[0][0] == len(recipients)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Annotated, Any
 
+import anyio
 from litestar import HttpMethod, Request, Response
+from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
@@ -82,24 +85,54 @@ __all__ = ["problem"]
 CSV_CHUNK_ROWS = 1000
 
 
-def csv_download(header: Sequence[str], rows: AsyncIterable[Sequence[Any]], filename: str) -> Stream:
-    """A CSV streamed a thousand rows at a time: a million rows never sit in memory."""
+class _UncancelledSteps:
+    """Each step of ``body`` runs to its next ``yield`` shielded from cancellation: a client
+    that leaves stops the stream between steps, never inside one (a transaction cancelled
+    part-way cannot roll back or return its connection, as its clean-up is cancelled too)."""
 
-    async def lines() -> AsyncIterable[str]:
+    def __init__(self, body: AsyncGenerator[Any, None]) -> None:
+        self._body = body
+
+    def __aiter__(self) -> _UncancelledSteps:
+        return self
+
+    async def __anext__(self) -> Any:
+        with anyio.CancelScope(shield=True):
+            return await self._body.__anext__()
+
+
+def closing_stream(body: AsyncGenerator[Any, None], **response: Any) -> Stream:
+    """A streamed answer whose generator is closed as soon as the answer ends, whole or not.
+    When the client leaves part-way, Litestar cancels the sending task and would leave the
+    generator suspended until garbage collection, holding what it holds (a cursor, a key's
+    reservation) until then. Its steps should be bounded (a page of rows, a chunk of work)."""
+
+    async def close() -> None:  # not ``body.aclose`` itself: Litestar would run it in a thread
+        await body.aclose()
+
+    return Stream(_UncancelledSteps(body), background=BackgroundTask(close), **response)
+
+
+def csv_download(header: Sequence[str], rows: AsyncGenerator[Sequence[Any], None], filename: str) -> Stream:
+    """A CSV streamed a thousand rows at a time: a million rows never sit in memory. ``rows`` is
+    closed with the answer (it may hold a cursor open)."""
+
+    async def lines() -> AsyncGenerator[str, None]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
         count = 0
-        async for row in rows:
-            writer.writerow(row)
-            count += 1
-            if count % CSV_CHUNK_ROWS == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        async with aclosing(rows):
+            async for row in rows:
+                writer.writerow(row)
+                count += 1
+                if count % CSV_CHUNK_ROWS == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
-    return Stream(
+    return closing_stream(
         lines(),
         media_type="text/csv",  # Litestar adds "; charset=utf-8" to every text/* type
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,7 +72,7 @@ def _named(rows: Sequence[ChannelRow], names: dict[int, str]) -> list[NamedRow]:
     return [NamedRow(**msgspec.structs.asdict(row), name=names.get(int(row.key), "")) for row in rows]
 
 
-async def _rows_of(rows: Sequence[ChannelRow]) -> AsyncIterator[list[Any]]:
+async def _rows_of(rows: Sequence[ChannelRow]) -> AsyncGenerator[list[Any], None]:
     for row in rows:
         yield [row.key, *(getattr(row, field) for field in ROW_FIELDS)]
 

@@ -4,7 +4,7 @@ them, figures of a time window (or of one customer) from the events themselves."
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -178,7 +178,7 @@ EXPORT_BATCH = 2000
 
 async def redemption_rows(
     readers: async_sessionmaker[AsyncSession], window: Window
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     """Every redemption and void event in event order, fetched a batch at a time."""
     query = (
         select(

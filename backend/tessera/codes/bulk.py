@@ -9,7 +9,7 @@ see ``ChunkWriter.claim``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
@@ -161,7 +161,7 @@ class BulkCodes:
             raise BatchNotFound
         return batch
 
-    async def export_rows(self, campaign: Campaign, batch_id: int | None) -> AsyncIterator[list[str]]:
+    async def export_rows(self, campaign: Campaign, batch_id: int | None) -> AsyncGenerator[list[str], None]:
         """Unassigned codes of a campaign in serial order, a page at a time (flat memory)."""
         after = -1
         while True:

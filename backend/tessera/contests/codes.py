@@ -8,7 +8,7 @@ printer derives every code from its serial again, without reading the codes tabl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import structlog
@@ -155,7 +155,7 @@ class ContestCodes:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def export_rows(self, contest: Contest, batch_id: int | None) -> AsyncIterator[list[str]]:
+    async def export_rows(self, contest: Contest, batch_id: int | None) -> AsyncGenerator[list[str], None]:
         """Every generated code of the contest (or of one batch) in serial order. An instant
         win's rows say nothing of which codes win."""
         async with self._readers() as session:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import msgspec
@@ -14,7 +15,7 @@ from litestar.response import Stream
 
 from tessera.auth.guards import allow
 from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY
+from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, closing_stream
 from tessera.idempotency.service import request_hash
 from tessera.mailmerge.schemas import MailMergeCreate, MergeLine
 from tessera.mailmerge.services import MergePlan, Tally, UnknownCampaign
@@ -83,24 +84,31 @@ class MailMergeController(Controller):
                 reserved = idempotency_key
             else:
                 headers["Idempotent-Replayed"] = "true"
-        return Stream(self._answer(ctx, services, plan, scope, reserved), media_type=NDJSON, headers=headers)
+        answer = self._answer(ctx, services, plan, scope, reserved)
+        return closing_stream(answer, media_type=NDJSON, headers=headers)
 
     @staticmethod
     async def _answer(
         ctx: Ctx, services: Svc, plan: MergePlan, scope: str, key: str | None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The lines; a reserved key is completed when the answer is whole, released otherwise
         (a stopped stream, a dropped client), so a retry runs at once."""
         tally = Tally()
         try:
-            async for lines in services.mail_merges.lines(plan, tally):
-                yield lines
+            async with aclosing(services.mail_merges.lines(plan, tally)) as answer:
+                async for lines in answer:
+                    yield lines
         finally:
-            if key is not None:
-                try:
-                    if tally.end is not None:
-                        await ctx.idempotency.complete(scope, key, 200, msgspec.json.encode(tally.end))
-                    else:
-                        await ctx.idempotency.release(scope, key)
-                except Exception as error:  # the key's reservation runs out by itself
-                    log.warning("idempotency_key_not_updated", error=type(error).__name__)
+            await MailMergeController._settle(ctx, scope, key, tally)
+
+    @staticmethod
+    async def _settle(ctx: Ctx, scope: str, key: str | None, tally: Tally) -> None:
+        if key is None:
+            return
+        try:
+            if tally.end is not None:
+                await ctx.idempotency.complete(scope, key, 200, msgspec.json.encode(tally.end))
+            else:
+                await ctx.idempotency.release(scope, key)
+        except Exception as error:  # the key's reservation runs out by itself
+            log.warning("idempotency_key_not_updated", error=type(error).__name__)

@@ -11,7 +11,7 @@ codes, links and lines.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -121,7 +121,7 @@ class MailMerges:
             recipients=data.recipients,
         )
 
-    async def lines(self, plan: MergePlan, tally: Tally) -> AsyncIterator[bytes]:
+    async def lines(self, plan: MergePlan, tally: Tally) -> AsyncGenerator[bytes, None]:
         """The answer, a chunk of lines at a time; its last line says how it ended."""
         done = 0
         try:
