@@ -276,6 +276,14 @@ function formProblem(form, body) {
   return null;
 }
 
+/** The contact field the server refused (it reads a phone number more strictly than the form). */
+function refusedField(form, failure) {
+  if (!(failure instanceof ApiError) || failure.code !== "invalid_input") return null;
+  if (failure.problem.field === "phone") return [ui.t("form.bad_phone"), form.phone];
+  if (failure.problem.field === "email") return [ui.t("form.bad_email"), form.email];
+  return null;
+}
+
 async function register(event) {
   event.preventDefault();
   const form = event.currentTarget;
@@ -301,8 +309,14 @@ async function register(event) {
     await showWallet();
     $("wallet-title").focus();
   } catch (failure) {
-    error.textContent =
-      failure instanceof ApiError && failure.status === 409 ? ui.t("error.duplicate") : explain(failure);
+    const refused = refusedField(form, failure);
+    if (refused) {
+      error.textContent = refused[0];
+      refused[1].focus();
+    } else {
+      error.textContent =
+        failure instanceof ApiError && failure.status === 409 ? ui.t("error.duplicate") : explain(failure);
+    }
   } finally {
     submit.disabled = false;
     submit.textContent = ui.t("form.submit");

@@ -31,7 +31,7 @@ export const STRINGS = {
     "form.need_contact": "Please give an e-mail address or a phone number.",
     "form.need_terms": "Please accept the terms of use to register.",
     "form.bad_email": "This e-mail address does not look right.",
-    "form.bad_phone": "Please write the phone number with digits only, e.g. +39 312 345 6789.",
+    "form.bad_phone": "Please write the phone number with its country code, e.g. +39 312 345 6789.",
     "signin.returning": "Registered already, on another phone or before clearing this browser? Your coupons are still yours.",
     "signin.open": "Sign in with your e-mail or phone",
     "signin.title": "Sign in",
@@ -153,7 +153,7 @@ export const STRINGS = {
     "form.need_contact": "Indica un indirizzo e-mail o un numero di telefono.",
     "form.need_terms": "Per registrarti accetta le condizioni d'uso.",
     "form.bad_email": "Questo indirizzo e-mail non sembra corretto.",
-    "form.bad_phone": "Scrivi il numero di telefono solo con cifre, ad es. +39 312 345 6789.",
+    "form.bad_phone": "Scrivi il numero di telefono con il prefisso internazionale, ad es. +39 312 345 6789.",
     "signin.returning":
       "Sei già registrato, su un altro telefono o prima di cancellare i dati del browser? I tuoi coupon sono ancora tuoi.",
     "signin.open": "Accedi con la tua e-mail o il telefono",

@@ -260,6 +260,24 @@ async def test_keyboard_only_registration(browser: BrowserContext, server: str) 
     await expect(page.get_by_role("heading", name="My coupons")).to_be_focused()
 
 
+async def test_a_phone_number_without_its_country_code_is_asked_for_again(
+    browser: BrowserContext, server: str
+) -> None:
+    """The form takes any digits; the server (with no default region) cannot read a number
+    without its country code, and the form says so at the phone field."""
+    page = await open_app(browser, server)
+    await page.get_by_role("textbox", name="Phone").fill("06 30 123 4567")
+    await page.get_by_label("I accept the terms of use").check()
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.locator("#form-error")).to_have_text(
+        "Please write the phone number with its country code, e.g. +39 312 345 6789."
+    )
+    await expect(page.get_by_role("textbox", name="Phone")).to_be_focused()
+    await page.get_by_role("textbox", name="Phone").fill("+36 30 123 4567")
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.get_by_role("heading", name="My coupons")).to_be_visible()
+
+
 def stub_push_manager(subscription: dict[str, Any]) -> str:
     """An init script standing in for the browser's push service (which would be Google's):
     subscribe() answers a subscription whose endpoint is the local fake push service."""
