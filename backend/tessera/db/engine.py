@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -20,11 +21,30 @@ SQLITE_PRAGMAS = (
 )
 
 
+# SQLite answers a connection that opens while the last other one is cleaning up the WAL (or
+# while a crashed one's WAL is recovered) with SQLITE_BUSY at once, without its busy handler.
+OPENING_PATIENCE_SECONDS = 10.0
+OPENING_RETRY_SECONDS = 0.01
+
+
 def configure_sqlite_connection(connection: sqlite3.Connection) -> None:
     cursor = connection.cursor()
+    deadline = time.monotonic() + OPENING_PATIENCE_SECONDS
     for pragma in SQLITE_PRAGMAS:
-        cursor.execute(pragma)
+        while True:
+            try:
+                cursor.execute(pragma)
+                break
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(OPENING_RETRY_SECONDS)
     cursor.close()
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)  # the extended code: SQLITE_BUSY_RECOVERY, …
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def create_engine(settings: DatabaseSettings, *, read_only: bool = False) -> AsyncEngine:
