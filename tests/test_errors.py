@@ -165,3 +165,46 @@ async def test_numbers_and_times_beyond_what_is_stored_are_invalid_input(api: Ap
         params={"passesUpdatedSince": "9" * 20},
     )
     assert beyond_year_9999.status_code == 204
+
+
+async def test_json_nested_past_the_decoders_limit_is_invalid_input(api: Api) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    nested_field = b'{"email": "deep@example.com", "attributes": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    staff = await api.staff()
+    for route, body, headers in [
+        ("/api/customers", deep, {}),
+        ("/api/customers", nested_field, {}),
+        ("/api/auth/staff/login", deep, {}),
+        ("/api/redemptions", deep, staff),
+        ("/api/campaigns", deep, await api.marketer()),
+    ]:
+        response = await api.client.post(
+            route, content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        problem(response, 400, "invalid_input")
+    assert (await api.sql("SELECT count(*) FROM customers"))[0][0] == 0
+
+
+async def test_text_holding_u0000_is_refused_on_every_store(api: Api) -> None:
+    """PostgreSQL cannot store U+0000 in text (SQLite can): both refuse it alike, before any
+    query. A backslash written out before "u0000" is ordinary text."""
+    consent = {"terms": True, "marketing": True}
+    for name in ["Ann\u0000", "\u0000", "a\\\u0000"]:
+        body = json.dumps({"email": "nul@example.com", "name": name, "consent": consent}).encode()
+        response = await api.client.post(
+            "/api/customers", content=body, headers={"Content-Type": "application/json"}
+        )
+        problem(response, 400, "invalid_input")
+    assert (await api.sql("SELECT count(*) FROM customers"))[0][0] == 0
+    staff = await api.staff()
+    nul_code = await api.client.post("/api/redemptions", json={"code": "AB\u0000CD"}, headers=staff)
+    problem(nul_code, 404, "invalid_code")  # like any other malformed code
+
+    literal = json.dumps({"email": "nul@example.com", "name": "C:\\u0000", "consent": consent}).encode()
+    assert b"\\\\u0000" in literal
+    created = await api.client.post(
+        "/api/customers", content=literal, headers={"Content-Type": "application/json"}
+    )
+    assert created.status_code == 201, created.text
+    me = await api.client.get("/api/me", headers={"Authorization": f"Bearer {created.json()['token']}"})
+    assert me.json()["name"] == "C:\\u0000"

@@ -238,14 +238,12 @@ async def test_unknown_forged_malformed_and_erased_cards_get_one_answer(api: Api
         "TSM1:P",
         "",
         "x" * 128,
+        "x" * 5000,
         code[:-1],
     ]
     bodies = []
     for text in presented:
         answer = await api.client.post(LOOKUP, json={"code": text}, headers=staff)
-        if not text:
-            problem(answer, 400, "invalid_input")  # an empty code is not even a request
-            continue
         bodies.append(without_instance(problem(answer, 404, "invalid_member_code")))
     assert all(body == bodies[0] for body in bodies)
     # The erased member's lookups were audited before the erasure, never after.

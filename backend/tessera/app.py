@@ -29,6 +29,7 @@ from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
+from tessera.http import TesseraRequest
 from tessera.logs import configure_logging
 from tessera.mailmerge.controllers import MailMergeController
 from tessera.members.controllers import MemberCardController, MemberLookupController
@@ -186,6 +187,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
         lifespan=[lifespan],
         openapi_config=_docs(),
         request_max_body_size=MAX_REQUEST_BODY,
+        request_class=TesseraRequest,
         debug=False,
     )
     document_problems(app)

@@ -12,6 +12,12 @@ ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, msgspec.Meta(max_length=4000)]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 AttributeValue = str | int | float | bool
+# Not bounded here: an empty, overlong or otherwise malformed code gets the same answer as an
+# unknown one (404), which the code parser gives without a lookup.
+PresentedText = Annotated[
+    str,
+    msgspec.Meta(description="What the scanner read (any barcode payload Tessera printed) or staff typed"),
+]
 Channel = Annotated[str, msgspec.Meta(pattern=r"^(pwa|push|email|sms|print|api)$")]
 CHANNELS = ("pwa", "push", "email", "sms", "print", "api")
 MAX_PAGE = 200

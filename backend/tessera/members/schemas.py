@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
 from tessera.campaigns.schemas import CampaignSummary, Discount
-
-PresentedText = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+from tessera.schemas import PresentedText
 
 
 class MemberCardView(msgspec.Struct):

@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tessera.campaigns.schemas import CampaignSummary, Discount
-
-PresentedText = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+from tessera.schemas import PresentedText
 
 
 class RedeemInput(msgspec.Struct, forbid_unknown_fields=True):

@@ -204,7 +204,7 @@ def _length_value(*chunks: str) -> bytes:
 def _decode(data: bytes, kind: type[_T], what: str) -> _T:
     try:
         return msgspec.json.decode(data, type=kind)
-    except msgspec.DecodeError as error:  # ValidationError is a DecodeError
+    except (msgspec.DecodeError, RecursionError) as error:  # ValidationError is a DecodeError
         raise InvalidCallback(f"{what} is not valid: {error}") from error
 
 
