@@ -113,14 +113,14 @@ async def _create_campaign(url: str, secret: str) -> int:
     from tessera.codes.keys import CodeKeys
     from tessera.db.engine import create_engine, session_factory
     from tessera.db.migrate import upgrade
-    from tessera.settings import CodeSettings, DatabaseSettings
+    from tessera.settings import CodeSettings, DatabaseSettings, Settings
 
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(DatabaseSettings(url=url))
     try:
         now = datetime.now(UTC)
         async with session_factory(engine).begin() as session:
-            campaign = await CampaignService(CodeKeys(secret), CodeSettings()).create(
+            campaign = await CampaignService(CodeKeys(secret), CodeSettings(), Settings().currency).create(
                 session,
                 CampaignCreate(
                     name="Bench",
@@ -147,7 +147,7 @@ async def run_real(kind: str, where: str, count: int, secret: str) -> dict[str, 
     from tessera.db.engine import create_engine, session_factory
     from tessera.db.sqlite_worker import SqliteWorker
     from tessera.redemptions.ledger_postgres import create_pool
-    from tessera.settings import CodeSettings, DatabaseSettings
+    from tessera.settings import CodeSettings, DatabaseSettings, Settings
 
     url = (
         f"sqlite+aiosqlite:///{where}"
@@ -159,7 +159,7 @@ async def run_real(kind: str, where: str, count: int, secret: str) -> dict[str, 
     engine = create_engine(settings)
     sessions = session_factory(engine)
     keys = CodeKeys(secret)
-    campaigns = CampaignService(keys, CodeSettings())
+    campaigns = CampaignService(keys, CodeSettings(), Settings().currency)
     close: Callable[[], Any]
     writer: ChunkWriter
     if kind == "sqlite":

@@ -123,7 +123,9 @@ async def seed(settings: Settings, count: int, endpoint: str, keys: dict[str, st
                     for n in range(count)
                 ],
             )
-            campaigns = CampaignService(CodeKeys(settings.security.code_secret), settings.codes)
+            campaigns = CampaignService(
+                CodeKeys(settings.security.code_secret), settings.codes, settings.currency
+            )
             campaign = await campaigns.create(
                 session,
                 CampaignCreate(

@@ -90,6 +90,7 @@ async def _channels(api: Api, **params: Any) -> dict[str, dict[str, Any]]:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["by"] == params.get("by", "channel")
+    assert body["currency"] == "EUR"  # the installation's: every row's money
     return {row.pop("key"): row for row in body["rows"]}
 
 
@@ -134,9 +135,10 @@ async def _history(api: Api) -> History:
     a = await api.campaign(name="Spring", segment={"tags_any": ["vip"]}, limits={"per_customer": None})
     b = await api.campaign(
         name="Coffee",
-        discount={"kind": "amount", "value": 500, "currency": "EUR"},
+        discount={"kind": "amount", "value": 500},  # in the installation's currency
         segment={"tags_any": ["vip"]},
     )
+    assert b["discount"] == {"kind": "amount", "value": 500, "currency": "EUR"}
     await api.publish(a["id"])
     emailed = await api.client.post(
         f"/api/campaigns/{a['id']}/coupons",
@@ -276,7 +278,7 @@ async def test_analytics_are_for_marketers_and_check_their_window(api: Api) -> N
         answer = await api.client.get("/api/analytics/channels", params=params, headers=marketer)
         problem(answer, 400, "invalid_input")
     empty = await api.client.get("/api/analytics/channels", params={"campaign_id": 12345}, headers=marketer)
-    assert empty.json() == {"by": "channel", "rows": []}
+    assert empty.json() == {"by": "channel", "rows": [], "currency": "EUR"}
 
 
 async def _get(api: Api, path: str, **params: Any) -> Any:
@@ -326,6 +328,7 @@ async def test_campaign_store_daily_customer_and_csv_figures(api: Api) -> None:
     tokyo = await _get(api, "/api/analytics/daily", tz="Asia/Tokyo")
     assert tokyo == {
         "time_zone": "Asia/Tokyo",
+        "currency": "EUR",
         "days": [
             {
                 "date": "2026-06-01",
@@ -359,6 +362,7 @@ async def test_campaign_store_daily_customer_and_csv_figures(api: Api) -> None:
 
     profile = await _get(api, f"/api/analytics/customers/{history.bea}")
     assert profile == {
+        "currency": "EUR",
         "customer_id": history.bea,
         "issued": 2,
         "redeemed": 1,

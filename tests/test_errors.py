@@ -93,8 +93,17 @@ async def test_campaign_validation(api: Api) -> None:
     problem(await api.client.post("/api/campaigns", json=base, headers=marketer), 400, "invalid_input")
     bad_percent = {**base, "ends_at": "2026-07-01T00:00:00Z", "discount": {"kind": "percent", "value": 150}}
     problem(await api.client.post("/api/campaigns", json=bad_percent, headers=marketer), 400, "invalid_input")
-    no_currency = {**base, "ends_at": "2026-07-01T00:00:00Z", "discount": {"kind": "amount", "value": 500}}
-    problem(await api.client.post("/api/campaigns", json=no_currency, headers=marketer), 400, "invalid_input")
+    other_currency = {
+        **base,
+        "ends_at": "2026-07-01T00:00:00Z",
+        "discount": {"kind": "amount", "value": 500, "currency": "USD"},
+    }
+    refused = problem(
+        await api.client.post("/api/campaigns", json=other_currency, headers=marketer), 400, "invalid_input"
+    )
+    assert refused["field"] == "discount.currency"
+    nothing_off = {**base, "ends_at": "2026-07-01T00:00:00Z", "discount": {"kind": "amount", "value": 0}}
+    problem(await api.client.post("/api/campaigns", json=nothing_off, headers=marketer), 400, "invalid_input")
     problem(await api.client.get("/api/campaigns/424242", headers=marketer), 404, "campaign_not_found")
     problem(await api.client.get("/api/campaigns?cursor=abc", headers=marketer), 400, "invalid_input")
     problem(await api.client.get("/api/campaigns?limit=100000", headers=marketer), 400, "invalid_input")

@@ -56,7 +56,7 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
     sessions = session_factory(engine)
     keys = CodeKeys(settings.security.code_secret)
     passwords = PasswordHasher(settings.security)
-    campaigns = CampaignService(keys, settings.codes)
+    campaigns = CampaignService(keys, settings.codes, settings.currency)
     customers = CustomerService(campaigns)
     stores = StoreService(passwords)
     now = clock.now()

@@ -46,7 +46,7 @@ class Services:
 
     @classmethod
     def build(cls, ctx: AppContext) -> Services:
-        campaigns = CampaignService(ctx.code_keys, ctx.settings.codes)
+        campaigns = CampaignService(ctx.code_keys, ctx.settings.codes, ctx.settings.currency)
         apple_passes = ApplePasses.from_settings(ctx.settings, ctx.code_keys)
         google_wallet = GoogleWallet.from_settings(ctx.settings, ctx.code_keys)
         wallet_links = WalletLinks(ctx.code_keys, ctx.settings.public_url)

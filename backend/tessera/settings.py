@@ -191,6 +191,8 @@ class Settings:
     # The country of phone numbers given without their country code (ISO 3166, e.g. "HU");
     # unset, such numbers are refused.
     default_phone_region: str | None = None
+    # The one currency money is counted in (ISO 4217): amount discounts, order totals, revenue.
+    currency: str = "EUR"
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
@@ -226,6 +228,7 @@ class Settings:
             pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
             default_timezone=get("DEFAULT_TIMEZONE", defaults.default_timezone),
             default_phone_region=get("DEFAULT_PHONE_REGION", "").upper() or None,
+            currency=get("CURRENCY", defaults.currency).upper(),
             database=DatabaseSettings(
                 url=get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'tessera.db'}"),
                 pool_size=int(get("DATABASE_POOL_SIZE", str(defaults.database.pool_size))),
@@ -340,6 +343,8 @@ class Settings:
             raise ConfigurationError("TESSERA_DEFAULT_TIMEZONE must be an IANA time zone such as Europe/Rome")
         if self.default_phone_region is not None and not is_known_region(self.default_phone_region):
             raise ConfigurationError("TESSERA_DEFAULT_PHONE_REGION must be a country code such as HU or IT")
+        if not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isalpha()):
+            raise ConfigurationError("TESSERA_CURRENCY must be an ISO 4217 code such as EUR")
         if self.worker.batch_size < 1 or self.worker.lease_seconds < 1:
             raise ConfigurationError(
                 "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"

@@ -142,7 +142,7 @@ async function showCampaign(id) {
     api.get(`/api/analytics/daily?campaign_id=${id}&tz=${encodeURIComponent(zone)}`),
     api.get(`/api/analytics/stores?campaign_id=${id}`),
   ]);
-  const currency = campaign.discount.currency || "EUR";
+  const currency = channels.currency; // the one the server counts money in
   const watchedId = campaign.trigger?.campaign_id;
   const watched = watchedId ? await api.get(`/api/campaigns/${watchedId}`) : null;
   const names = new Map(watched ? [[watched.id, watched.name]] : []);

@@ -93,7 +93,7 @@ class AnalyticsController(Controller):
         """Issued, notified, wallet saves, validations, redemptions (net of voids), redemption rate,
         median and p90 time from issue to redemption, revenue and discount given."""
         async with ctx.readers() as session:
-            return await channel_report(session, window, by)
+            return await channel_report(session, window, by, ctx.settings.currency)
 
     @get("/channels.csv", summary="The per-channel table as CSV (marketer)", media_type="text/csv")
     async def channels_csv(
@@ -103,7 +103,7 @@ class AnalyticsController(Controller):
         by: Annotated[GroupBy, BY] = "channel",
     ) -> Stream:
         async with ctx.readers() as session:
-            report = await channel_report(session, window, by)
+            report = await channel_report(session, window, by, ctx.settings.currency)
         return csv_download([by, *ROW_FIELDS], _rows_of(report.rows), f"analytics-by-{by}.csv")
 
     @get("/campaigns", summary="Funnel per campaign (marketer)")
@@ -115,7 +115,7 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             rows = await funnel(session, window, "campaign")
             names = {id_: name for id_, name in await session.execute(select(Campaign.id, Campaign.name))}
-        return Breakdown(sorted(_named(rows, names), key=lambda row: int(row.key)))
+        return Breakdown(sorted(_named(rows, names), key=lambda row: int(row.key)), ctx.settings.currency)
 
     @get("/stores", summary="Redemptions per store, most first (marketer)")
     async def stores(
@@ -126,7 +126,8 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             rows = await funnel(session, window, "store")
             names = {id_: name for id_, name in await session.execute(select(Store.id, Store.name))}
-        return Breakdown(sorted(_named(rows, names), key=lambda row: (-row.redeemed, int(row.key))))
+        ranked = sorted(_named(rows, names), key=lambda row: (-row.redeemed, int(row.key)))
+        return Breakdown(ranked, ctx.settings.currency)
 
     @get("/daily", summary="Daily time series (marketer)")
     async def daily_series(
@@ -140,12 +141,13 @@ class AnalyticsController(Controller):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidInput("Unknown time zone", field="tz") from error
         async with ctx.readers() as session:
-            return DailySeries(time_zone=tz, days=await daily(session, window, zone))
+            days = await daily(session, window, zone)
+        return DailySeries(time_zone=tz, days=days, currency=ctx.settings.currency)
 
     @get("/customers/{customer_id:int}", summary="One customer's response profile (marketer)")
     async def customer(self, ctx: Ctx, customer_id: PathId) -> CustomerProfile:
         async with ctx.readers() as session:
-            return await customer_profile(session, customer_id, ctx.clock.now())
+            return await customer_profile(session, customer_id, ctx.clock.now(), ctx.settings.currency)
 
     @get(
         "/redemptions.csv",

@@ -47,9 +47,9 @@ class Window:
         return self.since is None and self.until is None and self.customer_id is None
 
 
-async def channel_report(session: AsyncSession, window: Window, by: GroupBy) -> ChannelReport:
+async def channel_report(session: AsyncSession, window: Window, by: GroupBy, currency: str) -> ChannelReport:
     """The funnel per value of ``by`` (rows sorted by key)."""
-    return ChannelReport(by=by, rows=await funnel(session, window, by))
+    return ChannelReport(by=by, rows=await funnel(session, window, by), currency=currency)
 
 
 async def funnel(session: AsyncSession, window: Window, by: Dimension) -> list[ChannelRow]:
@@ -129,7 +129,9 @@ async def daily(session: AsyncSession, window: Window, zone: ZoneInfo) -> list[D
 DAILY_TYPES = ("issued", "notified", "wallet_saved", "redeemed", "voided")
 
 
-async def customer_profile(session: AsyncSession, customer_id: int, now: datetime) -> CustomerProfile:
+async def customer_profile(
+    session: AsyncSession, customer_id: int, now: datetime, currency: str
+) -> CustomerProfile:
     """Reaction time, frequency (standing redemptions per 30 days since the first coupon) and value."""
     window = Window(customer_id=customer_id)
     tallies = await figures(session, window, "customer")
@@ -158,6 +160,7 @@ async def customer_profile(session: AsyncSession, customer_id: int, now: datetim
         last_redeemed_at=times[-1] if times else None,
         revenue=row.revenue,
         discount_given=row.discount_given,
+        currency=currency,
     )
 
 

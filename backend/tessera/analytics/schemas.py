@@ -12,7 +12,8 @@ class ChannelRow(msgspec.Struct):
     """One distribution channel (``by=channel``) or presented medium (``by=medium``).
 
     Counts of coupons are distinct coupons; ``redeemed`` is net of voids; the times are from a
-    coupon's issue to its (not voided) redemption; money is in the campaign currency's minor unit.
+    coupon's issue to its (not voided) redemption; money is in minor units of the
+    report's ``currency``.
     """
 
     key: str
@@ -36,6 +37,7 @@ class ChannelRow(msgspec.Struct):
 class ChannelReport(msgspec.Struct):
     by: GroupBy
     rows: list[ChannelRow]
+    currency: str  # of every row's money: the installation's one currency
 
 
 class NamedRow(ChannelRow):
@@ -46,6 +48,7 @@ class NamedRow(ChannelRow):
 
 class Breakdown(msgspec.Struct):
     rows: list[NamedRow]
+    currency: str
 
 
 class DayRow(msgspec.Struct):
@@ -64,6 +67,7 @@ class DayRow(msgspec.Struct):
 class DailySeries(msgspec.Struct):
     time_zone: str
     days: list[DayRow]
+    currency: str
 
 
 class CustomerProfile(msgspec.Struct):
@@ -79,3 +83,4 @@ class CustomerProfile(msgspec.Struct):
     last_redeemed_at: datetime | None
     revenue: int
     discount_given: int
+    currency: str

@@ -94,11 +94,18 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
     )
 
 
-def _check_discount(discount: Discount) -> None:
+def _discount_currency(discount: Discount, currency: str) -> str | None:
+    """The currency stored with the discount: the installation's for an amount, none otherwise
+    (one currency throughout, so that revenue and discounts add up across campaigns)."""
     if discount.kind == "percent" and not 1 <= discount.value <= 100:
         raise InvalidInput("A percent discount is between 1 and 100", field="discount.value")
-    if discount.kind == "amount" and (discount.currency is None or discount.value < 1):
-        raise InvalidInput("An amount discount needs a positive value and a currency", field="discount")
+    if discount.kind != "amount":
+        return None
+    if discount.value < 1:
+        raise InvalidInput("An amount discount needs a positive value", field="discount.value")
+    if discount.currency not in (None, currency):
+        raise InvalidInput(f"Money is counted in {currency} here", field="discount.currency")
+    return currency
 
 
 def _check_window(starts_at: datetime, ends_at: datetime) -> None:
@@ -112,9 +119,10 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
 
 
 class CampaignService:
-    def __init__(self, keys: CodeKeys, codes: CodeSettings) -> None:
+    def __init__(self, keys: CodeKeys, codes: CodeSettings, currency: str) -> None:
         self._keys = keys
         self._codes = codes
+        self._currency = currency
 
     async def get(self, session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
         statement = select(Campaign).where(Campaign.id == campaign_id)
@@ -132,7 +140,7 @@ class CampaignService:
         return list(result)
 
     async def create(self, session: AsyncSession, data: CampaignCreate, now: datetime) -> Campaign:
-        _check_discount(data.discount)
+        currency = _discount_currency(data.discount, self._currency)
         _check_window(data.starts_at, data.ends_at)
         ean_prefix = ean_number = None
         if data.code.format == "ean13":
@@ -156,7 +164,7 @@ class CampaignService:
             description=data.description,
             discount_kind=data.discount.kind,
             discount_value=data.discount.value,
-            currency=data.discount.currency,
+            currency=currency,
             starts_at=data.starts_at,
             ends_at=data.ends_at,
             coupon_valid_days=data.coupon_valid_days,
@@ -211,10 +219,9 @@ class CampaignService:
         if data.description is not UNSET:
             campaign.description = data.description
         if data.discount is not UNSET:
-            _check_discount(data.discount)
+            campaign.currency = _discount_currency(data.discount, self._currency)
             campaign.discount_kind = data.discount.kind
             campaign.discount_value = data.discount.value
-            campaign.currency = data.discount.currency
         starts_at = campaign.starts_at if data.starts_at is UNSET else data.starts_at
         ends_at = campaign.ends_at if data.ends_at is UNSET else data.ends_at
         _check_window(starts_at, ends_at)
