@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from httpx import Response
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
@@ -373,3 +374,120 @@ async def test_erasure_voids_the_saved_pass(api: Api, fake_apns: FakeApns) -> No
     revoked = pass_json(latest.content)
     assert revoked["voided"] is True
     assert "Revoked" in json.dumps(revoked["coupon"])
+
+
+async def registered_pass(api: Api) -> tuple[dict[str, Any], str, str]:
+    """A customer's pass on device ``d``: its pass.json, the latest-pass URL and the listing URL."""
+    customer, coupon = await issued_coupon(api)
+    data = pass_json((await api.client.get(coupon["apple_pass_url"], headers=customer)).content)
+    pass_type, serial = data["passTypeIdentifier"], data["serialNumber"]
+    path = f"/wallet/apple/v1/devices/d/registrations/{pass_type}/{serial}"
+    assert (await api.client.post(path, json={"pushToken": TOKEN_A}, headers=auth(data))).status_code == 201
+    return (
+        data,
+        f"/wallet/apple/v1/passes/{pass_type}/{serial}",
+        f"/wallet/apple/v1/devices/d/registrations/{pass_type}",
+    )
+
+
+def validators(response: Response) -> Headers:
+    """What a device sends back from a pass answer: its ETag and its Last-Modified."""
+    return {"If-None-Match": response.headers["etag"], "If-Modified-Since": response.headers["last-modified"]}
+
+
+async def test_a_void_in_the_second_of_its_redemption_is_never_answered_304(api: Api) -> None:
+    data, latest_url, listing_url = await registered_pass(api)
+    staff = await api.staff()
+    api.clock.advance(timedelta(minutes=5, milliseconds=100))
+    redeemed = await api.redeem(staff, data["barcodes"][0]["message"])
+    assert redeemed.status_code == 201, redeemed.text
+    listed = await api.client.get(listing_url)
+    tag = listed.json()["lastUpdated"]
+    first = await api.client.get(latest_url, headers=auth(data))
+    assert first.status_code == 200
+    assert pass_json(first.content)["voided"] is True
+    assert first.headers["etag"].startswith('W/"')
+    assert first.headers["last-modified"] == "Mon, 01 Jun 2026 12:05:00 GMT"
+
+    # The device holds the redeemed pass: same validators, 304 (the ETag decides).
+    unchanged = await api.client.get(latest_url, headers={**auth(data), **validators(first)})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == first.headers["etag"]
+    assert unchanged.headers["last-modified"] == first.headers["last-modified"]
+    listed_again = await api.client.get(listing_url, params={"passesUpdatedSince": tag})
+    assert listed_again.status_code == 204
+
+    # Voided 300 ms later, within the same second: the same Last-Modified, a new version.
+    api.clock.advance(timedelta(milliseconds=300))
+    void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
+    assert void.status_code in (200, 201), void.text
+    listed = await api.client.get(listing_url, params={"passesUpdatedSince": tag})
+    assert listed.status_code == 200
+    assert listed.json()["serialNumbers"] == [data["serialNumber"]]
+    assert int(listed.json()["lastUpdated"]) == int(tag) + 300_000
+    for sent in (
+        validators(first),
+        {"If-Modified-Since": first.headers["last-modified"]},
+        {"If-None-Match": first.headers["etag"]},
+    ):
+        updated = await api.client.get(latest_url, headers={**auth(data), **sent})
+        assert updated.status_code == 200, sent
+        assert "voided" not in pass_json(updated.content)
+        assert updated.headers["last-modified"] == first.headers["last-modified"]
+        assert updated.headers["etag"] != first.headers["etag"]
+
+    # Unchanged since: the new ETag gets 304; a whole-second date alone cannot tell the void
+    # (12:05:00.400) from a later change in 12:05:00, so it gets the pass, but a later one 304.
+    assert (
+        await api.client.get(latest_url, headers={**auth(data), **validators(updated)})
+    ).status_code == 304
+    for date, status in (
+        ("Mon, 01 Jun 2026 12:05:00 GMT", 200),
+        ("Mon, 01 Jun 2026 12:05:01 GMT", 200),  # still to come on the server's clock
+        ("not a date", 200),
+    ):
+        answer = await api.client.get(latest_url, headers={**auth(data), "If-Modified-Since": date})
+        assert answer.status_code == status, date
+    api.clock.advance(timedelta(seconds=1))
+    assert (
+        await api.client.get(
+            latest_url, headers={**auth(data), "If-Modified-Since": "Mon, 01 Jun 2026 12:05:01 GMT"}
+        )
+    ).status_code == 304
+    assert (
+        await api.client.get(listing_url, params={"passesUpdatedSince": listed.json()["lastUpdated"]})
+    ).status_code == 204
+
+
+async def test_a_redemption_and_its_void_at_the_same_instant_are_two_versions(api: Api) -> None:
+    data, latest_url, _ = await registered_pass(api)
+    staff = await api.staff()
+    code = data["barcodes"][0]["message"]
+    api.clock.advance(timedelta(minutes=5, microseconds=1))  # then stands still
+
+    async def latest_after(previous: Response | None) -> Response:
+        headers = {**auth(data), **(validators(previous) if previous is not None else {})}
+        answer = await api.client.get(latest_url, headers=headers)
+        assert answer.status_code == 200
+        return answer
+
+    redeemed = await api.redeem(staff, code)
+    assert redeemed.status_code == 201, redeemed.text
+    first = await latest_after(None)
+    void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
+    assert void.status_code in (200, 201), void.text
+    second = await latest_after(first)
+    assert (await api.redeem(staff, code)).status_code == 201
+    third = await latest_after(second)
+    assert len({answer.headers["etag"] for answer in (first, second, third)}) == 3
+    assert [pass_json(answer.content).get("voided", False) for answer in (first, second, third)] == [
+        True,
+        False,
+        True,
+    ]
+    assert (await api.client.get(latest_url, headers={**auth(data), "If-None-Match": "*"})).status_code == 304
+    either = f'W/"other", {third.headers["etag"]}'
+    assert (
+        await api.client.get(latest_url, headers={**auth(data), "If-None-Match": either})
+    ).status_code == 304

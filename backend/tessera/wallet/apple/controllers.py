@@ -7,16 +7,19 @@ devices call them, authenticated by ``Authorization: ApplePass <authenticationTo
 from __future__ import annotations
 
 import re
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
 import msgspec
 import structlog
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tessera.auth.guards import allow
+from tessera.coupons.models import Coupon
 from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import InvalidInput
@@ -24,14 +27,49 @@ from tessera.events.log import record_for_coupon
 from tessera.http import PathBigId
 from tessera.problems import raises
 from tessera.wallet.apple.apns import PUSH_TOKEN
-from tessera.wallet.apple.services import PassNotFound, PassUnauthorized, pass_version
+from tessera.wallet.apple.services import (
+    PassNotFound,
+    PassUnauthorized,
+    pass_etag,
+    pass_validators,
+    pass_version,
+)
 
 PKPASS = "application/vnd.apple.pkpass"
 log = structlog.get_logger("tessera.wallet.apple")
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 AUTHORIZATION = HeaderParameter(name="Authorization", required=False, max_length=200)
-IF_MODIFIED_SINCE = HeaderParameter(name="If-Modified-Since", required=False, max_length=64)
+IF_MODIFIED_SINCE = HeaderParameter(
+    name="If-Modified-Since",
+    required=False,
+    max_length=64,
+    description="The Last-Modified of the pass the device holds: 304 only if the pass has not "
+    "changed after that instant, compared to the microsecond",
+)
+IF_NONE_MATCH = HeaderParameter(
+    name="If-None-Match",
+    required=False,
+    max_length=512,
+    description="The ETag of the pass the device holds (or a list of them): 304 if one is the "
+    "current version's; when present, If-Modified-Since is not looked at",
+)
+ENTITY_TAG = re.compile(r'"[^"]*"')
+# Documented only (each answer sets its own); a value gives the documented header its type.
+PASS_VALIDATORS = [
+    ResponseHeader(
+        name="ETag",
+        documentation_only=True,
+        value='W/"5d41402abc4b2a76b9719d91"',
+        description="The pass version, exactly (a weak entity tag)",
+    ),
+    ResponseHeader(
+        name="Last-Modified",
+        documentation_only=True,
+        value="Mon, 01 Jun 2026 12:05:00 GMT",
+        description="When the pass last changed, truncated to the whole second",
+    ),
+]
 UPDATED_SINCE = QueryParameter(name="passesUpdatedSince", required=False, max_length=32)
 
 
@@ -54,16 +92,43 @@ def _device(device_id: str) -> str:
     return device_id
 
 
-def _pkpass(content: bytes, coupon_id: int, last_modified: str) -> Response[bytes]:
+def _pkpass(content: bytes, coupon: Coupon) -> Response[bytes]:
     return Response(
         content,
         media_type=PKPASS,
         headers={
-            "Content-Disposition": f'attachment; filename="coupon-{coupon_id}.pkpass"',
-            "Last-Modified": last_modified,
+            "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
+            **pass_validators(coupon),
             "Cache-Control": "private, no-cache",
         },
     )
+
+
+def _not_modified(
+    coupon: Coupon, if_none_match: str | None, if_modified_since: str | None, now: datetime
+) -> bool:
+    """Whether the device holds the current pass (RFC 9110 13.2.2): If-None-Match first, by
+    weak comparison; otherwise only when the version, to the microsecond, is not after the date.
+
+    An HTTP date has whole seconds: a version at 12:00:05.300 is after ``12:00:05`` (the
+    ``Last-Modified`` it was sent with), so it is sent again rather than risk a second change
+    within 12:00:05 going unseen; a device that keeps the ETag gets its 304.
+    """
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            return True
+        current = pass_etag(coupon).removeprefix("W/")
+        return current in ENTITY_TAG.findall(if_none_match)
+    if not if_modified_since:
+        return False
+    try:
+        seen = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False
+    # A date still to come was not sent by this service, and would hide the changes before it.
+    if seen.tzinfo is None or seen > now:
+        return False
+    return pass_version(coupon) <= seen
 
 
 class ApplePassController(Controller):
@@ -75,6 +140,7 @@ class ApplePassController(Controller):
         "/{coupon_id:int}/pass.pkpass",
         summary="Apple Wallet pass of my coupon (customer, owner only)",
         media_type=PKPASS,
+        response_headers=PASS_VALIDATORS,
         opt=raises(CouponNotFound),
     )
     async def download(
@@ -87,7 +153,7 @@ class ApplePassController(Controller):
         content = await services.apple_passes.build(coupon, campaign, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
-        return _pkpass(content, coupon.id, format_datetime(pass_version(coupon), usegmt=True))
+        return _pkpass(content, coupon)
 
 
 class AppleWebServiceController(Controller):
@@ -171,7 +237,15 @@ class AppleWebServiceController(Controller):
         "/passes/{pass_type:str}/{serial:str}",
         summary="The latest version of a pass (Apple Wallet device, pass token)",
         media_type=PKPASS,
-        responses={304: ResponseSpec(None, description="Not changed since If-Modified-Since")},
+        response_headers=PASS_VALIDATORS,
+        responses={
+            304: ResponseSpec(
+                None,
+                description="Not changed: If-None-Match holds the pass's ETag or, without "
+                "If-None-Match, the pass has not changed after If-Modified-Since. "
+                "ETag and Last-Modified as with 200.",
+            )
+        },
         opt=raises(PassUnauthorized, PassNotFound),
     )
     async def latest(
@@ -181,6 +255,7 @@ class AppleWebServiceController(Controller):
         pass_type: FromPath[str],
         serial: FromPath[str],
         authorization: Annotated[str | None, AUTHORIZATION] = None,
+        if_none_match: Annotated[str | None, IF_NONE_MATCH] = None,
         if_modified_since: Annotated[str | None, IF_MODIFIED_SINCE] = None,
     ) -> Response[bytes]:
         passes = services.apple_passes
@@ -189,18 +264,15 @@ class AppleWebServiceController(Controller):
         async with ctx.readers() as session:
             coupon, campaign = await passes.coupon(session, coupon_id)
             stores = await passes.stores(session)
-        version = pass_version(coupon).replace(microsecond=0)
-        if if_modified_since:
-            try:
-                seen = parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError):
-                seen = None
-            if seen is not None and seen.tzinfo is not None and version <= seen:
-                return Response(
-                    b"", status_code=304, headers={"Last-Modified": format_datetime(version, usegmt=True)}
-                )
-        content = await passes.build(coupon, campaign, stores, ctx.clock.now())
-        return _pkpass(content, coupon.id, format_datetime(version, usegmt=True))
+        now = ctx.clock.now()
+        if _not_modified(coupon, if_none_match, if_modified_since, now):
+            return Response(
+                b"",
+                status_code=304,
+                headers={**pass_validators(coupon), "Cache-Control": "private, no-cache"},
+            )
+        content = await passes.build(coupon, campaign, stores, now)
+        return _pkpass(content, coupon)
 
     @post(
         "/log", summary="Messages a device logs about the web service (Apple Wallet device)", status_code=200

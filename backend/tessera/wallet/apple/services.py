@@ -2,15 +2,18 @@
 
 A pass is identified by its serial number (the coupon id) and authenticated by a per-pass token
 derived from the code secret, so nothing per pass is stored until a device registers it. Its
-version is the latest of ``issued_at``, ``pass_updated_at`` and ``redeemed_at``.
+version is the latest of ``issued_at``, ``pass_updated_at`` and ``redeemed_at``; its entity tag
+(``pass_etag``) tells versions apart at full precision, which an HTTP date cannot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,17 +53,48 @@ def pass_version(coupon: Coupon) -> datetime:
     return max(moment for moment in (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at) if moment)
 
 
+def pass_etag(coupon: Coupon) -> str:
+    """A weak entity tag (every build is signed anew) of the stored pass state at full precision.
+
+    Beside the change times it holds ``redemption_seq`` and whether the coupon is redeemed, so a
+    redemption and its void at the very same instant are still two versions.
+    """
+    state = (
+        coupon.redemption_seq,
+        *(
+            "" if moment is None else _microseconds(moment)
+            for moment in (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at)
+        ),
+    )
+    digest = hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
+    return f'W/"{digest}"'
+
+
+def pass_validators(coupon: Coupon) -> dict[str, str]:
+    """``ETag`` and ``Last-Modified`` of a pass; the HTTP date drops the version's fraction."""
+    return {"ETag": pass_etag(coupon), "Last-Modified": format_datetime(pass_version(coupon), usegmt=True)}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
 def update_tag(moment: datetime) -> str:
-    """``passesUpdatedSince`` tags are opaque to devices: microseconds since the epoch."""
-    return str(int(moment.timestamp() * 1_000_000))
+    """``passesUpdatedSince`` tags are opaque to devices: microseconds since the epoch, the full
+    precision of the stored times, so a change in the same second as the tag is still after it."""
+    return str(_microseconds(moment))
 
 
 def parse_tag(tag: str | None) -> datetime | None:
     if not tag or not (tag.isascii() and tag.isdigit()) or len(tag) > 20:
         return None
     try:
-        return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
-    except (OverflowError, ValueError):  # beyond year 9999: no tag we gave out
+        return _EPOCH + int(tag) * _MICROSECOND
+    except OverflowError:  # beyond year 9999: no tag we gave out
         return None
 
 

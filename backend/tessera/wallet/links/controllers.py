@@ -8,7 +8,6 @@ downloads and save links of one coupon are limited per window (``TESSERA_WALLET_
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get
@@ -23,8 +22,8 @@ from tessera.deps import Ctx, Svc
 from tessera.errors import TooManyRequests
 from tessera.events.log import record_for_coupon
 from tessera.problems import raises
-from tessera.wallet.apple.controllers import PKPASS
-from tessera.wallet.apple.services import PassNotFound, pass_version
+from tessera.wallet.apple.controllers import PASS_VALIDATORS, PKPASS
+from tessera.wallet.apple.services import PassNotFound, pass_validators
 from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
 from tessera.wallet.links.tokens import InvalidLink, LinkExpired
 
@@ -91,6 +90,7 @@ class WalletLinkController(Controller):
         "/pass.pkpass",
         summary="Apple Wallet pass of a signed wallet link's coupon (public, link token)",
         media_type=PKPASS,
+        response_headers=PASS_VALIDATORS,
         opt=raises(InvalidLink, LinkExpired, TooManyRequests),
     )
     async def apple_pass(self, ctx: Ctx, services: Svc, token: Token) -> Response[bytes]:
@@ -107,7 +107,7 @@ class WalletLinkController(Controller):
             media_type=PKPASS,
             headers={
                 "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
-                "Last-Modified": format_datetime(pass_version(coupon), usegmt=True),
+                **pass_validators(coupon),
                 "Cache-Control": "private, no-store",
                 "Referrer-Policy": "no-referrer",
             },
