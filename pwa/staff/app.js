@@ -124,8 +124,47 @@ function clock(moment) {
     : formatDateTime(ui.language, date);
 }
 
-/** The words for a refusal: what the till operator reads on the red screen. */
-function refusal(error) {
+/** The currency's formatter in the page language, and how many minor units make one major unit. */
+function currencyFormat(currency) {
+  const format = new Intl.NumberFormat(ui.language, { style: "currency", currency: currency || "EUR" });
+  const digits = format.resolvedOptions().maximumFractionDigits;
+  return { format, digits };
+}
+
+/** An amount in minor units as people of the page language write it: "20,00 €". */
+function money(minor, currency) {
+  const { format, digits } = currencyFormat(currency);
+  return format.format(minor / 10 ** digits);
+}
+
+/**
+ * A typed amount in minor units, or null if it is none: "25,50", "25.5" and "25" all read, since
+ * a till's keyboard may offer either decimal sign whatever the page language.
+ */
+function minorUnits(text, currency) {
+  const { digits } = currencyFormat(currency);
+  const match = /^(\d{1,10})(?:[.,](\d*))?$/.exec(text.replace(/\s/g, ""));
+  const fraction = match?.[2] ?? "";
+  if (!match || fraction.length > digits) return null;
+  return Number(match[1]) * 10 ** digits + Number(fraction.padEnd(digits, "0") || 0);
+}
+
+/** How people of the page language type an amount: "25,50". */
+function sampleAmount(currency) {
+  const { digits } = currencyFormat(currency);
+  return (25.5).toLocaleString(ui.language, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function storesText(problem) {
+  const names = (problem.stores ?? []).map((store) => store.name).filter(Boolean);
+  return names.length ? ui.t("result.wrong_store", { stores: names.join(", ") }) : ui.t("result.wrong_store_only");
+}
+
+/**
+ * The words for a refusal: what the till operator reads on the red screen. `currency`: the one
+ * the offer's amounts are counted in (the validate answer's).
+ */
+function refusal(error, currency) {
   if (error instanceof OfflineError) return ui.t("result.unchecked");
   if (!(error instanceof ApiError)) return ui.t("result.error", { detail: String(error) });
   const problem = error.problem;
@@ -142,8 +181,12 @@ function refusal(error) {
       return ui.t("result.invalid");
     case "invalid_member_code":
       return ui.t("result.invalid_member");
+    case "wrong_store":
+      return storesText(problem);
+    case "below_minimum":
+      return ui.t("result.below_minimum", { amount: money(problem.min_order_total, currency) });
     case "limit_reached":
-      return ui.t("result.limit");
+      return ui.t(problem.limit === "customer" ? "result.limit_customer" : "result.limit");
     case "too_many_attempts":
       return ui.t("result.throttled", { seconds: problem.retry_after ?? "" });
     case "forbidden":
@@ -167,12 +210,12 @@ function masked(code) {
   return `…${code.slice(-4)}`;
 }
 
-function refuse(error, code, what) {
+function refuse(error, code, what, currency) {
   if (error instanceof ApiError && error.status === 401) {
     signedOut("login.expired");
     return;
   }
-  const text = refusal(error);
+  const text = refusal(error, currency);
   showResult(error instanceof OfflineError ? "wait" : "bad", text, what || "");
   feedback(false);
   shift.remember({ at: new Date().toISOString(), ok: false, what: what || masked(code), outcome: text });
@@ -197,7 +240,7 @@ async function finish(attempt) {
   if (failure instanceof OfflineError) {
     showResult("wait", ui.t("result.pending"), attempt.what);
   } else if (failure) {
-    refuse(failure, attempt.code, attempt.what);
+    refuse(failure, attempt.code, attempt.what, attempt.currency);
   } else {
     const text = ui.t("result.redeemed", { discount: discountText(ui.t, ui.language, redemption.discount) });
     showResult("ok", text, attempt.what);
@@ -212,18 +255,53 @@ async function finish(attempt) {
   }
 }
 
+/** The order total field, shown (empty) only for an offer with a minimum order. */
+function showOrder(offer) {
+  const needed = offer.min_order_total != null;
+  const input = $("order-total");
+  $("offer-order").hidden = !needed;
+  $("offer-minimum").textContent = needed
+    ? ui.t("offer.minimum", { amount: money(offer.min_order_total, offer.currency) })
+    : "";
+  input.value = "";
+  input.removeAttribute("aria-invalid");
+  $("order-error").textContent = "";
+}
+
+/** The typed order total in minor units, or null after saying at the field why it is refused. */
+function typedTotal(offer) {
+  const input = $("order-total");
+  const total = minorUnits(input.value, offer.currency);
+  let problem = "";
+  if (total === null) {
+    problem = ui.t("offer.total_missing", { example: sampleAmount(offer.currency) });
+  } else if (total < offer.min_order_total) {
+    problem = ui.t("offer.total_below", { amount: money(offer.min_order_total, offer.currency) });
+  }
+  $("order-error").textContent = problem;
+  input.setAttribute("aria-invalid", String(Boolean(problem)));
+  if (!problem) return total;
+  input.focus();
+  return null;
+}
+
 function showOffer(offer, code, entry) {
   $("offer-discount").textContent = discountText(ui.t, ui.language, offer.discount);
   $("offer-campaign").textContent = offer.campaign.name;
   $("offer-until").textContent = ui.t("offer.until", {
     date: formatDateTime(ui.language, new Date(offer.expires_at)),
   });
+  showOrder(offer);
+  const needsTotal = offer.min_order_total != null;
   const sheet = $("offer");
   sheet.showModal();
-  $("offer-redeem").focus();
-  $("offer-redeem").onclick = () => {
+  $(needsTotal ? "order-total" : "offer-redeem").focus();
+  $("offer-form").onsubmit = (event) => {
+    event.preventDefault();
+    const orderTotal = needsTotal ? typedTotal(offer) : null;
+    if (needsTotal && orderTotal === null) return;
     closeOffer();
-    finish({ ...newAttempt(code, entry), what: offerText(offer) });
+    finish({ ...newAttempt(code, entry, orderTotal), what: offerText(offer), currency: offer.currency });
   };
   $("offer-cancel").onclick = () => {
     closeOffer();
@@ -237,7 +315,8 @@ function showOffer(offer, code, entry) {
 function showMember(answer) {
   renderMember(answer, ui, (coupon) => {
     closeOffer();
-    finish({ ...newAttempt(coupon.redeem_code, "scan"), what: offerText(coupon) });
+    if (coupon.min_order_total != null) showOffer(coupon, coupon.redeem_code, "scan");
+    else finish({ ...newAttempt(coupon.redeem_code, "scan"), what: offerText(coupon) });
   });
   $("member").showModal();
   $("member-close").focus();
@@ -278,8 +357,12 @@ async function verify(code, entry) {
       return;
     }
     const offer = await validate(api, code, entry);
-    if (state.me.store.auto_redeem) await finish({ ...newAttempt(code, entry), what: offerText(offer) });
-    else showOffer(offer, code, entry);
+    // An offer with a minimum order waits for the total, even where the store redeems at once.
+    if (state.me.store.auto_redeem && offer.min_order_total == null) {
+      await finish({ ...newAttempt(code, entry), what: offerText(offer) });
+    } else {
+      showOffer(offer, code, entry);
+    }
   } catch (error) {
     refuse(error, code);
   }

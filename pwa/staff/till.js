@@ -15,8 +15,15 @@ export function pendingRedemption() {
   }
 }
 
-export function newAttempt(code, entry) {
-  return { key: crypto.randomUUID(), code, entry, startedAt: new Date().toISOString() };
+/** A redemption to send; `orderTotal` (minor units) is kept with it, so a retry sends the same body. */
+export function newAttempt(code, entry, orderTotal = null) {
+  return { key: crypto.randomUUID(), code, entry, orderTotal, startedAt: new Date().toISOString() };
+}
+
+function redemptionBody(attempt) {
+  const body = { code: attempt.code, entry: attempt.entry };
+  if (attempt.orderTotal != null) body.order_total = attempt.orderTotal;
+  return body;
 }
 
 function sleep(ms) {
@@ -48,11 +55,9 @@ export async function redeem(api, attempt, onRetry = () => {}) {
   localStorage.setItem(PENDING, JSON.stringify(attempt));
   for (let tries = 0; ; tries += 1) {
     try {
-      const redemption = await api.post(
-        "/api/redemptions",
-        { code: attempt.code, entry: attempt.entry },
-        { "Idempotency-Key": attempt.key },
-      );
+      const redemption = await api.post("/api/redemptions", redemptionBody(attempt), {
+        "Idempotency-Key": attempt.key,
+      });
       localStorage.removeItem(PENDING);
       return redemption;
     } catch (error) {

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -96,21 +97,37 @@ def redemption_posts(context: BrowserContext) -> list[Request]:
     return posts
 
 
-async def redemption_media(api: Api, coupon_id: int) -> list[str]:
-    """The media of the coupon's standing redemptions, as the marketers' export shows them."""
+async def standing_redemptions(api: Api, coupon_id: int) -> list[dict[str, str]]:
+    """The coupon's standing redemptions, as rows of the marketers' export."""
     coupon = (await api.sql("SELECT campaign_id FROM coupons WHERE id = :id", id=coupon_id))[0][0]
     export = await api.client.get(
         "/api/analytics/redemptions.csv", params={"campaign_id": coupon}, headers=await api.marketer()
     )
     assert export.status_code == 200, export.text
-    media: list[str] = []
+    rows: list[dict[str, str]] = []
     for row in csv.DictReader(io.StringIO(export.text)):
         if row["coupon_id"] == str(coupon_id):
             if row["event"] == "redeemed":
-                media.append(row["medium"])
+                rows.append(row)
             else:
-                media.pop()
-    return media
+                rows.pop()
+    return rows
+
+
+async def redemption_media(api: Api, coupon_id: int) -> list[str]:
+    """The media of the coupon's standing redemptions, as the marketers' export shows them."""
+    return [row["medium"] for row in await standing_redemptions(api, coupon_id)]
+
+
+# Every dialog the page opens, in order, so a test can tell one was never shown.
+DIALOG_LOG = """
+window.openedDialogs = [];
+const showModal = HTMLDialogElement.prototype.showModal;
+HTMLDialogElement.prototype.showModal = function () {
+  window.openedDialogs.push(this.id);
+  return showModal.call(this);
+};
+"""
 
 
 @dataclass
@@ -125,6 +142,11 @@ class Till:
 
     def only_our_origin(self, server: str) -> bool:
         return all(url.startswith((server, "data:", "blob:")) for url in self.requests)
+
+    async def opened_dialogs(self) -> list[str]:
+        """The ids of the dialogs the page has opened since it was loaded."""
+        opened: list[str] = await self.page.evaluate("window.openedDialogs")
+        return opened
 
 
 NOTHING = Image.new("L", (64, 48), 255)  # a camera that sees no code
@@ -141,6 +163,7 @@ async def till(tmp_path: Path, server: str, live_api: Api) -> AsyncIterator[Any]
         manager = chromium(tmp_path / f"profile-{len(opened)}", camera=frame, locale="en-GB")
         browser = await manager.__aenter__()
         opened.append(manager)
+        await browser.add_init_script(DIALOG_LOG)
         scanner = Till(browser, browser.pages[0], username, request_log(browser), redemption_posts(browser))
         await sign_in(scanner.page, server, username)
         return scanner
@@ -381,3 +404,134 @@ async def test_scanner_is_installable_and_caches_its_decoder(till: Any, server: 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('tessera.staff.session')") is None
+
+
+async def test_a_coupon_whose_offer_is_spent_is_refused_at_the_read_and_never_offered(
+    till: Any, server: str, live_api: Api
+) -> None:
+    _, first = await live_api.customer()
+    _, second = await live_api.customer()
+    created = await live_api.campaign(name="First come", limits={"max_redemptions": 1, "per_customer": None})
+    await live_api.publish(created["id"])
+    (taken,) = await live_api.coupons(first)
+    (late,) = await live_api.coupons(second)
+    redeemed = await live_api.redeem(await live_api.staff(), taken["code"], key=str(uuid.uuid4()))
+    assert redeemed.status_code == 201, redeemed.text
+
+    scanner = await till(qr_picture(late["qr_payload"]), auto_redeem=False)
+    page = scanner.page
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("This offer has reached its limit", timeout=15_000)
+    await expect(result).to_have_class("result bad")
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "staff-limit-reached.png")
+    assert await scanner.opened_dialogs() == ["result"]
+    await expect(page.locator("#offer")).to_be_hidden()
+    assert scanner.posts == []
+    assert await redemption_media(live_api, late["id"]) == []
+
+
+async def test_a_coupon_for_other_stores_is_refused_with_where_it_is_valid(
+    till: Any, server: str, live_api: Api
+) -> None:
+    navigli = await live_api.store("Navigli")
+    brera = await live_api.store("Brera")
+    coupon, _ = await coupon_of_new_customer(live_api, name="Two shops", stores=[navigli, brera])
+
+    # Even a store that redeems at once only shows why it may not.
+    scanner = await till(qr_picture(coupon["qr_payload"]), auto_redeem=True)
+    page = scanner.page
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Not valid in this store — valid at Navigli, Brera", timeout=15_000)
+    await expect(result).to_have_class("result bad")
+    assert await accessibility_violations(page) == []
+    assert await scanner.opened_dialogs() == ["result"]
+    assert scanner.posts == []
+    assert await redemption_media(live_api, coupon["id"]) == []
+
+
+async def test_a_minimum_order_asks_the_total_refuses_less_and_records_it(
+    till: Any, server: str, live_api: Api
+) -> None:
+    coupon, _ = await coupon_of_new_customer(live_api, name="Big basket", min_order_total=2000)
+
+    # The store redeems at once, but not an offer that needs the order total.
+    scanner = await till(qr_picture(coupon["qr_payload"]), auto_redeem=True)
+    page = scanner.page
+    sheet = page.get_by_role("dialog", name="Valid coupon")
+    await expect(sheet).to_be_visible(timeout=15_000)
+    await expect(sheet).to_contain_text("Minimum order €20.00")
+    total = sheet.get_by_label("Order total")
+    await expect(total).to_be_focused()
+    await expect(total).to_have_attribute("inputmode", "decimal")
+    assert await accessibility_violations(page) == []
+    await screenshot(page, "staff-order-total.png")
+
+    redeem = sheet.get_by_role("button", name="Redeem")
+    await redeem.click()
+    await expect(sheet).to_contain_text("Type the order total, e.g. 25.50")
+    await total.fill("19,99")  # the decimal comma reads in an English page too
+    await total.press("Enter")
+    await expect(sheet.get_by_role("alert")).to_have_text("Below the minimum order of €20.00")
+    await expect(total).to_have_attribute("aria-invalid", "true")
+    await expect(total).to_be_focused()
+    assert await accessibility_violations(page) == []
+    assert scanner.posts == []
+
+    await total.fill("25,50")
+    await redeem.click()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Redeemed — 20% off")
+    await expect(result).to_have_class("result ok")
+    (post,) = scanner.posts
+    assert post.post_data_json == {"code": coupon["qr_payload"], "entry": "scan", "order_total": 2550}
+    assert (await post.response()).status == 201  # type: ignore[union-attr]
+    (row,) = await standing_redemptions(live_api, coupon["id"])
+    assert row["order_total"] == "2550"
+    assert scanner.only_our_origin(server), scanner.requests
+
+
+async def test_a_refused_total_is_a_red_answer_and_a_retry_sends_the_same_total(
+    till: Any, server: str, live_api: Api
+) -> None:
+    coupon, _ = await coupon_of_new_customer(live_api, name="Big basket", min_order_total=2000)
+    scanner = await till(NOTHING, auto_redeem=False)
+    page = scanner.page
+    await page.locator("#language").select_option("it")
+    await page.get_by_label("Digita un codice").fill(coupon["code"])
+    await page.get_by_role("button", name="Verifica").click()
+    sheet = page.get_by_role("dialog", name="Coupon valido")
+    await expect(sheet).to_contain_text("Ordine minimo 20,00 €")
+
+    # The marketer raises the minimum while the customer is at the till: the server refuses.
+    raised = await live_api.client.patch(
+        f"/api/campaigns/{coupon['campaign']['id']}",
+        json={"min_order_total": 3000},
+        headers=await live_api.marketer(),
+    )
+    assert raised.status_code == 200, raised.text
+
+    sent: list[tuple[str, Any]] = []
+    answers: list[int] = []
+
+    async def drop_first_answer(route: Route) -> None:
+        request = route.request
+        sent.append(((await request.all_headers())["idempotency-key"], request.post_data_json))
+        response = await route.fetch()
+        answers.append(response.status)
+        if len(sent) == 1:
+            await route.abort("connectionreset")
+        else:
+            await route.fulfill(response=response)
+
+    await page.route("**/api/redemptions", drop_first_answer)
+    await sheet.get_by_label("Totale dell'ordine").fill("25.50")
+    await sheet.get_by_role("button", name="Riscatta").click()
+    result = page.get_by_role("alertdialog")
+    await expect(result).to_contain_text("Questa offerta richiede un ordine di almeno 30,00 €")
+    await expect(result).to_have_class("result bad")
+    assert answers == [422, 422]
+    body = {"code": coupon["code"], "entry": "manual", "order_total": 2550}
+    assert sent == [(sent[0][0], body), (sent[0][0], body)]
+    assert await page.evaluate("localStorage.getItem('tessera.staff.pending')") is None
+    assert await redemption_media(live_api, coupon["id"]) == []
