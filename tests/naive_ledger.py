@@ -1,6 +1,7 @@
 """A deliberately naive redemption ledger for PostgreSQL, for the race suite to catch.
 
-It reads the coupon and the counters, checks them in Python, then writes in a transaction of
+It reads the coupon and the counters, checks them with the offer rules (``tessera.offers``) in
+Python, then writes in a transaction of
 its own with unconditional statements: read-check-then-write, exactly what the architecture
 forbids. One request at a time it answers like ``PostgresLedger`` (same statuses, same bodies,
 same rows), so only concurrency can tell them apart — which is what ``tests/test_race.py``
@@ -9,18 +10,21 @@ proves the race suite does. It ignores ``Idempotency-Key`` (the races send none)
 
 from __future__ import annotations
 
-from typing import Any
-
-from tessera.redemptions.ledger import Outcome, RedeemRequest, rfc3339, success_body
+from tessera.offers.rules import Attempt, CouponState, OfferTerms, StoreRef, decide
+from tessera.redemptions.ledger import Outcome, RedeemRequest, success_body
 from tessera.redemptions.ledger_postgres import PostgresLedger
 
 _READ_COUPON = """
 SELECT c.id, c.campaign_id, c.customer_id, c.channel, c.redeemed_at, c.revoked_at,
        c.starts_at, c.expires_at, cm.max_redemptions, cm.redemption_count, cm.per_customer_limit,
-       cm.discount_kind, cm.discount_value, cm.currency
+       cm.discount_kind, cm.discount_value, cm.currency, cm.stores, cm.min_order_total,
+       r.store_id AS redeemed_store_id, s.name AS redeemed_store_name
 FROM coupons c JOIN campaigns cm ON cm.id = c.campaign_id
+LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.seq = c.redemption_seq AND r.kind = 'redeem'
+LEFT JOIN stores s ON s.id = r.store_id
 WHERE c.code_digest = $1
 """
+_STORE_NAMES = "SELECT id, name FROM stores WHERE id = ANY($1::bigint[])"
 _READ_CUSTOMER_COUNT = """
 SELECT redeemed FROM customer_redemption_counts WHERE campaign_id = $1 AND customer_id = $2
 """
@@ -45,10 +49,6 @@ VALUES ($1, 'redeemed', $2, $3, $4, $5, $6, $7, $8, $9)
 """
 
 
-def _refused(code: str, **data: Any) -> dict[str, Any]:
-    return {"code": code, **data}
-
-
 class NaiveLedger(PostgresLedger):
     """``PostgresLedger`` with its redemption replaced by read-check-then-write (throttling
     is inherited unchanged)."""
@@ -57,29 +57,45 @@ class NaiveLedger(PostgresLedger):
         now = request.now
         # Read …
         coupon = await self._pool.fetchrow(_READ_COUPON, request.digest)
-        if coupon is None or coupon["revoked_at"] is not None:
-            await self.record_failure(request.throttle, now)
-            return Outcome(404, _refused("invalid_code"))
-        # … check …
-        if coupon["redeemed_at"] is not None:
-            return Outcome(
-                409, _refused("already_redeemed", redeemed_at=rfc3339(coupon["redeemed_at"]), store_id=None)
+        state = terms = None
+        redeemed = 0
+        if coupon is not None:
+            where = coupon["redeemed_store_id"]
+            state = CouponState(
+                starts_at=coupon["starts_at"],
+                expires_at=coupon["expires_at"],
+                redeemed_at=coupon["redeemed_at"],
+                revoked_at=coupon["revoked_at"],
+                customer_id=coupon["customer_id"],
+                redeemed_store=StoreRef(where, coupon["redeemed_store_name"]) if where else None,
             )
-        if coupon["expires_at"] <= now:
-            return Outcome(410, _refused("expired", expired_at=rfc3339(coupon["expires_at"])))
-        if coupon["starts_at"] > now:
-            return Outcome(422, _refused("not_yet_valid", valid_from=rfc3339(coupon["starts_at"])))
+            stores = None
+            if coupon["stores"] is not None:
+                names = dict(await self._pool.fetch(_STORE_NAMES, coupon["stores"]))
+                stores = tuple(StoreRef(store_id, names.get(store_id, "")) for store_id in coupon["stores"])
+            terms = OfferTerms(
+                stores=stores,
+                min_order_total=coupon["min_order_total"],
+                max_redemptions=coupon["max_redemptions"],
+                redemption_count=coupon["redemption_count"],
+                per_customer_limit=coupon["per_customer_limit"],
+            )
+            if coupon["customer_id"] is not None and coupon["per_customer_limit"] is not None:
+                redeemed = (
+                    await self._pool.fetchval(
+                        _READ_CUSTOMER_COUNT, coupon["campaign_id"], coupon["customer_id"]
+                    )
+                    or 0
+                )
+        # … check with the offer rules …
+        refusal = decide(state, terms, redeemed, Attempt(now, request.store_id, request.order_total))
+        if refusal is not None:
+            if refusal.status == 404:
+                await self.record_failure(request.throttle, now)
+            return Outcome(refusal.status, refusal.body())
+        assert coupon is not None
         cap = coupon["max_redemptions"]
-        if cap is not None and coupon["redemption_count"] >= cap:
-            return Outcome(422, _refused("limit_reached", limit="campaign"))
-        per_customer = coupon["per_customer_limit"]
-        counted = per_customer is not None and coupon["customer_id"] is not None
-        if counted:
-            redeemed = await self._pool.fetchval(
-                _READ_CUSTOMER_COUNT, coupon["campaign_id"], coupon["customer_id"]
-            )
-            if (redeemed or 0) >= per_customer:
-                return Outcome(422, _refused("limit_reached", limit="customer"))
+        counted = coupon["per_customer_limit"] is not None and coupon["customer_id"] is not None
         # … then write, trusting what was read.
         async with self._pool.acquire() as connection, connection.transaction():
             seq = await connection.fetchval(_MARK_REDEEMED, coupon["id"], now)

@@ -132,6 +132,7 @@ async def test_the_lookup_shows_the_members_open_coupons_and_nothing_else(api: A
         "valid_from": spring_a["valid_from"],
         "expires_at": spring_a["expires_at"],
         "redeem_code": f"TSR1:M:{spring_a['code']}",
+        "min_order_total": None,
     }
     # Nothing of the member's contact details, full name or other customers' coupons.
     assert set(answer) == {"member", "medium", "coupons"}  # no customer id either

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 
 def representable_in_utc(moment: datetime) -> bool:
     """Whether an aware ``moment`` is still a datetime once in UTC, where every time is stored and
@@ -50,3 +52,9 @@ class FrozenClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time exactly as the API writes every other time (msgspec: UTC, ``Z``, fraction only
+    when non-zero), so a ledger's answer and a coupon listing agree to the character."""
+    return msgspec.json.encode(moment.astimezone(UTC)).decode()[1:-1]

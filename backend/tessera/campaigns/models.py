@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, JSONType
+from tessera.db.base import Base, JSONType, NullableJSON
 
 
 class Campaign(Base):
@@ -31,6 +31,10 @@ class Campaign(Base):
     per_customer_limit: Mapped[int | None]
     max_redemptions: Mapped[int | None]
     redemption_count: Mapped[int] = mapped_column(default=0)
+    # Store ids whose tills may redeem (None: every store), and the order total in minor units a
+    # redemption must reach (see ``tessera.offers.rules``).
+    stores: Mapped[list[int] | None] = mapped_column(NullableJSON)
+    min_order_total: Mapped[int | None] = mapped_column(BigInteger)
     next_serial: Mapped[int] = mapped_column(BigInteger, default=0)
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_at: Mapped[datetime | None]

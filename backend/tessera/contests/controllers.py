@@ -18,6 +18,7 @@ from tessera.contests.errors import (
     DrawNotFound,
     EntryLimitReached,
     NotAPointsContest,
+    PrizeCampaignCannotIssue,
     PrizeCampaignNotFound,
 )
 from tessera.contests.schemas import (
@@ -63,7 +64,7 @@ class ContestController(Controller):
         status_code=HTTP_201_CREATED,
         guards=MARKETER,
         summary="Create a contest (marketer)",
-        opt=raises(ContestNotOpen, PrizeCampaignNotFound, *IDEMPOTENCY_ERRORS),
+        opt=raises(ContestNotOpen, PrizeCampaignNotFound, PrizeCampaignCannotIssue, *IDEMPOTENCY_ERRORS),
     )
     async def create(
         self,

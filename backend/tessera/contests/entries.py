@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
+import structlog
 from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.campaigns.models import Campaign
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.contests.errors import (
     CodeAlreadyEntered,
@@ -44,7 +46,11 @@ from tessera.customers.models import Customer
 from tessera.errors import TooManyRequests
 from tessera.events.log import record
 from tessera.idempotency.service import StoredAnswer
+from tessera.offers.rules import issue_refusal
+from tessera.offers.state import issue_terms_of
 from tessera.redemptions.ledger import ThrottleRule
+
+log = structlog.get_logger(__name__)
 
 
 class _NoPrize(Exception):
@@ -142,7 +148,11 @@ class ContestEntries:
         points = batch.points if batch is not None and contest.kind == "points" else 0
         day = local_day(now, contest.timezone)
         alias, total, reached_at = await self._count(session, contest, customer_id, points, day, now)
-        prize = await self._instant_prize(session, contest, serial) if contest.kind == "instant_win" else None
+        prize = (
+            await self._instant_prize(session, contest, serial, now)
+            if contest.kind == "instant_win"
+            else None
+        )
         entry = ContestEntry(
             contest_id=contest.id,
             code_id=code_id,
@@ -257,7 +267,7 @@ class ContestEntries:
         return str(row[0]), int(row[1]), row[2]
 
     async def _instant_prize(
-        self, session: AsyncSession, contest: Contest, serial: int
+        self, session: AsyncSession, contest: Contest, serial: int, now: datetime
     ) -> ContestPrize | None:
         """The prize the code carries, if a winner's caps still allow it (conditional counters,
         rolled back together when one of them refuses)."""
@@ -276,6 +286,13 @@ class ContestEntries:
         if position is None:
             return None
         prize = prizes[position]
+        if prize.campaign_id is not None:
+            # A prize whose coupon could never be redeemed is no win: nothing is counted for it.
+            campaign = await session.get(Campaign, prize.campaign_id)
+            reason = "campaign_missing" if campaign is None else issue_refusal(issue_terms_of(campaign), now)
+            if reason is not None:
+                log.warning("prize campaign cannot issue", prize_id=prize.id, reason=reason)
+                return None
         counter = ContestCounter
         try:
             async with session.begin_nested():

@@ -60,3 +60,11 @@ class ContestStillOpen(Unprocessable):
 class PrizeCampaignNotFound(Unprocessable):
     code = "prize_campaign_not_found"
     title = "A prize names a campaign that does not exist"
+
+
+class PrizeCampaignCannotIssue(Unprocessable):
+    """``reason``: ``campaign_ended`` or ``limit_reached`` (``offers.rules.issue_refusal``): its
+    coupons could never be redeemed."""
+
+    code = "prize_campaign_cannot_issue"
+    title = "A prize names a campaign whose coupons could not be used"

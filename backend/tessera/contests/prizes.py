@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,8 @@ from tessera.contests.models import Contest, ContestPrize, ContestWinner
 from tessera.coupons.issuing import issue_coupons
 from tessera.customers.models import Customer
 from tessera.events.log import event_row
+from tessera.offers.rules import issue_refusal
+from tessera.offers.state import issue_terms_of
 from tessera.outbox.models import OutboxMessage
 from tessera.outbox.service import OutboxItem
 from tessera.push.models import PushSubscription
@@ -26,6 +29,7 @@ from tessera.push.sender import SubscriptionGone, WebPushSender
 from tessera.settings import PushSettings
 
 CONTEST_PRIZE: Final = "push_contest_prize"
+log = structlog.get_logger(__name__)
 TEXTS: Final = {
     "en": ("You won in {contest}!", "Your prize: {prize}. Open the app for the details."),
     "it": ("Hai vinto in {contest}!", "Il tuo premio: {prize}. Apri l'app per i dettagli."),
@@ -47,6 +51,10 @@ async def prize_coupons(
         return {}
     campaign = await session.get(Campaign, prize.campaign_id)
     if campaign is None:
+        return {}
+    reason = issue_refusal(issue_terms_of(campaign), now)
+    if reason is not None:
+        log.warning("prize campaign cannot issue", campaign_id=campaign.id, prize_id=prize.id, reason=reason)
         return {}
     present = list(
         await session.scalars(

@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
 from tessera.clock import representable_in_utc
-from tessera.contests.errors import ContestNotFound, ContestNotOpen, PrizeCampaignNotFound
+from tessera.contests.errors import (
+    ContestNotFound,
+    ContestNotOpen,
+    PrizeCampaignCannotIssue,
+    PrizeCampaignNotFound,
+)
 from tessera.contests.keys import ContestKeys
 from tessera.contests.models import (
     Contest,
@@ -36,6 +41,8 @@ from tessera.contests.schemas import (
 )
 from tessera.errors import InvalidInput
 from tessera.events.log import record
+from tessera.offers.rules import issue_refusal
+from tessera.offers.state import issue_terms_of
 from tessera.settings import CodeSettings
 
 
@@ -134,7 +141,7 @@ class ContestService:
         _check_window(data, now)
         _check_time_zone(data.timezone)
         _check_kind(data)
-        await self._check_campaigns(session, [*data.prizes, *data.consolation])
+        await self._check_campaigns(session, [*data.prizes, *data.consolation], now)
         nonce = secrets.token_bytes(16)
         contest = Contest(
             kind=data.kind,
@@ -189,13 +196,24 @@ class ContestService:
         await session.flush()
         return await self.view_of(session, contest, now)
 
-    async def _check_campaigns(self, session: AsyncSession, prizes: Sequence[PrizeInput]) -> None:
+    async def _check_campaigns(
+        self, session: AsyncSession, prizes: Sequence[PrizeInput], now: datetime
+    ) -> None:
+        """Each prize's campaign exists and can issue coupons someone could use."""
         wanted = {prize.campaign_id for prize in prizes if prize.campaign_id is not None}
         if not wanted:
             return
-        found = set(await session.scalars(select(Campaign.id).where(Campaign.id.in_(wanted))))
-        if missing := wanted - found:
+        found = {c.id: c for c in await session.scalars(select(Campaign).where(Campaign.id.in_(wanted)))}
+        if missing := wanted - set(found):
             raise PrizeCampaignNotFound(campaign_id=min(missing))
+        for campaign_id in sorted(wanted):
+            reason = issue_refusal(issue_terms_of(found[campaign_id]), now)
+            if reason is not None:
+                raise PrizeCampaignCannotIssue(
+                    f"Campaign {campaign_id} cannot issue prizes: {reason}",
+                    campaign_id=campaign_id,
+                    reason=reason,
+                )
 
     async def list(self, session: AsyncSession, limit: int, after_id: int) -> list[Contest]:
         found = await session.scalars(

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 import msgspec
 
 from tessera.campaigns.schemas import CampaignSummary, Discount
-
-CouponStatus = Literal["active", "redeemed", "expired", "revoked", "scheduled"]
+from tessera.offers.refusals import CouponStatus
 
 
 class CouponView(msgspec.Struct):

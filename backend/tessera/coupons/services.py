@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from typing import cast
 
 import segno
 from cachetools import LRUCache
@@ -17,8 +18,11 @@ from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.coupons.models import Coupon
-from tessera.coupons.schemas import CouponStatus, CouponView
+from tessera.coupons.schemas import CouponView
 from tessera.errors import NotFound
+from tessera.offers.refusals import ANSWERS, OwnStatus
+from tessera.offers.rules import coupon_refusal, listing_status
+from tessera.offers.state import redeemed_by, state_of, terms_of
 
 
 class CouponNotFound(NotFound):
@@ -26,16 +30,13 @@ class CouponNotFound(NotFound):
     title = "No such coupon"
 
 
-def coupon_status(coupon: Coupon, now: datetime) -> CouponStatus:
-    if coupon.revoked_at is not None:
-        return "revoked"
-    if coupon.redeemed_at is not None:
-        return "redeemed"
-    if coupon.expires_at <= now:
-        return "expired"
-    if coupon.starts_at > now:
-        return "scheduled"
-    return "active"
+def coupon_status(coupon: Coupon, now: datetime) -> OwnStatus:
+    """The coupon's own state, as its wallet pass shows it (the offer's limits aside)."""
+    refusal = coupon_refusal(state_of(coupon), now)
+    if refusal is None:
+        return "active"
+    # The coupon's own refusals list as one of its own states, never as ``used_up``.
+    return cast(OwnStatus, ANSWERS[refusal.reason].listing or "active")
 
 
 class CouponService:
@@ -53,7 +54,9 @@ class CouponService:
                 .limit(500)
             )
         ).all()
-        return [self._view(coupon, campaign, now) for coupon, campaign in rows]
+        limited = [campaign.id for _, campaign in rows if campaign.per_customer_limit is not None]
+        redeemed = await redeemed_by(session, customer_id, limited)
+        return [self._view(coupon, campaign, now, redeemed.get(campaign.id, 0)) for coupon, campaign in rows]
 
     async def owned(self, session: AsyncSession, coupon_id: int, customer_id: int) -> tuple[Coupon, Campaign]:
         """The coupon if it belongs to this customer; otherwise the same 404 as for no coupon."""
@@ -76,7 +79,11 @@ class CouponService:
                 .where(Coupon.id == coupon_id)
             )
         ).one()
-        return self._view(row[0], row[1], now)
+        coupon, campaign = row
+        redeemed = {}
+        if coupon.customer_id is not None and campaign.per_customer_limit is not None:
+            redeemed = await redeemed_by(session, coupon.customer_id, [campaign.id])
+        return self._view(coupon, campaign, now, redeemed.get(campaign.id, 0))
 
     def qr_svg(self, coupon: Coupon, campaign: Campaign) -> str:
         cached = self._qr_cache.get(coupon.id)
@@ -92,7 +99,8 @@ class CouponService:
             self._qr_cache[coupon.id] = cached
         return cached
 
-    def _view(self, coupon: Coupon, campaign: Campaign, now: datetime) -> CouponView:
+    def _view(self, coupon: Coupon, campaign: Campaign, now: datetime, customer_redeemed: int) -> CouponView:
+        """``customer_redeemed``: the owner's redemptions of the campaign, for its limit."""
         code = code_for(self._keys, campaign, coupon.serial)
         return CouponView(
             id=coupon.id,
@@ -106,7 +114,7 @@ class CouponService:
             valid_from=coupon.starts_at,
             expires_at=coupon.expires_at,
             redeemed_at=coupon.redeemed_at,
-            status=coupon_status(coupon, now),
+            status=listing_status(state_of(coupon), terms_of(campaign, {}), customer_redeemed, now),
             qr_svg_url=f"/api/coupons/{coupon.id}/qr.svg",
             apple_pass_url=f"/api/coupons/{coupon.id}/pass.pkpass" if coupon.customer_id else None,
             google_wallet_url=f"/api/coupons/{coupon.id}/google-wallet" if coupon.customer_id else None,

@@ -54,6 +54,9 @@ def parse_sqlite_time(value: str) -> datetime:
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# None stored as SQL NULL, not as the JSON value ``null``, so the SQL that reads it can test
+# ``IS NULL``.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # 64-bit keys on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 

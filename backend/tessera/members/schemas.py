@@ -42,6 +42,8 @@ class OpenCoupon(msgspec.Struct):
     # What to send as ``code`` to ``POST /api/redemptions``: the redemption then records the
     # medium ``member_card``.
     redeem_code: str
+    # The order total its redemption must carry and reach, if the offer has a minimum.
+    min_order_total: int | None = None
 
 
 class MemberLookupView(msgspec.Struct):

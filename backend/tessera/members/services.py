@@ -14,7 +14,7 @@ from datetime import datetime
 import segno
 import structlog
 from cachetools import LRUCache
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.principal import Principal
@@ -38,13 +38,15 @@ from tessera.events.log import record
 from tessera.members import wallet
 from tessera.members.models import MemberCard
 from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView, MemberSummary, OpenCoupon
-from tessera.redemptions.models import CustomerRedemptionCount
+from tessera.offers.rules import Attempt, decide
+from tessera.offers.state import redeemed_by, state_of, store_names_for, terms_of
 from tessera.wallet.apple.services import ApplePasses
 from tessera.wallet.google.services import GoogleWallet
 
 log = structlog.get_logger("tessera.members")
 CARD_PATH = "/api/me/card"
 MAX_OPEN_COUPONS = 50  # a till shows this many, soonest to expire first
+MAX_CANDIDATES = 500  # coupons in their window read to find them
 
 
 class MemberCards:
@@ -161,7 +163,7 @@ class MemberCards:
             ).first()
             if member is not None:
                 customer_id, name = member
-                coupons = await self._open_coupons(session, customer_id, now)
+                coupons = await self._open_coupons(session, customer_id, principal.store_id, now)
                 await record(
                     session,
                     "member_looked_up",
@@ -189,40 +191,38 @@ class MemberCards:
             coupons=coupons,
         )
 
-    async def _open_coupons(self, session: AsyncSession, customer_id: int, now: datetime) -> list[OpenCoupon]:
-        """Coupons the ledger would redeem now: in their window, neither redeemed nor revoked,
-        their campaign's and the customer's limits not reached."""
-        counted = CustomerRedemptionCount
-        rows = (
+    async def _open_coupons(
+        self, session: AsyncSession, customer_id: int, store_id: int | None, now: datetime
+    ) -> list[OpenCoupon]:
+        """Coupons this store's till could redeem now, as the offer rules say (the minimum order
+        aside: the till asks for the total). The query only narrows to coupons in their window."""
+        candidates = (
             await session.execute(
                 select(Coupon, Campaign)
                 .join(Campaign, Campaign.id == Coupon.campaign_id)
-                .outerjoin(
-                    counted,
-                    and_(
-                        counted.campaign_id == Coupon.campaign_id, counted.customer_id == Coupon.customer_id
-                    ),
-                )
                 .where(
                     Coupon.customer_id == customer_id,
                     Coupon.redeemed_at.is_(None),
                     Coupon.revoked_at.is_(None),
                     Coupon.starts_at <= now,
                     Coupon.expires_at > now,
-                    or_(
-                        Campaign.max_redemptions.is_(None),
-                        Campaign.redemption_count < Campaign.max_redemptions,
-                    ),
-                    or_(
-                        Campaign.per_customer_limit.is_(None),
-                        counted.redeemed.is_(None),
-                        counted.redeemed < Campaign.per_customer_limit,
-                    ),
                 )
                 .order_by(Coupon.expires_at, Coupon.id)
-                .limit(MAX_OPEN_COUPONS)
+                .limit(MAX_CANDIDATES)
             )
         ).all()
+        campaigns = {campaign.id: campaign for _, campaign in candidates}
+        limited = [campaign_id for campaign_id, c in campaigns.items() if c.per_customer_limit is not None]
+        redeemed = await redeemed_by(session, customer_id, limited)
+        names = await store_names_for(session, campaigns.values())
+        attempt = Attempt(now, store_id, order_checked=False)
+
+        def usable(coupon: Coupon, campaign: Campaign) -> bool:
+            terms = terms_of(campaign, names)
+            return decide(state_of(coupon), terms, redeemed.get(campaign.id, 0), attempt) is None
+
+        rows = [(coupon, campaign) for coupon, campaign in candidates if usable(coupon, campaign)]
+        rows = rows[:MAX_OPEN_COUPONS]
         return [
             OpenCoupon(
                 coupon_id=coupon.id,
@@ -233,6 +233,7 @@ class MemberCards:
                 redeem_code=payload_for(
                     code_for(self._ctx.code_keys, campaign, coupon.serial), "member_card"
                 ),
+                min_order_total=campaign.min_order_total,
             )
             for coupon, campaign in rows
         ]

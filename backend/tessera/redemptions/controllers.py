@@ -10,28 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow, current_principal
 from tessera.auth.principal import Principal
-from tessera.codes.payloads import InvalidCode
 from tessera.deps import Caller, Ctx, Svc
 from tessera.errors import TooManyRequests
 from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, hot_path_post, stored_response
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
+from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.problems import raises
-from tessera.redemptions.errors import (
-    AlreadyRedeemed,
-    AlreadyVoided,
-    CouponExpired,
-    LimitReached,
-    NotYetValid,
-    RedemptionNotFound,
-    VoidNotAllowed,
-    error_for,
-)
+from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed, error_for
 from tessera.redemptions.ledger import IdempotencyClaim
 from tessera.redemptions.schemas import RedeemInput, RedemptionView, ValidateInput, ValidationView, VoidView
 from tessera.services import Services
 
-# What a presented code can meet, in validation as in redemption.
-CODE_ERRORS = (InvalidCode, AlreadyRedeemed, CouponExpired, NotYetValid, TooManyRequests)
+# What a presented code can meet, in validation as in redemption: every refusal of the offer
+# rules, and the failed-attempt budget.
+CODE_ERRORS = (*REFUSAL_ERRORS, TooManyRequests)
 
 
 REDEEM_PATH = "/api/redemptions"
@@ -75,7 +67,7 @@ class RedemptionController(Controller):
         "/",
         summary="Redeem a code (staff)",
         response_description="The redemption",
-        opt=raises(*CODE_ERRORS, LimitReached, *IDEMPOTENCY_ERRORS),
+        opt=raises(*CODE_ERRORS, *IDEMPOTENCY_ERRORS),
     )
     async def redeem(
         self,

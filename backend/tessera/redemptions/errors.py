@@ -1,33 +1,12 @@
-"""Redemption answers by code; the ledgers return codes, these give them status and words."""
+"""Redemption answers by code: the offer refusals (``tessera.offers``) and the ledgers' own."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tessera.codes.payloads import InvalidCode
-from tessera.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests, Unprocessable
+from tessera.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
 from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress
-
-
-class AlreadyRedeemed(Conflict):
-    code = "already_redeemed"
-    title = "Already redeemed"
-
-
-class CouponExpired(DomainError):
-    status = 410
-    code = "expired"
-    title = "This coupon has expired"
-
-
-class NotYetValid(Unprocessable):
-    code = "not_yet_valid"
-    title = "This coupon is not valid yet"
-
-
-class LimitReached(Unprocessable):
-    code = "limit_reached"
-    title = "The redemption limit is reached"
+from tessera.offers.errors import refusal_error
 
 
 class RedemptionNotFound(NotFound):
@@ -45,34 +24,21 @@ class VoidNotAllowed(Forbidden):
     title = "This account may not void redemptions"
 
 
-_BY_CODE: dict[str, type[DomainError]] = {
-    error.code: error
-    for error in (
-        AlreadyRedeemed,
-        CouponExpired,
-        NotYetValid,
-        LimitReached,
-        IdempotencyKeyReused,
-        RequestInProgress,
-    )
-}
-_DETAILS = {
-    "already_redeemed": "This coupon was already redeemed",
-    "expired": "This coupon has expired",
-    "not_yet_valid": "This coupon cannot be used yet",
-    "limit_reached": "No more redemptions are allowed for this offer",
+_LEDGER_ERRORS: dict[str, type[DomainError]] = {
+    error.code: error for error in (IdempotencyKeyReused, RequestInProgress)
 }
 
 
 def error_for(body: dict[str, Any]) -> DomainError:
     """The domain error for a ledger's ``{"code": …, **data}`` answer."""
+    refusal = refusal_error(body)
+    if refusal is not None:
+        return refusal
     data = dict(body)
     code = str(data.pop("code"))
-    if code == "invalid_code":
-        return InvalidCode()
     if code == "too_many_attempts":
         return TooManyRequests(int(data["retry_after"]))
-    error_type = _BY_CODE.get(code)
+    error_type = _LEDGER_ERRORS.get(code)
     if error_type is None:
         raise ValueError(f"unknown ledger answer {code!r}")
-    return error_type(_DETAILS.get(code, error_type.title), **data)
+    return error_type(**data)

@@ -9,10 +9,10 @@ committed, and a retry with the same ``Idempotency-Key`` gets the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
-import msgspec
+from tessera.clock import rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +92,6 @@ class RedemptionLedger(Protocol):
     async def give_back(self, rule: ThrottleRule, now: datetime) -> None:
         """Uncount an attempt of ``take_attempt`` that succeeded, where only failures count."""
         ...
-
-
-def rfc3339(moment: datetime) -> str:
-    """A time exactly as the API writes every other time (msgspec: UTC, ``Z``, fraction only
-    when non-zero), so a ledger's answer and a coupon listing agree to the character."""
-    return msgspec.json.encode(moment.astimezone(UTC)).decode()[1:-1]
 
 
 def success_body(

@@ -13,12 +13,21 @@ import msgspec
 
 from tessera.db.base import parse_sqlite_time, sqlite_time
 from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.offers.refusals import Reason
+from tessera.offers.rules import (
+    Attempt,
+    CouponState,
+    OfferTerms,
+    Refusal,
+    StoreRef,
+    coupon_refusal,
+    terms_refusal,
+)
 from tessera.redemptions.ledger import (
     IdempotencyClaim,
     Outcome,
     RedeemRequest,
     ThrottleRule,
-    rfc3339,
     success_body,
 )
 from tessera.wallet.changes import QUEUE_PASS_PUSHES_SQL
@@ -32,9 +41,11 @@ RETURNING id, campaign_id, customer_id, channel, redemption_seq, wallet_added_at
 # Counters are kept only for campaigns that set the limit (see CampaignService.update for the
 # recount when a limit is added), so unlimited campaigns never contend on one row.
 _CAMPAIGN_RULES = """
-SELECT max_redemptions, per_customer_limit, discount_kind, discount_value, currency
+SELECT max_redemptions, per_customer_limit, discount_kind, discount_value, currency, stores,
+       min_order_total
 FROM campaigns WHERE id = ?
 """
+_STORE_NAMES = "SELECT id, name FROM stores WHERE id IN (SELECT value FROM json_each(?))"
 _COUNT_CAMPAIGN = """
 UPDATE campaigns SET redemption_count = redemption_count + 1
 WHERE id = ? AND redemption_count < max_redemptions
@@ -70,8 +81,20 @@ WHERE c.code_digest = ?
 
 
 class _Failed(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        self.outcome = Outcome(status, body)
+    def __init__(self, refusal: Refusal) -> None:
+        self.outcome = Outcome(refusal.status, refusal.body())
+
+
+@dataclass(frozen=True, slots=True)
+class _Campaign:
+    terms: OfferTerms
+    discount_kind: str
+    discount_value: int
+    currency: str | None
+
+
+_CAMPAIGN_SPENT = Refusal(Reason.CAMPAIGN_LIMIT, {"limit": "campaign"})
+_CUSTOMER_SPENT = Refusal(Reason.CUSTOMER_LIMIT, {"limit": "customer"})
 
 
 MAX_BATCH = 256
@@ -183,7 +206,7 @@ class _Batch:
     event and idempotency rows, written together at its end. Each statement saved here is one
     trip through Python per redemption, and this thread shares the interpreter with the loop."""
 
-    campaigns: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    campaigns: dict[int, _Campaign] = field(default_factory=dict)
     failures: dict[tuple[str, int], int] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     answers: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -218,7 +241,7 @@ def _redeem_in_transaction(connection: sqlite3.Connection, request: RedeemReques
         outcome = _apply(connection, request, batch, now)
     except _Failed as failure:  # _apply has undone its own writes
         outcome = failure.outcome
-        if outcome.body["code"] == "invalid_code":
+        if outcome.status == 404:
             _record_failure(connection, request.throttle, request.now, batch)
     if claim is not None:
         body = msgspec.json.encode(outcome.body)
@@ -238,26 +261,32 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch
     """``now`` is ``request.now`` in the stored text form."""
     coupon = connection.execute(_REDEEM_COUPON, {"now": now, "digest": request.digest}).fetchone()
     if coupon is None:
-        raise _Failed(*_diagnose(connection, request.digest, request.now))
+        raise _Failed(_diagnose(connection, request.digest, request.now))
     coupon_id, campaign_id, customer_id, channel, seq, wallet_added_at = coupon
-    rules = batch.campaigns.get(campaign_id)
-    if rules is None:
-        rules = batch.campaigns[campaign_id] = connection.execute(_CAMPAIGN_RULES, (campaign_id,)).fetchone()
-    max_redemptions, per_customer, discount_kind, discount_value, currency = rules
-    # A limit that refuses gives back what was taken, as tessera_redeem does on PostgreSQL (one
+    campaign = batch.campaigns.get(campaign_id)
+    if campaign is None:
+        campaign = batch.campaigns[campaign_id] = _read_campaign(connection, campaign_id)
+    terms = campaign.terms
+    # A rule that refuses gives back what was taken, as tessera_redeem does on PostgreSQL (one
     # writer at a time here, so nobody saw it in between).
-    if max_redemptions is not None and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
+    refusal = terms_refusal(terms, Attempt(request.now, request.store_id, request.order_total))
+    if refusal is not None:
         connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
-        raise _Failed(422, {"code": "limit_reached", "limit": "campaign"})
+        raise _Failed(refusal)
+    capped = terms.max_redemptions is not None
+    if capped and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
+        connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
+        raise _Failed(_CAMPAIGN_SPENT)
+    per_customer = terms.per_customer_limit
     if (
         customer_id is not None
         and per_customer is not None
         and connection.execute(_COUNT_CUSTOMER, (campaign_id, customer_id, per_customer)).rowcount == 0
     ):
-        if max_redemptions is not None:
+        if capped:
             connection.execute(_UNCOUNT_CAMPAIGN, (campaign_id,))
         connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
-        raise _Failed(422, {"code": "limit_reached", "limit": "customer"})
+        raise _Failed(_CUSTOMER_SPENT)
     (redemption_id,) = connection.execute(
         _INSERT_REDEMPTION,
         (
@@ -300,28 +329,40 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch
             medium=request.medium,
             channel=channel,
             order_total=request.order_total,
-            discount_kind=discount_kind,
-            discount_value=discount_value,
-            currency=currency,
+            discount_kind=campaign.discount_kind,
+            discount_value=campaign.discount_value,
+            currency=campaign.currency,
         ),
     )
 
 
-def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
+def _read_campaign(connection: sqlite3.Connection, campaign_id: int) -> _Campaign:
+    max_redemptions, per_customer, kind, value, currency, stores, minimum = connection.execute(
+        _CAMPAIGN_RULES, (campaign_id,)
+    ).fetchone()
+    refs = None
+    if stores is not None:
+        names = dict(connection.execute(_STORE_NAMES, (stores,)).fetchall())
+        refs = tuple(StoreRef(store_id, names.get(store_id, "")) for store_id in msgspec.json.decode(stores))
+    # The counts are not read: the conditional counters decide the limits.
+    terms = OfferTerms(refs, minimum, max_redemptions, 0, per_customer)
+    return _Campaign(terms, kind, value, currency)
+
+
+def _diagnose(connection: sqlite3.Connection, digest: bytes, now: datetime) -> Refusal:
+    """Why the conditional update found no usable coupon, in the words of the offer rules."""
     row = connection.execute(_DIAGNOSE, (digest,)).fetchone()
-    if row is None or row[1] is not None:
-        return 404, {"code": "invalid_code"}
-    redeemed_at, _revoked, starts_at, expires_at, store_id, store_name = row
-    if redeemed_at is not None:  # the till shows "already redeemed at 14:02 in <store>"
-        return 409, {
-            "code": "already_redeemed",
-            "redeemed_at": rfc3339(parse_sqlite_time(redeemed_at)),
-            "store_id": store_id,
-            "store_name": store_name,
-        }
-    if parse_sqlite_time(expires_at) <= now:
-        return 410, {"code": "expired", "expired_at": rfc3339(parse_sqlite_time(expires_at))}
-    return 422, {"code": "not_yet_valid", "valid_from": rfc3339(parse_sqlite_time(starts_at))}
+    state = None
+    if row is not None:
+        redeemed_at, revoked_at, starts_at, expires_at, store_id, store_name = row
+        state = CouponState(
+            starts_at=parse_sqlite_time(starts_at),
+            expires_at=parse_sqlite_time(expires_at),
+            redeemed_at=parse_sqlite_time(redeemed_at) if redeemed_at is not None else None,
+            revoked_at=parse_sqlite_time(revoked_at) if revoked_at is not None else None,
+            redeemed_store=StoreRef(store_id, store_name) if store_id is not None else None,
+        )
+    return coupon_refusal(state, now) or Refusal(Reason.UNKNOWN, {})
 
 
 def _stored(connection: sqlite3.Connection, claim: IdempotencyClaim, batch: _Batch) -> Outcome | None:

@@ -19,6 +19,13 @@ class RedeemInput(msgspec.Struct, forbid_unknown_fields=True):
 class ValidateInput(msgspec.Struct, forbid_unknown_fields=True):
     code: PresentedText
     entry: Literal["scan", "manual"] = "scan"
+    # Given: the minimum order is judged as the redemption would; absent: not yet.
+    order_total: Annotated[int, msgspec.Meta(ge=0, le=10**12)] | None = None
+
+
+class StoreView(msgspec.Struct):
+    id: int
+    name: str
 
 
 class ValidationView(msgspec.Struct):
@@ -28,6 +35,12 @@ class ValidationView(msgspec.Struct):
     valid_from: datetime
     expires_at: datetime
     medium: str
+    # The order total a redemption must carry and reach (minor units), if the offer has one.
+    min_order_total: int | None = None
+    # The stores whose tills may redeem it (None: every store); this till is one of them.
+    stores: list[StoreView] | None = None
+    # The installation's currency, in which order totals are counted.
+    currency: str = "EUR"
 
 
 class RedemptionView(msgspec.Struct):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,18 +15,13 @@ from tessera.context import AppContext
 from tessera.coupons.models import Coupon
 from tessera.errors import Forbidden, TooManyRequests
 from tessera.events.log import record
-from tessera.redemptions.errors import (
-    AlreadyRedeemed,
-    AlreadyVoided,
-    CouponExpired,
-    NotYetValid,
-    RedemptionNotFound,
-    VoidNotAllowed,
-)
-from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, rfc3339
+from tessera.offers.errors import refusal_error
+from tessera.offers.rules import Attempt, decide
+from tessera.offers.state import presented as read_presented
+from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed
+from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
-from tessera.redemptions.schemas import RedeemInput, ValidateInput, ValidationView, VoidView
-from tessera.stores.models import Store
+from tessera.redemptions.schemas import RedeemInput, StoreView, ValidateInput, ValidationView, VoidView
 from tessera.wallet.changes import pass_changed
 
 
@@ -58,26 +51,28 @@ class RedemptionService:
         return outcome
 
     async def validate(self, principal: Principal, data: ValidateInput) -> ValidationView:
+        """What a redemption by this till would answer now, without redeeming: the offer rules
+        on the coupon as read. Without an ``order_total`` the minimum order is not judged yet;
+        the answer names it, so the till can ask for the total."""
         presented = parse(data.code, typed=data.entry == "manual")
         now = self._ctx.clock.now()
         rule = self._ctx.scan_throttle(principal.id, principal.store_id)
         if await self._ctx.ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now))
         digest = self._ctx.code_keys.digest(presented.code)
+        attempt = Attempt(
+            now, principal.store_id, order_total=data.order_total, order_checked=data.order_total is not None
+        )
         async with self._ctx.sessions.begin() as session:
-            row = (
-                await session.execute(
-                    select(Coupon, Campaign)
-                    .join(Campaign, Campaign.id == Coupon.campaign_id)
-                    .where(Coupon.code_digest == digest)
-                )
-            ).first()
-            if row is None or row[0].revoked_at is not None:
-                failed = True
-            else:
-                failed = False
-                coupon, campaign = row
-                await self._check_usable(session, coupon, now)
+            found = await read_presented(session, digest)
+            refusal = decide(
+                found.state if found else None,
+                found.terms if found else None,
+                found.customer_redeemed if found else 0,
+                attempt,
+            )
+            if refusal is None and found is not None:
+                coupon, campaign, terms = found.coupon, found.campaign, found.terms
                 await record(
                     session,
                     "validated",
@@ -90,9 +85,11 @@ class RedemptionService:
                     store_id=principal.store_id,
                     staff_id=principal.id,
                 )
-        if failed:
-            await self._ctx.ledger.record_failure(rule, now)
-            raise InvalidCode
+        if refusal is not None or found is None:
+            if refusal is None or refusal.status == 404:
+                await self._ctx.ledger.record_failure(rule, now)
+                raise InvalidCode
+            raise refusal_error(refusal.body()) or InvalidCode()
         return ValidationView(
             coupon_id=coupon.id,
             campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
@@ -100,31 +97,10 @@ class RedemptionService:
             valid_from=coupon.starts_at,
             expires_at=coupon.expires_at,
             medium=presented.medium,
+            min_order_total=campaign.min_order_total,
+            stores=None if terms.stores is None else [StoreView(s.id, s.name) for s in terms.stores],
+            currency=self._ctx.settings.currency,
         )
-
-    async def _check_usable(self, session: AsyncSession, coupon: Coupon, now: datetime) -> None:
-        if coupon.redeemed_at is not None:
-            where = (
-                await session.execute(
-                    select(Store.id, Store.name)
-                    .join(Redemption, Redemption.store_id == Store.id)
-                    .where(
-                        Redemption.coupon_id == coupon.id,
-                        Redemption.seq == coupon.redemption_seq,
-                        Redemption.kind == "redeem",
-                    )
-                )
-            ).first()
-            raise AlreadyRedeemed(
-                "This coupon was already redeemed",
-                redeemed_at=rfc3339(coupon.redeemed_at),
-                store_id=where[0] if where else None,
-                store_name=where[1] if where else None,
-            )
-        if coupon.expires_at <= now:
-            raise CouponExpired("This coupon has expired", expired_at=rfc3339(coupon.expires_at))
-        if coupon.starts_at > now:
-            raise NotYetValid("This coupon cannot be used yet", valid_from=rfc3339(coupon.starts_at))
 
     async def void(self, session: AsyncSession, principal: Principal, redemption_id: int) -> VoidView:
         """Make a mistaken redemption undone: a ``void`` row, the coupon usable again."""

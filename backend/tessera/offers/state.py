@@ -1,0 +1,120 @@
+"""What the offer rules need, read from the database for those who decide by reading: validate,
+the customer's listing and the member-card lookup (the ledgers decide with conditional writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera.campaigns.models import Campaign
+from tessera.coupons.models import Coupon
+from tessera.offers.rules import CouponState, IssueTerms, OfferTerms, StoreRef
+from tessera.redemptions.models import CustomerRedemptionCount, Redemption
+from tessera.stores.models import Store
+
+
+def terms_of(campaign: Campaign, store_names: Mapping[int, str]) -> OfferTerms:
+    """``store_names`` holds at least the campaign's stores (``store_names_for``); a store that
+    no longer exists keeps its id with an empty name."""
+    stores = None
+    if campaign.stores is not None:
+        stores = tuple(StoreRef(store_id, store_names.get(store_id, "")) for store_id in campaign.stores)
+    return OfferTerms(
+        stores=stores,
+        min_order_total=campaign.min_order_total,
+        max_redemptions=campaign.max_redemptions,
+        redemption_count=campaign.redemption_count,
+        per_customer_limit=campaign.per_customer_limit,
+    )
+
+
+def issue_terms_of(campaign: Campaign) -> IssueTerms:
+    return IssueTerms(
+        ends_at=campaign.ends_at,
+        max_redemptions=campaign.max_redemptions,
+        redemption_count=campaign.redemption_count,
+    )
+
+
+def state_of(coupon: Coupon, redeemed_store: StoreRef | None = None) -> CouponState:
+    return CouponState(
+        starts_at=coupon.starts_at,
+        expires_at=coupon.expires_at,
+        redeemed_at=coupon.redeemed_at,
+        revoked_at=coupon.revoked_at,
+        customer_id=coupon.customer_id,
+        redeemed_store=redeemed_store,
+    )
+
+
+async def store_names_for(session: AsyncSession, campaigns: Iterable[Campaign]) -> dict[int, str]:
+    wanted = {store_id for campaign in campaigns for store_id in campaign.stores or ()}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Store.id, Store.name).where(Store.id.in_(wanted)))
+    return {store_id: name for store_id, name in rows}
+
+
+async def redeemed_by(session: AsyncSession, customer_id: int, campaign_ids: Sequence[int]) -> dict[int, int]:
+    """The customer's redemptions per campaign, net of voids (kept where a campaign sets a
+    per-customer limit, which is the only place the rules read it)."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(CustomerRedemptionCount.campaign_id, CustomerRedemptionCount.redeemed).where(
+            CustomerRedemptionCount.customer_id == customer_id,
+            CustomerRedemptionCount.campaign_id.in_(set(campaign_ids)),
+        )
+    )
+    return {campaign_id: redeemed for campaign_id, redeemed in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """A coupon found by its code, with everything ``rules.decide`` asks."""
+
+    coupon: Coupon
+    campaign: Campaign
+    state: CouponState
+    terms: OfferTerms
+    customer_redeemed: int
+
+
+async def presented(session: AsyncSession, digest: bytes) -> Presented | None:
+    row = (
+        await session.execute(
+            select(Coupon, Campaign)
+            .join(Campaign, Campaign.id == Coupon.campaign_id)
+            .where(Coupon.code_digest == digest)
+        )
+    ).first()
+    if row is None:
+        return None
+    coupon, campaign = row
+    redeemed_store = None
+    if coupon.redeemed_at is not None:
+        where = (
+            await session.execute(
+                select(Store.id, Store.name)
+                .join(Redemption, Redemption.store_id == Store.id)
+                .where(
+                    Redemption.coupon_id == coupon.id,
+                    Redemption.seq == coupon.redemption_seq,
+                    Redemption.kind == "redeem",
+                )
+            )
+        ).first()
+        redeemed_store = StoreRef(where[0], where[1]) if where else None
+    counts = {}
+    if coupon.customer_id is not None and campaign.per_customer_limit is not None:
+        counts = await redeemed_by(session, coupon.customer_id, [campaign.id])
+    return Presented(
+        coupon=coupon,
+        campaign=campaign,
+        state=state_of(coupon, redeemed_store),
+        terms=terms_of(campaign, await store_names_for(session, [campaign])),
+        customer_redeemed=counts.get(campaign.id, 0),
+    )
