@@ -2,8 +2,8 @@
 ``webpush_async`` sender to the same local sink, in the same run.
 
 Real path: a migrated SQLite database with ``--subscriptions`` consenting customers, one push
-subscription each; publishing a campaign (``CampaignService.publish``) queues one outbox row per
-subscription in its transaction; then, timed, the worker (``OutboxWorker`` + ``PushDelivery`` +
+subscription each; publishing a campaign (``campaigns.publishing.publish_inline``) queues one
+outbox row per subscription in its transaction; then, timed, the worker (``OutboxWorker`` + ``PushDelivery`` +
 ``WebPushSender``, as ``tessera.worker`` wires them) drains the outbox: per message it reads the
 subscription and coupon, composes the notification, encrypts (aes128gcm), signs VAPID, POSTs,
 and records the delivery.
@@ -37,6 +37,7 @@ from py_vapid import Vapid02
 from pywebpush import webpush_async
 from sqlalchemy import insert
 
+from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, Discount
 from tessera.campaigns.services import CampaignService
 from tessera.clock import FrozenClock
@@ -123,9 +124,8 @@ async def seed(settings: Settings, count: int, endpoint: str, keys: dict[str, st
                     for n in range(count)
                 ],
             )
-            campaigns = CampaignService(
-                CodeKeys(settings.security.code_secret), settings.codes, settings.currency
-            )
+            code_keys = CodeKeys(settings.security.code_secret)
+            campaigns = CampaignService(code_keys, settings.codes, settings.currency)
             campaign = await campaigns.create(
                 session,
                 CampaignCreate(
@@ -136,7 +136,7 @@ async def seed(settings: Settings, count: int, endpoint: str, keys: dict[str, st
                 ),
                 NOW,
             )
-            await campaigns.publish(session, campaign.id, NOW)
+            await publish_inline(session, code_keys, campaign, NOW)
     finally:
         await engine.dispose()
 

@@ -27,6 +27,7 @@ from tessera.auth.services import create_api_key
 from tessera.clock import SystemClock
 from tessera.db.engine import create_engine, session_factory
 from tessera.settings import DatabaseSettings
+from tests.support import publish_and_wait
 
 Headers = dict[str, str]
 PASSWORD = "load-test-password"
@@ -310,7 +311,7 @@ async def race_per_customer_limit(
             limits={"per_customer": limit},
             segment={"tags_any": [tag]},
         )
-        _created(await client.post(f"/api/campaigns/{campaign_id}/publish", headers=race.marketer), 200)
+        await publish_and_wait(client, race.marketer, campaign_id)
         codes: dict[int, list[str]] = {}
         for customer_id, customer in owners:
             for message in range(coupons_each - 1):  # the publication issued the first one

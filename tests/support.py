@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,27 @@ def problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert body["title"]
     assert body["detail"]
     return body
+
+
+async def publish_and_wait(client: AsyncClient, marketer: Headers, campaign_id: int) -> dict[str, Any]:
+    """``POST …/publish`` (202), then the job's progress view once it is no longer running."""
+    response = await client.post(f"/api/campaigns/{campaign_id}/publish", headers=marketer)
+    assert response.status_code == 202, response.text
+    return await job_done(client, marketer, response.json()["progress_url"])
+
+
+async def job_done(
+    client: AsyncClient, marketer: Headers, progress_url: str, polls: int = 500
+) -> dict[str, Any]:
+    """Poll a job's progress view until it is no longer running (at most ``polls`` times)."""
+    for _ in range(polls):
+        response = await client.get(progress_url, headers=marketer)
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        if job["status"] != "running":
+            return job
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the job at {progress_url} is still running")
 
 
 class Api:
@@ -133,12 +155,8 @@ class Api:
         return campaign
 
     async def publish(self, campaign_id: int) -> dict[str, Any]:
-        response = await self.client.post(
-            f"/api/campaigns/{campaign_id}/publish", headers=await self.marketer()
-        )
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
+        """Publish and wait for the job: its final progress view."""
+        return await publish_and_wait(self.client, await self.marketer(), campaign_id)
 
     async def coupons(self, customer: Headers) -> list[dict[str, Any]]:
         response = await self.client.get("/api/me/coupons", headers=customer)

@@ -96,7 +96,10 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/campaigns"):                                (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}"):               (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("PATCH", "/api/campaigns/{campaign_id:int}"):             (401, 403, 403, 403, 403, 200, 401, 401, 401),
-    ("POST", "/api/campaigns/{campaign_id:int}/publish"):      (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("POST", "/api/campaigns/{campaign_id:int}/publish"):      (401, 403, 403, 403, 403, 202, 401, 401, 401),
+    ("GET", "/api/campaigns/{campaign_id:int}/publish-jobs/{job_id:int}"):
+                                                               (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("GET", "/api/campaigns/{campaign_id:int}/audience"):     (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("POST", "/api/campaigns/{campaign_id:int}/coupons"):      (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("POST", "/api/campaigns/{campaign_id:int}/codes"):        (401, 403, 403, 403, 403, 202, 401, 401, 401),
     ("POST", "/api/mail-merges"):                              (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -205,6 +208,7 @@ class World:
     till_campaign: int  # personal codes for the till, no per-customer limit
     till_customer: int
     batch: int
+    publish_job: int
     redemption: int  # of A's coupon, at store 1
     pass_type: str
     serial_a: str  # of A's Apple pass
@@ -283,7 +287,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     customer_a, a = await api.customer()
     customer_b, b = await api.customer()
     campaign = await api.campaign()
-    await api.publish(campaign["id"])
+    publish_job = (await api.publish(campaign["id"]))["job_id"]
     [coupon_a], [coupon_b] = await api.coupons(a), await api.coupons(b)
 
     till = await api.campaign(name="Till", limits={"per_customer": None}, segment={"tags_any": ["till"]})
@@ -384,6 +388,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         till_campaign=till["id"],
         till_customer=till_customer,
         batch=batch.json()["id"],
+        publish_job=publish_job,
         redemption=redeemed.json()["id"],
         pass_type=pass_type,
         serial_a=serial_a,
@@ -496,6 +501,10 @@ def calls(w: World) -> dict[Key, Call]:
             campaign, json=lambda: {"description": "20% off everything, still"}
         ),
         ("POST", "/api/campaigns/{campaign_id:int}/publish"): Call(f"{campaign}/publish"),
+        ("GET", "/api/campaigns/{campaign_id:int}/publish-jobs/{job_id:int}"): Call(
+            f"{campaign}/publish-jobs/{w.publish_job}"
+        ),
+        ("GET", "/api/campaigns/{campaign_id:int}/audience"): Call(f"{campaign}/audience"),
         ("POST", "/api/campaigns/{campaign_id:int}/coupons"): Call(
             f"/api/campaigns/{w.till_campaign}/coupons",
             json=lambda: {

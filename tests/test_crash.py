@@ -29,6 +29,7 @@ from tests.conftest import TEST_SECRET
 from tests.crash import CrashLoad, KillableServer, check, marketer_key, poll, seed_codes, sql
 from tests.fake_push import Delivered, FakePushService, running_fake_push
 from tests.servers import free_port, server_env
+from tests.support import publish_and_wait
 
 pytestmark = pytest.mark.slow
 
@@ -178,8 +179,7 @@ async def publish_campaign(client: httpx.AsyncClient, key: str) -> None:
         },
     )
     assert campaign.status_code == 201, campaign.text
-    published = await client.post(f"/api/campaigns/{campaign.json()['id']}/publish", headers=marketer)
-    assert published.status_code == 200, published.text
+    assert (await publish_and_wait(client, marketer, campaign.json()["id"]))["status"] == "done"
 
 
 def distinct(fake: FakePushService) -> int:

@@ -21,6 +21,7 @@ from tessera.auth.controllers import AuthController
 from tessera.auth.guards import current_principal
 from tessera.auth.principal import Principal
 from tessera.campaigns.controllers import CampaignController
+from tessera.campaigns.publish_controllers import PublishController
 from tessera.clock import Clock, SystemClock
 from tessera.codes.controllers import CodeController
 from tessera.contests.code_controllers import ContestCodeController
@@ -143,10 +144,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             app.state.services = services
             await ctx.bulk_codes.resume_unfinished()
             await services.contest_codes.resume_unfinished()
+            await ctx.publishing.resume_unfinished()
             try:
                 async with background_work(ctx, services, embedded_only=True):
                     yield
             finally:
+                await ctx.publishing.stop()
                 await services.contest_codes.stop()
                 await ctx.bulk_codes.stop()
 
@@ -161,6 +164,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             CouponController,
             StoreController,
             CampaignController,
+            PublishController,
             CodeController,
             MailMergeController,
             RedemptionController,

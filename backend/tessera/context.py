@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.services import Authenticator, StaffLogin
+from tessera.campaigns.publishing import POSTGRES_CHUNK, SQLITE_CHUNK, Publisher
 from tessera.clock import Clock
 from tessera.codes.bulk import BulkCodes
 from tessera.codes.keys import CodeKeys
@@ -38,6 +39,7 @@ class AppContext:
     ledger: RedemptionLedger
     bulk_codes: BulkCodes
     outbox: Outbox
+    publishing: Publisher
     # SQLite only: the hot-path writer thread (see ``RawStore``).
     sqlite_writer: SqliteWorker | None = None
 
@@ -83,6 +85,8 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
     passwords = PasswordHasher(settings.security)
     raw = await open_raw_store(settings.database)
     code_keys = CodeKeys(settings.security.code_secret)
+    bulk_codes = BulkCodes(readers, code_keys, raw.chunks, clock)
+    chunk, chunk_seconds = SQLITE_CHUNK if sqlite else POSTGRES_CHUNK
     try:
         yield AppContext(
             settings=settings,
@@ -98,8 +102,18 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
             ),
             idempotency=IdempotencyStore(sessions, clock),
             ledger=raw.ledger,
-            bulk_codes=BulkCodes(readers, code_keys, raw.chunks, clock),
+            bulk_codes=bulk_codes,
             outbox=Outbox(sessions, readers, clock, settings.worker, skip_locked=not sqlite),
+            publishing=Publisher(
+                sessions,
+                readers,
+                code_keys,
+                raw.publish,
+                bulk_codes.claim,
+                clock,
+                chunk=chunk,
+                chunk_seconds=chunk_seconds,
+            ),
             sqlite_writer=raw.sqlite_writer,
         )
     finally:

@@ -17,6 +17,7 @@ from tessera.auth.passwords import PasswordHasher
 from tessera.auth.services import create_api_key
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.models import Campaign
+from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, CodeSpec, Discount, Limits, Segment
 from tessera.campaigns.services import CampaignService
 from tessera.clock import Clock
@@ -120,7 +121,7 @@ async def load_demo(settings: Settings, clock: Clock) -> DemoCredentials:
                         ),
                         now,
                     )
-                await campaigns.publish(session, campaign.id, now)
+                await publish_inline(session, keys, campaign, now)
                 campaign_ids.append(campaign.id)
             store_id = store.id
         marketer_key = await create_api_key(sessions, clock, "demo marketer", "marketer")

@@ -81,7 +81,8 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     (``Outbox.claim``), the periodic jobs mark what they did with conditional updates, the
     rollup and the event triggers move their watermarks conditionally, triggered coupons are
     one per customer by a unique index, and a code batch is written by the one process that
-    claims it (``BulkCodes.resume_unfinished``).
+    claims it (``BulkCodes.resume_unfinished``), and so is a publish job
+    (``Publisher.resume_unfinished``).
     """
     settings = ctx.settings
     apple = settings.apple
@@ -133,6 +134,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             push.remind_expiring,
             ExpiryRecorder(ctx.sessions, ctx.clock).run,
             ctx.bulk_codes.resume_unfinished,
+            ctx.publishing.resume_unfinished,
             services.contest_codes.resume_unfinished,
             timed_triggers_of(ctx).run,
             services.sign_in.forget_spent_codes,

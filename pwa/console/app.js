@@ -25,6 +25,22 @@ function announce(message) {
   announceTimer = setTimeout(() => ($("announcer").textContent = ""), 8000);
 }
 
+const PUBLISH_POLL_MS = 500;
+
+function counts(job) {
+  return { issued: job.issued, eligible: job.eligible, already: job.already_had };
+}
+
+/** Publishing runs in the background: show its progress until the job is no longer running. */
+async function followPublish(job) {
+  while (job.status === "running") {
+    $("announcer").textContent = ui.t("campaign.publishing", counts(job));
+    await new Promise((resolve) => setTimeout(resolve, PUBLISH_POLL_MS));
+    job = await api.get(job.progress_url);
+  }
+  return job;
+}
+
 function explain(error) {
   if (error instanceof OfflineError) return ui.t("error.offline");
   const detail = error instanceof ApiError ? error.problem.detail || error.message : String(error);
@@ -248,15 +264,15 @@ function wire() {
     const { campaignId, name, triggered } = event.currentTarget.dataset;
     if (!window.confirm(ui.t(triggered ? "campaign.switch_on_confirm" : "campaign.publish_confirm", { name }))) return;
     try {
-      const result = await api.post(`/api/campaigns/${campaignId}/publish`, undefined, {
+      const job = await api.post(`/api/campaigns/${campaignId}/publish`, undefined, {
         "Idempotency-Key": crypto.randomUUID(),
       });
-      const published = {
-        issued: result.issued,
-        already: result.already_had,
-        not_eligible: result.not_eligible,
-      };
-      announce(triggered ? ui.t("campaign.switched_on") : ui.t("campaign.published", published));
+      if (triggered) {
+        announce(ui.t("campaign.switched_on"));
+      } else {
+        const done = await followPublish(job);
+        announce(ui.t(done.status === "done" ? "campaign.published" : "campaign.publish_stopped", counts(done)));
+      }
       await route();
     } catch (error) {
       announce(explain(error));

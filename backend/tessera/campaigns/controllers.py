@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow
@@ -13,7 +13,6 @@ from tessera.campaigns.schemas import (
     CampaignUpdate,
     CampaignView,
     PersonalCouponCreate,
-    PublishResult,
 )
 from tessera.campaigns.services import (
     CampaignEnded,
@@ -111,37 +110,6 @@ class CampaignController(Controller):
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
             return view(await services.campaigns.update(session, campaign_id, data, now), now)
-
-    @post(
-        "/{campaign_id:int}/publish",
-        status_code=HTTP_200_OK,
-        summary="Publish: issue coupons to the segment (marketer)",
-        opt=raises(CampaignNotFound, CampaignEnded, CodeSpaceExhausted, *IDEMPOTENCY_ERRORS),
-    )
-    async def publish(
-        self,
-        ctx: Ctx,
-        services: Svc,
-        principal: Caller,
-        campaign_id: PathId,
-        request: Request[Any, Any, Any],
-        idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Response[PublishResult]:
-        """Idempotent by nature: publishing again issues only to customers who have none yet.
-        A triggered campaign is switched on and issues nothing here: the worker issues its
-        coupons when the trigger fires, while it runs."""
-        now = ctx.clock.now()
-
-        async def effect(session: AsyncSession) -> tuple[int, PublishResult]:
-            return 200, await services.campaigns.publish(session, campaign_id, now)
-
-        answer = await ctx.idempotency.run(
-            f"publish:{principal.subject}",
-            idempotency_key,
-            request_hash("POST", request.url.path, b""),
-            effect,
-        )
-        return stored_response(answer)
 
     @post(
         "/{campaign_id:int}/coupons",

@@ -33,6 +33,10 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True):
     max_redemptions: Positive | None = None
 
 
+StoreIds = Annotated[list[Id], msgspec.Meta(min_length=1, max_length=1000)]
+MinorUnits = Annotated[int, msgspec.Meta(ge=1, le=10**12)]
+
+
 class Segment(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     tags_any: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
     attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] = msgspec.field(
@@ -50,6 +54,10 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     code: CodeSpec = msgspec.field(default_factory=CodeSpec)
     limits: Limits = msgspec.field(default_factory=Limits)
     segment: Segment = msgspec.field(default_factory=Segment)
+    # The stores whose tills may redeem (absent: every store) and the order total a redemption
+    # must carry and reach, in minor units of the installation's currency.
+    stores: StoreIds | None = None
+    min_order_total: MinorUnits | None = None
     wallet: WalletDesignInput | None = None
     # Derived from the name when not given.
     slug: Slug | None = None
@@ -71,6 +79,9 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | msgspec.UnsetType | None = msgspec.UNSET
     limits: LimitsUpdate | msgspec.UnsetType = msgspec.UNSET
     segment: Segment | msgspec.UnsetType = msgspec.UNSET
+    # null: every store / no minimum.
+    stores: StoreIds | msgspec.UnsetType | None = msgspec.UNSET
+    min_order_total: MinorUnits | msgspec.UnsetType | None = msgspec.UNSET
     # Replaces the whole design; the logo stays unless ``logo_png`` or ``remove_logo`` is given.
     wallet: WalletDesignInput | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
@@ -96,6 +107,8 @@ class CampaignView(msgspec.Struct):
     code: CodeFormatView
     limits: Limits
     segment: Segment
+    stores: list[int] | None
+    min_order_total: int | None
     wallet: WalletDesignView
     trigger: Trigger | None
     redemption_count: int | None
@@ -109,12 +122,6 @@ class CampaignSummary(msgspec.Struct):
     id: int
     name: str
     description: str
-
-
-class PublishResult(msgspec.Struct):
-    issued: int
-    already_had: int
-    not_eligible: int
 
 
 class PersonalCouponCreate(msgspec.Struct, forbid_unknown_fields=True):

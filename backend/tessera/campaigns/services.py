@@ -21,7 +21,6 @@ from tessera.campaigns.schemas import (
     Limits,
     LimitsUpdate,
     PersonalCouponCreate,
-    PublishResult,
     Segment,
 )
 from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
@@ -32,14 +31,15 @@ from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
 from tessera.errors import InvalidInput, NotFound, Unprocessable
+from tessera.offers.rules import issue_refusal
+from tessera.offers.state import issue_terms_of
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.settings import CodeSettings
+from tessera.stores.models import Store
 from tessera.triggers.rules import apply_trigger, check_trigger, trigger_of
 from tessera.triggers.schemas import Trigger
 from tessera.wallet.changes import campaign_passes_changed
 from tessera.wallet.design import checked_logo, stored, view_of
-
-ISSUE_CHUNK = 1000
 
 
 class CampaignNotFound(NotFound):
@@ -84,6 +84,8 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         code=CodeFormatView(campaign.code_format, campaign.code_length, campaign.ean_prefix),
         limits=Limits(campaign.per_customer_limit, campaign.max_redemptions),
         segment=Segment(**campaign.segment),
+        stores=campaign.stores,
+        min_order_total=campaign.min_order_total,
         wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
         trigger=trigger_of(campaign),
         redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
@@ -116,6 +118,17 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
             raise InvalidInput("The time is out of range in UTC", field=field)
     if ends_at <= starts_at:
         raise InvalidInput("ends_at must be after starts_at", field="ends_at")
+
+
+async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> list[int] | None:
+    """The store ids in ascending order, each once; every one must be a store."""
+    if stores is None:
+        return None
+    wanted = sorted(set(stores))
+    found = set(await session.scalars(select(Store.id).where(Store.id.in_(wanted))))
+    if missing := [store_id for store_id in wanted if store_id not in found]:
+        raise InvalidInput(f"Store {missing[0]} does not exist", field="stores")
+    return wanted
 
 
 class CampaignService:
@@ -158,6 +171,7 @@ class CampaignService:
             length = data.code.length or self._codes.random_length
         if data.trigger is not None:
             await check_trigger(session, None, data.trigger)
+        stores = await _checked_stores(session, data.stores)
         campaign = Campaign(
             name=data.name,
             slug="",
@@ -177,6 +191,8 @@ class CampaignService:
             redemption_count=0,
             next_serial=0,
             segment={"tags_any": data.segment.tags_any, "attributes": data.segment.attributes},
+            stores=stores,
+            min_order_total=data.min_order_total,
             wallet_design=stored(data.wallet) if data.wallet else {},
             wallet_logo=checked_logo(data.wallet.logo_png) if data.wallet and data.wallet.logo_png else None,
             published_at=None,
@@ -234,6 +250,10 @@ class CampaignService:
             campaign.segment = {"tags_any": data.segment.tags_any, "attributes": data.segment.attributes}
         if data.limits is not UNSET:
             await self._change_limits(session, campaign, data.limits)
+        if data.stores is not UNSET:
+            campaign.stores = await _checked_stores(session, data.stores)
+        if data.min_order_total is not UNSET:
+            campaign.min_order_total = data.min_order_total
         if data.trigger is not UNSET:
             await self._change_trigger(session, campaign, data.trigger)
         campaign.updated_at = now
@@ -311,70 +331,25 @@ class CampaignService:
         if values:
             await session.execute(insert(CustomerRedemptionCount), values)
 
-    async def publish(self, session: AsyncSession, campaign_id: int, now: datetime) -> PublishResult:
-        """Issue one coupon to every consenting customer in the segment; repeating issues nothing.
-        A triggered campaign is only switched on."""
-        campaign = await self.get(session, campaign_id, lock=True)
-        if now >= campaign.ends_at:
-            raise CampaignEnded(f"Campaign {campaign_id} ended at {campaign.ends_at.isoformat()}")
-        if campaign.published_at is None:
-            campaign.published_at = now
-        if campaign.trigger_kind is not None:
-            # Switched on: from now on (inside its window) the worker issues when the trigger fires.
-            return PublishResult(issued=0, already_had=0, not_eligible=0)
-        holders = set(
-            (
-                await session.scalars(
-                    select(Coupon.customer_id).where(
-                        Coupon.campaign_id == campaign.id,
-                        Coupon.origin == CAMPAIGN_ORIGIN,
-                        Coupon.customer_id.is_not(None),
-                    )
-                )
-            ).all()
-        )
-        eligible: list[int] = []
-        already_had = not_eligible = 0
-        customers = await session.stream(
-            select(Customer.id, Customer.tags, Customer.attributes, Customer.marketing_consent)
-            .where(Customer.erased_at.is_(None))
-            .order_by(Customer.id)
-            .execution_options(yield_per=ISSUE_CHUNK)
-        )
-        async for customer_id, tags, attributes, consent in customers:
-            if not consent or not in_segment(campaign.segment, tags, attributes):
-                not_eligible += 1
-            elif customer_id in holders:
-                already_had += 1
-            else:
-                eligible.append(customer_id)
-        issued = 0
-        for start in range(0, len(eligible), ISSUE_CHUNK):
-            chunk = eligible[start : start + ISSUE_CHUNK]
-            issued += len(
-                await issue_coupons(
-                    session, self._keys, campaign, chunk, origin=CAMPAIGN_ORIGIN, channel="pwa", now=now
-                )
-            )
-        already_had += len(eligible) - issued
-        return PublishResult(issued=issued, already_had=already_had, not_eligible=not_eligible)
-
     async def issue_for_new_customer(self, session: AsyncSession, customer: Customer, now: datetime) -> int:
-        """Coupons of every running campaign the newly registered customer belongs to. Triggered
-        campaigns are left to the worker (a welcome campaign fires on the registration event)."""
-        if not customer.marketing_consent:
+        """Coupons of every published campaign that has not ended (running, or scheduled: valid
+        from its start) the customer belongs to and does not hold yet: at registration, and
+        when consent or the profile changes later, exactly as publishing would have issued.
+        Triggered campaigns are left to the worker (a welcome campaign fires on the
+        registration event)."""
+        if not customer.marketing_consent or customer.erased_at is not None:
             return 0
         campaigns = await session.scalars(
             select(Campaign).where(
                 Campaign.published_at.is_not(None),
-                Campaign.starts_at <= now,
                 Campaign.ends_at > now,
                 Campaign.trigger_kind.is_(None),
             )
         )
         issued = 0
         for campaign in campaigns:
-            if in_segment(campaign.segment, customer.tags, customer.attributes):
+            usable = issue_refusal(issue_terms_of(campaign), now) is None
+            if usable and in_segment(campaign.segment, customer.tags, customer.attributes):
                 issued += len(
                     await issue_coupons(
                         session,

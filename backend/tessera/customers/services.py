@@ -151,7 +151,9 @@ class CustomerService:
             customer.locale = data.locale
         if data.timezone is not UNSET:
             customer.timezone = _checked_zone(data.timezone)
+        consented = False
         if data.consent is not UNSET:
+            consented = data.consent.marketing is True and not customer.marketing_consent
             for purpose, value in (("marketing", data.consent.marketing), ("push", data.consent.push)):
                 if value is UNSET or value == getattr(customer, f"{purpose}_consent"):
                     continue
@@ -166,6 +168,9 @@ class CustomerService:
                     )
                 )
         await session.flush()
+        if consented:
+            # Late consent: the coupons of the campaigns under way, as a new registrant gets them.
+            await self._campaigns.issue_for_new_customer(session, customer, now)
         return customer
 
     async def erase(self, session: AsyncSession, customer_id: int, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from tessera.analytics.models import AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.campaigns.models import Campaign
+from tessera.campaigns.publish_models import PublishJob
 from tessera.codes.models import CodeBatch
 from tessera.contests.models import (
     Contest,
@@ -60,6 +61,7 @@ __all__ = [
     "IdempotencyRecord",
     "MemberCard",
     "OutboxMessage",
+    "PublishJob",
     "PushSubscription",
     "Redemption",
     "SignInCode",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tessera.campaigns.publish_writers import PublishWriter
 from tessera.codes.bulk_writers import ChunkWriter
 from tessera.db.sqlite_worker import SqliteWorker
 from tessera.redemptions.ledger import RedemptionLedger
@@ -16,6 +17,7 @@ class RawStore:
     ledger: RedemptionLedger
     chunks: ChunkWriter
     close: Callable[[], Awaitable[None]]
+    publish: PublishWriter
     # SQLite: the one thread that writes the hot tables; other writes that must not hold the
     # database's write lock across event-loop hops (analytics rollups) run there too.
     sqlite_writer: SqliteWorker | None = None
@@ -23,6 +25,7 @@ class RawStore:
 
 async def open_raw_store(settings: DatabaseSettings) -> RawStore:
     if settings.is_sqlite:
+        from tessera.campaigns.publish_writers import SqlitePublishWriter
         from tessera.codes.bulk_writers import SqliteChunkWriter
         from tessera.db.sqlite_worker import WalCheckpointer
         from tessera.redemptions.ledger_sqlite import SqliteLedger
@@ -35,10 +38,17 @@ async def open_raw_store(settings: DatabaseSettings) -> RawStore:
             await checkpointer.stop()
             worker.close()
 
-        return RawStore(SqliteLedger(worker), SqliteChunkWriter(worker), close_worker, worker)
+        return RawStore(
+            SqliteLedger(worker),
+            SqliteChunkWriter(worker),
+            close_worker,
+            SqlitePublishWriter(worker),
+            worker,
+        )
 
+    from tessera.campaigns.publish_writers import PostgresPublishWriter
     from tessera.codes.bulk_writers import PostgresChunkWriter
     from tessera.redemptions.ledger_postgres import PostgresLedger, create_pool
 
     pool = await create_pool(settings.asyncpg_dsn, settings.pool_size)
-    return RawStore(PostgresLedger(pool), PostgresChunkWriter(pool), pool.close)
+    return RawStore(PostgresLedger(pool), PostgresChunkWriter(pool), pool.close, PostgresPublishWriter(pool))
