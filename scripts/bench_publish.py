@@ -63,6 +63,7 @@ import asyncpg
 import httpx
 
 from tessera.auth.services import create_api_key
+from tessera.campaigns.publishing import SQLITE_CHUNK
 from tessera.clock import SystemClock
 from tessera.db.base import sqlite_time
 from tessera.db.engine import SQLITE_PRAGMAS, create_engine, session_factory
@@ -236,7 +237,9 @@ def _digests(first: int, n: int) -> list[bytes]:
     return [hmac.digest(key, b"%d" % serial, "sha256")[:16] for serial in range(first, first + n)]
 
 
-def bare_sqlite(path: str, count: int, campaign_id: int) -> float:
+def bare_sqlite(path: str, count: int, campaign_id: int, lock_seconds: float | None = None) -> float:
+    """``lock_seconds`` None: ``BARE_CHUNK`` rows per transaction. Otherwise each transaction is
+    sized, as the product's chunks are, to hold the write lock about that long."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -249,16 +252,20 @@ def bare_sqlite(path: str, count: int, campaign_id: int) -> float:
                 renamed = re.sub(rf'(?<![\w"]){table}\b|"{table}"', f"scratch_{table}", statement)
                 connection.execute(re.sub(r"INDEX (\w+)", r"INDEX scratch_\1", renamed))
         now = sqlite_time(datetime.now(UTC))
+        size = BARE_CHUNK if lock_seconds is None else 500
         started = time.perf_counter()
-        for first in range(0, count, BARE_CHUNK):
-            n = min(BARE_CHUNK, count - first)
-            connection.execute("BEGIN")
+        first = 0
+        while first < count:
+            n = min(size, count - first)
+            digests = _digests(first, n)
+            begun = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
             connection.executemany(
                 f"INSERT INTO scratch_coupons ({', '.join(COLUMNS)}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, 'campaign', 'pwa', ?, ?, ?, 0)",
                 (
                     (campaign_id, first + i, digest, first + i + 1, now, now, now)
-                    for i, digest in enumerate(_digests(first, n))
+                    for i, digest in enumerate(digests)
                 ),
             )
             connection.execute(
@@ -268,6 +275,10 @@ def bare_sqlite(path: str, count: int, campaign_id: int) -> float:
                 (now, campaign_id, first, first + n),
             )
             connection.execute("COMMIT")
+            held = time.perf_counter() - begun
+            if lock_seconds is not None and held > 0:
+                size = max(32, min(20_000, int((size + n * lock_seconds / held) / 2)))
+            first += n
         seconds = time.perf_counter() - started
         connection.execute("DROP TABLE scratch_events")
         connection.execute("DROP TABLE scratch_coupons")
@@ -487,8 +498,13 @@ async def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         with server(store, workdir) as srv:
             codes, staff, campaign_id = await asyncio.to_thread(prepare, srv.url, marketer)
             print(f"[{kind}] bare baseline …", file=sys.stderr)
+            short_seconds = None
             if kind == "sqlite":
                 bare_seconds = await asyncio.to_thread(bare_sqlite, store.target, args.customers, campaign_id)
+                lock = SQLITE_CHUNK[1]
+                short_seconds = await asyncio.to_thread(
+                    bare_sqlite, store.target, args.customers, campaign_id, lock
+                )
             else:
                 bare_seconds = await bare_postgres(store.target, args.customers, campaign_id)
             print(f"[{kind}] publishing to {args.customers:,} customers under a till …", file=sys.stderr)
@@ -513,6 +529,14 @@ async def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             },
             "bare": {"seconds": round(bare_seconds, 2), "per_s": round(bare_rate)},
             "ratio": round(publish_rate / bare_rate, 2),
+            # SQLite: the bare insert held to the product's lock budget per transaction.
+            "bare_short": None
+            if short_seconds is None
+            else {
+                "seconds": round(short_seconds, 2),
+                "per_s": round(args.customers / short_seconds),
+                "ratio": round(publish_rate * short_seconds / args.customers, 2),
+            },
             "till": run["till"],
             "server_rss_mib": run["rss_mib"],
         }
@@ -545,6 +569,14 @@ def show(report: dict[str, Any]) -> str:
         f"issued events {publish['issued_events']:,}",
         f"  bare      {bare['seconds']:>8} s  {bare['per_s']:>9,}/s",
         f"  ratio     {report['ratio']}x (target >= {TARGET_RATIO}x)",
+        *(
+            [
+                f"  bare, {SQLITE_CHUNK[1] * 1000:g} ms per transaction (the product's lock budget): "
+                f"{short['seconds']} s, {short['per_s']:,}/s; ratio {short['ratio']}x"
+            ]
+            if (short := report["bare_short"])
+            else []
+        ),
         f"  till      {till['sent_during_publish']} redemptions during the publish: p50 {till['p50_ms']} ms, "
         f"p99 {till['p99_ms']} ms, max {till['max_ms']} ms",
         f"            5xx {till['status_5xx']}, not 201 {till['not_201']}; p50 {till['p50_ms_before']} ms "
