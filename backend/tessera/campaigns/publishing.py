@@ -34,6 +34,7 @@ from tessera.codes.formats import EAN_SERIAL_SPACE
 from tessera.codes.keys import CodeKeys
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.errors import NotFound
+from tessera.jobs import BackgroundJobs
 from tessera.offers.rules import issue_refusal
 from tessera.offers.state import issue_terms_of
 
@@ -101,7 +102,7 @@ class Publisher:
         self.chunk_seconds = chunk_seconds
         self.chunk_range = (32, 20_000)  # the sizer's bounds (tests fix the size with them)
         self.page = READ_PAGE
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._jobs = BackgroundJobs("publish_job", lambda job_id: claim(job_id, PUBLISH_LOCK_SPACE), self.run)
 
     async def audience(self, campaign: Campaign) -> tuple[int, int]:
         """``(to_reach, already_had)`` now, read outside any write lock."""
@@ -144,25 +145,7 @@ class Publisher:
 
     def run_in_background(self, job_id: int) -> None:
         """Run the job in a task of this process, unless one is at it already."""
-        if job_id in self._tasks:
-            return
-        task = asyncio.create_task(self._guarded(job_id), name=f"publish-job-{job_id}")
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
-
-    async def _guarded(self, job_id: int) -> None:
-        try:
-            async with self._claim(job_id, PUBLISH_LOCK_SPACE) as ours:
-                if not ours:
-                    log.debug("publish_job_run_elsewhere", job_id=job_id)
-                    return
-                await self.run(job_id)
-            log.info("publish_job_done", job_id=job_id)
-        except asyncio.CancelledError:
-            log.info("publish_job_paused", job_id=job_id)
-            raise
-        except Exception:
-            log.exception("publish_job_failed", job_id=job_id)
+        self._jobs.start(job_id)
 
     async def resume_unfinished(self) -> int:
         """Take up every running job no process is at (one whose process stopped or died); a
@@ -176,10 +159,7 @@ class Publisher:
         return len(pending)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._jobs.stop()
 
     async def run(self, job_id: int) -> None:
         """Write every remaining chunk of the job, from where the database says it stands."""

@@ -8,12 +8,10 @@ see ``ChunkWriter.claim``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,12 +24,12 @@ from tessera.codes.models import CodeBatch
 from tessera.coupons.issuing import allocate_serials
 from tessera.coupons.models import Coupon
 from tessera.errors import NotFound, Unprocessable
+from tessera.jobs import BackgroundJobs
 from tessera.triggers.rules import CampaignTriggered
 
 CHUNK = 5_000
 INLINE_LIMIT = 10_000
 MAX_BATCH = 1_000_000
-log = structlog.get_logger(__name__)
 
 
 class BatchNotFound(NotFound):
@@ -64,7 +62,7 @@ class BulkCodes:
         self._keys = keys
         self._writer = writer
         self._clock = clock
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._jobs = BackgroundJobs("code_batch", writer.claim, self.generate)
 
     async def reserve(
         self, session: AsyncSession, campaign: Campaign, count: int, channel: str, now: datetime
@@ -120,25 +118,7 @@ class BulkCodes:
 
     def generate_in_background(self, batch_id: int) -> None:
         """Write the batch in a task of this process, unless one is at it already."""
-        if batch_id in self._tasks:
-            return
-        task = asyncio.create_task(self._guarded(batch_id), name=f"code-batch-{batch_id}")
-        self._tasks[batch_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(batch_id, None))
-
-    async def _guarded(self, batch_id: int) -> None:
-        try:
-            async with self._writer.claim(batch_id) as ours:
-                if not ours:
-                    log.debug("code_batch_written_elsewhere", batch_id=batch_id)
-                    return
-                await self.generate(batch_id)
-            log.info("code_batch_done", batch_id=batch_id)
-        except asyncio.CancelledError:
-            log.info("code_batch_paused", batch_id=batch_id)
-            raise
-        except Exception:
-            log.exception("code_batch_failed", batch_id=batch_id)
+        self._jobs.start(batch_id)
 
     async def resume_unfinished(self) -> int:
         """Take up every unfinished batch no process is writing (one whose process stopped or
@@ -150,10 +130,7 @@ class BulkCodes:
         return len(pending)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._jobs.stop()
 
     async def get(self, session: AsyncSession, campaign_id: int, batch_id: int) -> CodeBatch:
         batch = await session.get(CodeBatch, batch_id)

@@ -7,11 +7,9 @@ printer derives every code from its serial again, without reading the codes tabl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
-import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,12 +22,12 @@ from tessera.contests.keys import ContestKeys
 from tessera.contests.models import Contest, ContestCode, ContestCodeBatch
 from tessera.contests.schemas import ContestBatchCreate
 from tessera.errors import InvalidInput
+from tessera.jobs import BackgroundJobs
 
 CHUNK = 5_000
 MAX_SERIALS = 100_000_000
 # The advisory-lock space of contest batches (campaign batches use BATCH_LOCK_SPACE).
 CONTEST_BATCH_LOCK_SPACE = 0x7E55_0002
-log = structlog.get_logger(__name__)
 
 
 class ContestCodes:
@@ -46,7 +44,10 @@ class ContestCodes:
         self._keys = keys
         self._bulk = bulk
         self._clock = clock
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        # Contest batch ids may equal code batch ids: their claims live in a space of their own.
+        self._jobs = BackgroundJobs(
+            "contest_batch", lambda batch_id: bulk.claim(batch_id, CONTEST_BATCH_LOCK_SPACE), self.generate
+        )
 
     async def reserve(
         self, session: AsyncSession, contest: Contest, data: ContestBatchCreate, now: datetime
@@ -118,24 +119,7 @@ class ContestCodes:
             return batch.generated
 
     def generate_in_background(self, batch_id: int) -> None:
-        if batch_id in self._tasks:
-            return
-        task = asyncio.create_task(self._guarded(batch_id), name=f"contest-batch-{batch_id}")
-        self._tasks[batch_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(batch_id, None))
-
-    async def _guarded(self, batch_id: int) -> None:
-        try:
-            async with self._bulk.claim(batch_id, CONTEST_BATCH_LOCK_SPACE) as ours:
-                if not ours:
-                    return
-                await self.generate(batch_id)
-            log.info("contest_batch_done", batch_id=batch_id)
-        except asyncio.CancelledError:
-            log.info("contest_batch_paused", batch_id=batch_id)
-            raise
-        except Exception:
-            log.exception("contest_batch_failed", batch_id=batch_id)
+        self._jobs.start(batch_id)
 
     async def resume_unfinished(self) -> int:
         """Take up unfinished batches no process is writing (a worker job, and at start-up)."""
@@ -150,10 +134,7 @@ class ContestCodes:
         return len(pending)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._jobs.stop()
 
     async def export_rows(self, contest: Contest, batch_id: int | None) -> AsyncGenerator[list[str], None]:
         """Every generated code of the contest (or of one batch) in serial order. An instant
