@@ -35,8 +35,7 @@ from tessera.codes.keys import CodeKeys
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.errors import NotFound
 from tessera.jobs import BackgroundJobs
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 
 # The first key of the advisory locks that hold a publish job (code batches use 0x7E55_0001).
 PUBLISH_LOCK_SPACE = 0x7E55_0003
@@ -320,7 +319,7 @@ def _cannot_issue(campaign: Campaign, end_serial: int, now: datetime) -> str | N
     or its redemptions are spent)."""
     if campaign.code_format == "ean13" and end_serial > EAN_SERIAL_SPACE:
         return "code_space_exhausted"
-    return issue_refusal(issue_terms_of(campaign), now)
+    return cannot_issue(campaign, now)
 
 
 async def publish_inline(session: AsyncSession, keys: CodeKeys, campaign: Campaign, now: datetime) -> int:

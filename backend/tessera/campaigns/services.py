@@ -31,8 +31,7 @@ from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
 from tessera.errors import InvalidInput, NotFound, Unprocessable
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.settings import CodeSettings
 from tessera.stores.models import Store
@@ -348,7 +347,7 @@ class CampaignService:
         )
         issued = 0
         for campaign in campaigns:
-            usable = issue_refusal(issue_terms_of(campaign), now) is None
+            usable = cannot_issue(campaign, now) is None
             if usable and in_segment(campaign.segment, customer.tags, customer.attributes):
                 issued += len(
                     await issue_coupons(

@@ -46,8 +46,7 @@ from tessera.customers.models import Customer
 from tessera.errors import TooManyRequests
 from tessera.events.log import record
 from tessera.idempotency.service import StoredAnswer
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 from tessera.redemptions.ledger import ThrottleRule
 
 log = structlog.get_logger(__name__)
@@ -289,7 +288,7 @@ class ContestEntries:
         if prize.campaign_id is not None:
             # A prize whose coupon could never be redeemed is no win: nothing is counted for it.
             campaign = await session.get(Campaign, prize.campaign_id)
-            reason = "campaign_missing" if campaign is None else issue_refusal(issue_terms_of(campaign), now)
+            reason = "campaign_missing" if campaign is None else cannot_issue(campaign, now)
             if reason is not None:
                 log.warning("prize campaign cannot issue", prize_id=prize.id, reason=reason)
                 return None

@@ -20,8 +20,7 @@ from tessera.contests.models import Contest, ContestPrize, ContestWinner
 from tessera.coupons.issuing import issue_coupons
 from tessera.customers.models import Customer
 from tessera.events.log import event_row
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 from tessera.outbox.models import OutboxMessage
 from tessera.outbox.service import OutboxItem
 from tessera.push.models import PushSubscription
@@ -52,7 +51,7 @@ async def prize_coupons(
     campaign = await session.get(Campaign, prize.campaign_id)
     if campaign is None:
         return {}
-    reason = issue_refusal(issue_terms_of(campaign), now)
+    reason = cannot_issue(campaign, now)
     if reason is not None:
         log.warning("prize campaign cannot issue", campaign_id=campaign.id, prize_id=prize.id, reason=reason)
         return {}

@@ -41,8 +41,7 @@ from tessera.contests.schemas import (
 )
 from tessera.errors import InvalidInput
 from tessera.events.log import record
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 from tessera.settings import CodeSettings
 
 
@@ -207,7 +206,7 @@ class ContestService:
         if missing := wanted - set(found):
             raise PrizeCampaignNotFound(campaign_id=min(missing))
         for campaign_id in sorted(wanted):
-            reason = issue_refusal(issue_terms_of(found[campaign_id]), now)
+            reason = cannot_issue(found[campaign_id], now)
             if reason is not None:
                 raise PrizeCampaignCannotIssue(
                     f"Campaign {campaign_id} cannot issue prizes: {reason}",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
 from tessera.coupons.models import Coupon
-from tessera.offers.rules import CouponState, IssueTerms, OfferTerms, StoreRef
+from tessera.offers.rules import CouponState, IssueTerms, OfferTerms, StoreRef, issue_refusal
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.stores.models import Store
 
@@ -31,12 +32,15 @@ def terms_of(campaign: Campaign, store_names: Mapping[int, str]) -> OfferTerms:
     )
 
 
-def issue_terms_of(campaign: Campaign) -> IssueTerms:
-    return IssueTerms(
+def cannot_issue(campaign: Campaign, now: datetime) -> str | None:
+    """``rules.issue_refusal`` for this campaign: why a coupon of it issued now could never be
+    used (``campaign_ended``, ``limit_reached``), or None."""
+    terms = IssueTerms(
         ends_at=campaign.ends_at,
         max_redemptions=campaign.max_redemptions,
         redemption_count=campaign.redemption_count,
     )
+    return issue_refusal(terms, now)
 
 
 def state_of(coupon: Coupon, redeemed_store: StoreRef | None = None) -> CouponState:

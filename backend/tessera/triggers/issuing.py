@@ -18,8 +18,7 @@ from tessera.coupons.issuing import issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
 from tessera.errors import DomainError
-from tessera.offers.rules import issue_refusal
-from tessera.offers.state import issue_terms_of
+from tessera.offers.state import cannot_issue
 from tessera.triggers.models import TRIGGER_ORIGIN
 
 # The customer finds it in the app (and gets a push where they consented to one).
@@ -65,7 +64,7 @@ async def issue_triggered(
     """The campaign's coupon for each of ``customer_ids`` who may have one (consent and segment
     as they are now); how many were issued. A campaign that cannot issue (its code space is
     used up) is logged and skipped, leaving the caller's other work in place."""
-    reason = issue_refusal(issue_terms_of(campaign), now)
+    reason = cannot_issue(campaign, now)
     if reason is not None:  # its coupons could never be redeemed
         log.info("triggered campaign cannot issue", campaign_id=campaign.id, reason=reason)
         return 0
