@@ -5,14 +5,17 @@ customers who consent later (or register before a scheduled campaign starts) get
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
-from tessera.campaigns.publish_writers import Chunk, PublishWriter, Written
+from tessera.campaigns import publish_writers
+from tessera.campaigns.publish_writers import Chunk, PublishWriter, SqlitePublishWriter, Written
 from tessera.clock import FrozenClock
 from tessera.push.services import NEW_OFFER
 from tessera.settings import Settings
@@ -138,6 +141,7 @@ class Stalling:
         self._inner = inner
         self._left = chunks
         self.stalled = False
+        self.keeps_order = inner.keeps_order
 
     async def write(self, chunk: Chunk) -> Written:
         self._left -= 1
@@ -261,6 +265,7 @@ class TakingSerials:
         self._api = api
         self._inner = inner
         self._left = times
+        self.keeps_order = inner.keeps_order
 
     async def write(self, chunk: Chunk) -> Written:
         if self._left:
@@ -285,3 +290,53 @@ async def test_serials_taken_meanwhile_are_skipped_and_nobody_is_left_out(api: A
         "SELECT count(DISTINCT serial) FROM coupons WHERE campaign_id = :c", c=campaign["id"]
     )
     assert serials == [(13,)]
+
+
+class TillAtEverySlice(SqlitePublishWriter):
+    """The SQLite writer, with a till waiting each time a chunk looks between two slices: so
+    every part commits early, and the till's turn comes between two transactions."""
+
+    def __init__(self, inner: SqlitePublishWriter) -> None:
+        super().__init__(inner._worker)
+        self.cursors: list[int] = []
+
+    async def write(self, chunk: Chunk) -> Written:
+        cursors = self.cursors
+
+        def work(connection: sqlite3.Connection) -> Written:
+            class Tills:
+                foreground_waiting = True
+
+                def serve_waiting(self) -> None:
+                    assert not connection.in_transaction
+                    (cursor,) = connection.execute(
+                        "SELECT last_customer_id FROM publish_jobs WHERE id = ?", (chunk.job_id,)
+                    ).fetchone()
+                    cursors.append(cursor)
+
+            return publish_writers._sqlite_chunk(connection, chunk, Tills())
+
+        return await self._worker.run(work, background=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_chunk_commits_early_for_a_waiting_till_and_still_issues_each_coupon_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = [(await api.customer())[0] for _ in range(9)]
+    campaign = await api.campaign()
+    publishing = api.ctx.publishing
+    publishing.chunk, publishing.chunk_range = 9, (9, 9)
+    assert isinstance(publishing._writer, SqlitePublishWriter)
+    till = TillAtEverySlice(publishing._writer)
+    publishing._writer = till
+    monkeypatch.setattr(publish_writers, "SQLITE_SLICE", 2)
+
+    done = await api.publish(campaign["id"])
+
+    assert (done["status"], done["eligible"], done["issued"], done["already_had"]) == ("done", 9, 9, 0)
+    # One chunk of nine in five parts: the till's turn came after each of the first four.
+    assert till.cursors == [customers[1], customers[3], customers[5], customers[7]]
+    assert await _holdings(api, campaign["id"]) == dict.fromkeys(customers, 1)
+    coupons = await api.sql("SELECT id FROM coupons WHERE campaign_id = :c ORDER BY id", c=campaign["id"])
+    assert [tuple(row) for row in await _issued_events(api, campaign["id"])] == [(c, 1) for (c,) in coupons]

@@ -142,7 +142,8 @@ class Rollup:
                     after=state.rolled_up_to,
                     candidate=state.candidate_id,
                     now=now,
-                )
+                ),
+                background=True,
             )
         async with self._sessions.begin() as session:
             if batch is None:

@@ -1,6 +1,6 @@
 """Writing one chunk of a publish job in one short transaction, on the raw connection of each
-store (SQLite: the hot-path thread, so a till's redemption waits for at most one chunk;
-PostgreSQL: asyncpg).
+store (SQLite: the hot-path thread, as background work that commits early and steps aside
+whenever a till's redemption waits, so a till waits for one slice at most; PostgreSQL: asyncpg).
 
 A chunk takes its serials from the campaign's ``next_serial`` (computing its digests again in
 the rare case another issuer moved it since they were computed), inserts the coupons of
@@ -58,6 +58,10 @@ class Written:
 
 
 class PublishWriter(Protocol):
+    # Whether chunks handed over before the one ahead is written are still written in order
+    # (SQLite's one thread queues them behind a till's redemptions; PostgreSQL's pool would not).
+    keeps_order: bool
+
     async def write(self, chunk: Chunk) -> Written: ...
 
     async def fail(self, job_id: int, error: str, now: datetime) -> None:
@@ -66,11 +70,14 @@ class PublishWriter(Protocol):
 
 
 class SqlitePublishWriter:
+    keeps_order = True
+
     def __init__(self, worker: SqliteWorker) -> None:
         self._worker = worker
 
     async def write(self, chunk: Chunk) -> Written:
-        return await self._worker.run(lambda connection: _sqlite_chunk(connection, chunk))
+        worker = self._worker
+        return await worker.run(lambda connection: _sqlite_chunk(connection, chunk, worker), background=True)
 
     async def fail(self, job_id: int, error: str, now: datetime) -> None:
         def work(connection: sqlite3.Connection) -> None:
@@ -112,60 +119,107 @@ _SQLITE_PUSHES = (
 )
 
 
-def _sqlite_chunk(connection: sqlite3.Connection, chunk: Chunk) -> Written:
-    started = time.perf_counter()
+# Rows inserted between two looks at the worker's queue: about a millisecond of writing, so a
+# till's redemption waits that long, plus a commit, for a chunk of any size.
+SQLITE_SLICE = 64
+
+
+class Tills(Protocol):
+    """What a chunk asks of the SQLite worker between slices (``SqliteWorker``)."""
+
+    @property
+    def foreground_waiting(self) -> bool: ...
+
+    def serve_waiting(self) -> None: ...
+
+
+def _sqlite_chunk(connection: sqlite3.Connection, chunk: Chunk, tills: Tills) -> Written:
+    """The chunk in one transaction while no till waits; when one does, the rows so far are
+    committed (the job's cursor at the last of them), the till is served, and the rest goes on
+    in a new transaction. Each part checks the cursor and the serials again, as a chunk does."""
+    held = 0.0
+    issued = 0
+    done = 0  # customers of the chunk written (or found withdrawn) so far
+    after = chunk.after
     n = len(chunk.customer_ids)
-    with immediate_transaction(connection):
-        row = connection.execute(
-            "SELECT last_customer_id, finished_at FROM publish_jobs WHERE id = ?", (chunk.job_id,)
-        ).fetchone()
-        (next_serial,) = connection.execute(
-            "SELECT next_serial FROM campaigns WHERE id = ?", (chunk.campaign_id,)
-        ).fetchone()
-        if row is None or row[0] != chunk.after or row[1] is not None:
-            return Written(Outcome.JOB_MOVED, next_serial)
-        first, digests = chunk.first_serial, chunk.digests
-        if n and next_serial != first:
-            first, digests = next_serial, chunk.digests_for(next_serial, n)
-        now = sqlite_time(chunk.issued_at)
-        issued = 0
-        if n:
-            end = first + n
-            connection.execute("UPDATE campaigns SET next_serial = ? WHERE id = ?", (end, chunk.campaign_id))
-            starts, expires = sqlite_time(chunk.starts_at), sqlite_time(chunk.expires_at)
-            withdrawn = {
-                customer_id
-                for (customer_id,) in connection.execute(
-                    _SQLITE_WITHDRAWN, (chunk.customer_ids[0], chunk.customer_ids[-1])
-                )
-            }
-            before = connection.total_changes
-            connection.executemany(
-                _SQLITE_INSERT,
-                [
-                    (chunk.campaign_id, first + i, digest, customer_id, now, starts, expires)
-                    for i, (customer_id, digest) in enumerate(zip(chunk.customer_ids, digests, strict=True))
-                    if customer_id not in withdrawn
-                ],
+    digests = list(chunk.digests)
+    offset = chunk.first_serial  # the serial of the chunk's customer i is offset + i
+    while True:
+        started = time.perf_counter()
+        with immediate_transaction(connection):
+            row = connection.execute(
+                "SELECT last_customer_id, finished_at FROM publish_jobs WHERE id = ?", (chunk.job_id,)
+            ).fetchone()
+            (next_serial,) = connection.execute(
+                "SELECT next_serial FROM campaigns WHERE id = ?", (chunk.campaign_id,)
+            ).fetchone()
+            if row is None or row[0] != after or row[1] is not None:
+                return Written(Outcome.JOB_MOVED, next_serial, issued, held)
+            if done < n and next_serial != offset + done:
+                digests[done:] = chunk.digests_for(next_serial, n - done)
+                offset = next_serial - done
+            end, part = _sqlite_part(connection, chunk, done, offset, digests, tills)
+            issued += part
+            last = end == n
+            connection.execute(
+                "UPDATE publish_jobs SET last_customer_id = ?, issued = issued + ?, "
+                "already_had = already_had + ?, updated_at = ?, finished_at = ? WHERE id = ?",
+                (
+                    chunk.until if last else chunk.customer_ids[end - 1],
+                    part,
+                    end - done - part,
+                    sqlite_time(chunk.issued_at),
+                    sqlite_time(chunk.issued_at) if last and chunk.last else None,
+                    chunk.job_id,
+                ),
             )
-            issued = connection.total_changes - before
-            values = {"now": now, "campaign": chunk.campaign_id, "first": first, "end": end}
-            connection.execute(_SQLITE_EVENTS, values)
-            connection.execute(_SQLITE_PUSHES, values)
-            next_serial = end
-        connection.execute(
-            "UPDATE publish_jobs SET last_customer_id = ?, issued = issued + ?, "
-            "already_had = already_had + ?, updated_at = ?, finished_at = ? WHERE id = ?",
-            (
-                chunk.until,
-                issued,
-                n - issued,
-                now,
-                now if chunk.last else None,
-                chunk.job_id,
-            ),
+        held += time.perf_counter() - started
+        if last:
+            return Written(Outcome.WRITTEN, offset + n, issued, held)
+        tills.serve_waiting()
+        after, done = chunk.customer_ids[end - 1], end
+
+
+def _sqlite_part(
+    connection: sqlite3.Connection, chunk: Chunk, done: int, offset: int, digests: list[bytes], tills: Tills
+) -> tuple[int, int]:
+    """Insert the chunk's customers from ``done`` on, slice by slice, until they are all in or a
+    till waits; then their events and push outbox rows. ``(end, coupons inserted)``."""
+    n = len(chunk.customer_ids)
+    if done == n:
+        return n, 0
+    campaign = chunk.campaign_id
+    now = sqlite_time(chunk.issued_at)
+    starts, expires = sqlite_time(chunk.starts_at), sqlite_time(chunk.expires_at)
+    withdrawn = {
+        customer_id
+        for (customer_id,) in connection.execute(
+            _SQLITE_WITHDRAWN, (chunk.customer_ids[done], chunk.customer_ids[-1])
         )
-    return Written(Outcome.WRITTEN, next_serial, issued, time.perf_counter() - started)
+    }
+    inserted = 0
+    end = done
+    while end < n:
+        cut = min(n, end + SQLITE_SLICE)
+        before = connection.total_changes
+        connection.executemany(
+            _SQLITE_INSERT,
+            [
+                (campaign, offset + i, digests[i], chunk.customer_ids[i], now, starts, expires)
+                for i in range(end, cut)
+                if chunk.customer_ids[i] not in withdrawn
+            ],
+        )
+        inserted += connection.total_changes - before
+        # Events and pushes slice by slice too: a till that waits then waits for the commit only.
+        values = {"now": now, "campaign": campaign, "first": offset + end, "end": offset + cut}
+        connection.execute(_SQLITE_EVENTS, values)
+        connection.execute(_SQLITE_PUSHES, values)
+        end = cut
+        if tills.foreground_waiting:
+            break
+    connection.execute("UPDATE campaigns SET next_serial = ? WHERE id = ?", (offset + end, campaign))
+    return end, inserted
 
 
 # No join with customers: planned for a few rows, it hashed the whole table for every chunk.
@@ -195,6 +249,8 @@ _PG_PUSHES = (
 
 
 class PostgresPublishWriter:
+    keeps_order = False
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -71,7 +71,7 @@ class SqliteChunkWriter:
 
     async def write_chunk(self, spec: BatchSpec, size: int, digests_for: DigestsFor, now: datetime) -> int:
         return await self._worker.run(
-            lambda connection: _sqlite_chunk(connection, spec, size, digests_for, now)
+            lambda connection: _sqlite_chunk(connection, spec, size, digests_for, now), background=True
         )
 
     @asynccontextmanager

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from tessera.db.engine import configure_sqlite_connection
 
@@ -20,14 +22,69 @@ T = TypeVar("T")
 
 
 class SqliteWorker:
+    """The thread and its queue. Background work (``background=True``: publish chunks, code
+    batches, roll-ups) runs only when no foreground call (a till's redemption) is waiting, so
+    a bulk job may queue its next chunk while one is written, keeping the thread busy, and a
+    till still waits behind at most the one chunk under way. Under a foreground load that never
+    pauses, one background call in ``FAIRNESS`` still runs, so analytics and jobs move on."""
+
+    FAIRNESS = 16
+
     def __init__(self, path: str) -> None:
         self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-sqlite")
         self._connection: sqlite3.Connection | None = None
+        self._ready = threading.Condition()
+        self._foreground: deque[_Call[Any]] = deque()
+        self._background: deque[_Call[Any]] = deque()
+        self._closing = False
+        self._passed_over = 0  # foreground calls run in a row while background work waited
+        self._thread = threading.Thread(target=self._serve, name="tessera-sqlite", daemon=True)
+        self._thread.start()
 
-    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, work)
+    async def run(self, work: Callable[[sqlite3.Connection], T], *, background: bool = False) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        with self._ready:
+            if self._closing:
+                raise RuntimeError("the SQLite worker is closed")
+            (self._background if background else self._foreground).append(_Call(work, future))
+            self._ready.notify()
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not (self._foreground or self._background or self._closing):
+                    self._ready.wait()
+                if self._background and (not self._foreground or self._passed_over >= self.FAIRNESS):
+                    call = self._background.popleft()
+                    self._passed_over = 0
+                elif self._foreground:
+                    call = self._foreground.popleft()
+                    self._passed_over += bool(self._background)
+                else:
+                    break  # closing, and nothing is left to do
+            call.settle(self._call)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @property
+    def foreground_waiting(self) -> bool:
+        """Whether a foreground call waits: background work asks between two slices of its
+        transaction, and commits early so the till goes first (``serve_waiting``)."""
+        return bool(self._foreground)
+
+    def serve_waiting(self) -> None:
+        """Run the foreground calls waiting now; only from background work on this thread, between
+        two of its transactions."""
+        if threading.current_thread() is not self._thread:
+            raise RuntimeError("serve_waiting runs on the SQLite worker's thread only")
+        while True:
+            with self._ready:
+                if not self._foreground:
+                    return
+                call = self._foreground.popleft()
+            call.settle(self._call)
 
     def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._connection is None:
@@ -39,13 +96,40 @@ class SqliteWorker:
         return work(self._connection)
 
     def close(self) -> None:
-        def _close() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Run what is queued, then close the connection and end the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
 
-        self._executor.submit(_close).result()
-        self._executor.shutdown(wait=True)
+
+@dataclass(slots=True)
+class _Call(Generic[T]):
+    work: Callable[[sqlite3.Connection], T]
+    future: asyncio.Future[T]
+
+    def settle(self, call: Callable[[Callable[[sqlite3.Connection], T]], T]) -> None:
+        loop = self.future.get_loop()
+        if self.future.cancelled():
+            return  # its caller gave up before it started: nothing was done
+        try:
+            result = call(self.work)
+        except BaseException as error:  # handed to the caller, as run_in_executor does
+            with suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(_set_exception, self.future, error)
+        else:
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(_set_result, self.future, result)
+
+
+def _set_result(future: asyncio.Future[T], result: T) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 @contextmanager

@@ -150,7 +150,8 @@ class EventTriggers:
         (``tessera.events.horizon``)."""
         if self._sqlite_writer is not None:
             return await self._sqlite_writer.run(
-                partial(_write_on_sqlite, first=str(first), values=values, activity=activity)
+                partial(_write_on_sqlite, first=str(first), values=values, activity=activity),
+                background=True,
             )
         async with self._sessions.begin() as session:
             if notes_candidate:
