@@ -22,16 +22,17 @@ from tessera.auth.guards import current_principal
 from tessera.auth.principal import Principal
 from tessera.campaigns.controllers import CampaignController
 from tessera.campaigns.publish_controllers import PublishController
-from tessera.clock import Clock, SystemClock
 from tessera.codes.controllers import CodeController
 from tessera.contests.code_controllers import ContestCodeController
 from tessera.contests.controllers import ContestController
 from tessera.context import AppContext, open_context
+from tessera.core.clock import Clock, SystemClock
+from tessera.core.logs import configure_logging
+from tessera.core.settings import Settings
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
 from tessera.health import HealthController
 from tessera.http import TesseraRequest
-from tessera.logs import configure_logging
 from tessera.mailmerge.controllers import MailMergeController
 from tessera.members.controllers import MemberCardController, MemberLookupController
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
@@ -40,7 +41,6 @@ from tessera.pwa import pwa_routers
 from tessera.redemptions import fast_path
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
-from tessera.settings import Settings
 from tessera.signin.controllers import CustomerSignInController
 from tessera.stores.controllers import StoreController
 from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController

@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from tessera.clock import SystemClock
-from tessera.errors import ConfigurationError
-from tessera.settings import Settings
+from tessera.core.clock import SystemClock
+from tessera.core.errors import ConfigurationError
+from tessera.core.settings import Settings
 
 
 def _migrate(settings: Settings) -> None:
-    from tessera.db.migrate import upgrade
+    from tessera.core.db.migrate import upgrade
 
     upgrade(settings.database.url)
     print(f"database migrated: {_safe_url(settings.database.url)}")
@@ -87,7 +87,7 @@ def _vapid() -> None:
 
 def _create_key(settings: Settings, name: str, role: str) -> None:
     from tessera.auth.services import create_api_key
-    from tessera.db.engine import create_engine, session_factory
+    from tessera.core.db.engine import create_engine, session_factory
 
     async def run() -> str:
         engine = create_engine(settings.database)

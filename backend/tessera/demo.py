@@ -20,13 +20,13 @@ from tessera.campaigns.models import Campaign
 from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, CodeSpec, Discount, Limits, Segment
 from tessera.campaigns.services import CampaignService
-from tessera.clock import Clock
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import Settings
 from tessera.customers.models import Customer
 from tessera.customers.schemas import ConsentInput, CustomerCreate
 from tessera.customers.services import CustomerService
-from tessera.db.engine import create_engine, session_factory
-from tessera.settings import Settings
 from tessera.stores.models import Store
 from tessera.stores.schemas import Location, StaffCreate, StoreCreate
 from tessera.stores.services import StoreService

@@ -17,10 +17,10 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from tessera.errors import InvalidInput
+from tessera.core.errors import InvalidInput
+from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
 from tessera.problems import problem
-from tessera.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
@@ -30,7 +30,7 @@ IDEMPOTENCY_KEY = HeaderParameter(
 )
 # What a route taking an Idempotency-Key may answer besides its own errors (see ``raises``).
 IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, RequestInProgress)
-# Ids in paths, bounded by their keys' column types (see ``tessera.schemas``).
+# Ids in paths, bounded by their keys' column types (see ``tessera.core.schemas``).
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_INT)]
 PathBigId = Annotated[int, PathParameter(ge=1, le=MAX_BIGINT)]
 LIMIT = QueryParameter(ge=1, le=MAX_PAGE, description="Page size")

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
-from tessera.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from tessera.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:tessera:problem:"

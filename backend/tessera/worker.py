@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from tessera.analytics.rollup import Rollup
 from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.context import AppContext
+from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
-from tessera.errors import ConfigurationError
 from tessera.messages.webhook import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender

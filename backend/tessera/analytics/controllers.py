@@ -24,11 +24,11 @@ from tessera.analytics.schemas import (
 )
 from tessera.auth.guards import allow
 from tessera.campaigns.models import Campaign
-from tessera.clock import representable_in_utc
+from tessera.core.clock import representable_in_utc
+from tessera.core.errors import InvalidInput
+from tessera.core.schemas import MAX_INT
 from tessera.deps import Ctx
-from tessera.errors import InvalidInput
 from tessera.http import PathId, csv_download
-from tessera.schemas import MAX_INT
 from tessera.stores.models import Store
 
 EventWindow = Annotated[Window, Dependency(kind="named")]

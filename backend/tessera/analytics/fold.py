@@ -36,8 +36,8 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.sketch import LOG_GAMMA, ZERO_BUCKET
 from tessera.campaigns.models import Campaign
+from tessera.core.db.base import UTCDateTime
 from tessera.coupons.models import Coupon
-from tessera.db.base import UTCDateTime
 from tessera.events.models import Event
 from tessera.redemptions.models import Redemption
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base
+from tessera.core.db.base import Base
 
 ALL_CAMPAIGNS = 0  # the ``scope`` of rows that add up every campaign
 

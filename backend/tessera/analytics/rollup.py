@@ -30,9 +30,9 @@ from tessera.analytics.fold import (
 )
 from tessera.analytics.models import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.analytics.sketch import pack, unpack
-from tessera.clock import Clock
-from tessera.db.base import sqlite_time
-from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.core.clock import Clock
+from tessera.core.db.base import sqlite_time
+from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.events.horizon import candidate_xid, oldest_running_here
 from tessera.events.models import Event
 

@@ -10,8 +10,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from tessera.auth.guards import allow
 from tessera.auth.services import InvalidCredentials
+from tessera.core.errors import TooManyRequests
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import TooManyRequests
 from tessera.problems import raises
 from tessera.stores.schemas import StaffSessionView, StoreView
 

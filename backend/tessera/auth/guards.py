@@ -9,7 +9,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from tessera.auth.principal import Principal, Role
-from tessera.errors import Forbidden, NotAuthenticated
+from tessera.core.errors import Forbidden, NotAuthenticated
 
 # An admin may do everything a marketer may.
 _IMPLIED: dict[Role, set[Role]] = {"marketer": {"admin"}}

@@ -7,7 +7,7 @@ import asyncio
 
 from passlib.context import CryptContext
 
-from tessera.settings import SecuritySettings
+from tessera.core.settings import SecuritySettings
 
 # A valid hash of a random password, verified when the username is unknown so that the
 # answer takes as long as for a known user.

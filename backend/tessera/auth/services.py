@@ -13,9 +13,9 @@ from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.principal import Principal, Role
 from tessera.auth.tokens import new_token, token_digest, token_kind
-from tessera.clock import Clock
+from tessera.core.clock import Clock
+from tessera.core.errors import NotAuthenticated
 from tessera.customers.models import Customer
-from tessera.errors import NotAuthenticated
 
 # How long a verified token is trusted without asking the database again. Revocation
 # (logout, erasure) takes effect at once in the process that made it, elsewhere within this.

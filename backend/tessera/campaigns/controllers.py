@@ -22,10 +22,11 @@ from tessera.campaigns.services import (
     view,
 )
 from tessera.campaigns.slugs import SlugTaken
+from tessera.core.errors import Unprocessable
+from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import Unprocessable
 from tessera.http import (
     CURSOR,
     DEFAULT_LIMIT,
@@ -39,7 +40,6 @@ from tessera.http import (
 )
 from tessera.idempotency.service import request_hash
 from tessera.problems import raises
-from tessera.schemas import Page
 from tessera.triggers.rules import TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed
 
 TRIGGER_ERRORS = (TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed)

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, JSONType, NullableJSON
+from tessera.core.db.base import Base, JSONType, NullableJSON
 
 
 class Campaign(Base):

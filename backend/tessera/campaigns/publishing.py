@@ -29,11 +29,11 @@ from tessera.campaigns.models import Campaign
 from tessera.campaigns.publish_models import PublishJob
 from tessera.campaigns.publish_writers import Chunk, Outcome, PublishWriter, Written
 from tessera.campaigns.rules import code_for, coupon_expiry
-from tessera.clock import Clock
 from tessera.codes.formats import EAN_SERIAL_SPACE
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
+from tessera.core.errors import NotFound
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
-from tessera.errors import NotFound
 from tessera.jobs import BackgroundJobs
 from tessera.offers.state import cannot_issue
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tessera.campaigns.slugs import Slug
-from tessera.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
+from tessera.core.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
 from tessera.triggers.schemas import Trigger
 from tessera.wallet.design import WalletDesignInput, WalletDesignView
 

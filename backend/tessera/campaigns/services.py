@@ -24,16 +24,16 @@ from tessera.campaigns.schemas import (
     Segment,
 )
 from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
-from tessera.clock import representable_in_utc
 from tessera.codes.formats import ean13_campaign_digits
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import representable_in_utc
+from tessera.core.errors import InvalidInput, NotFound, Unprocessable
+from tessera.core.settings import CodeSettings
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
-from tessera.errors import InvalidInput, NotFound, Unprocessable
 from tessera.offers.state import cannot_issue
 from tessera.redemptions.models import CustomerRedemptionCount, Redemption
-from tessera.settings import CodeSettings
 from tessera.stores.models import Store
 from tessera.triggers.rules import apply_trigger, check_trigger, trigger_of
 from tessera.triggers.schemas import Trigger

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
-from tessera.errors import Conflict
+from tessera.core.errors import Conflict
 
 MAX_SLUG_LENGTH = 64
 # Room for a "-NNNNNN" suffix after a derived base.

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import asyncpg
 
-from tessera.db.base import sqlite_time
-from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.core.db.base import sqlite_time
+from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 
 COLUMNS = (
     "campaign_id",

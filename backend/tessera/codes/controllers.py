@@ -12,13 +12,13 @@ from tessera.campaigns.services import CampaignNotFound
 from tessera.codes.bulk import BatchNotFound
 from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
+from tessera.core.errors import Unprocessable
+from tessera.core.schemas import MAX_INT
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import Unprocessable
 from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.idempotency.service import request_hash
 from tessera.problems import raises
-from tessera.schemas import MAX_INT
 from tessera.triggers.rules import CampaignTriggered
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from tessera.codes.formats import is_valid_ean13, is_valid_member, is_valid_random, normalize
-from tessera.errors import NotFound
+from tessera.core.errors import NotFound
 
 # ``member_card``: a coupon redeemed from the member-card screen (the staff scanned the member
 # card and picked one of the customer's open coupons).

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
 from tessera.codes.bulk import BulkCodes
 from tessera.codes.formats import group
 from tessera.codes.payloads import payload_for
@@ -21,7 +20,8 @@ from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound
 from tessera.contests.keys import ContestKeys
 from tessera.contests.models import Contest, ContestCode, ContestCodeBatch
 from tessera.contests.schemas import ContestBatchCreate
-from tessera.errors import InvalidInput
+from tessera.core.clock import Clock
+from tessera.core.errors import InvalidInput
 from tessera.jobs import BackgroundJobs
 
 CHUNK = 5_000

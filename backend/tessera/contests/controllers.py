@@ -31,9 +31,10 @@ from tessera.contests.schemas import (
     Leaderboard,
 )
 from tessera.contests.standings import leaderboard
+from tessera.core.errors import TooManyRequests
+from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import TooManyRequests
 from tessera.http import (
     CURSOR,
     DEFAULT_LIMIT,
@@ -47,7 +48,6 @@ from tessera.http import (
 )
 from tessera.idempotency.service import request_hash
 from tessera.problems import raises
-from tessera.schemas import Page
 
 MARKETER = allow("marketer")
 

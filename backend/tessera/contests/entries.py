@@ -42,8 +42,8 @@ from tessera.contests.rules import instant_prize, local_day, status_of
 from tessera.contests.schemas import EntryView, PrizeWon
 from tessera.contests.standings import participant_count, rank_of
 from tessera.context import AppContext
+from tessera.core.errors import TooManyRequests
 from tessera.customers.models import Customer
-from tessera.errors import TooManyRequests
 from tessera.events.log import record
 from tessera.idempotency.service import StoredAnswer
 from tessera.offers.state import cannot_issue

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tessera.errors import Conflict, NotFound, Unprocessable
+from tessera.core.errors import Conflict, NotFound, Unprocessable
 
 
 class ContestNotFound(NotFound):

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, BigIntId
+from tessera.core.db.base import Base, BigIntId
 
 
 class Contest(Base):

@@ -14,9 +14,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
-from tessera.clock import Clock
 from tessera.codes.keys import CodeKeys
 from tessera.contests.models import Contest, ContestPrize, ContestWinner
+from tessera.core.clock import Clock
+from tessera.core.settings import PushSettings
 from tessera.coupons.issuing import issue_coupons
 from tessera.customers.models import Customer
 from tessera.events.log import event_row
@@ -25,7 +26,6 @@ from tessera.outbox.models import OutboxMessage
 from tessera.outbox.service import OutboxItem
 from tessera.push.models import PushSubscription
 from tessera.push.sender import SubscriptionGone, WebPushSender
-from tessera.settings import PushSettings
 
 CONTEST_PRIZE: Final = "push_contest_prize"
 log = structlog.get_logger(__name__)

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from tessera.schemas import MAX_INT, Id, LongText, ShortText
+from tessera.core.schemas import MAX_INT, Id, LongText, ShortText
 
 Positive = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]

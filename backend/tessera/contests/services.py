@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
-from tessera.clock import representable_in_utc
 from tessera.contests.errors import (
     ContestNotFound,
     ContestNotOpen,
@@ -39,10 +38,11 @@ from tessera.contests.schemas import (
     PrizeInput,
     PrizeView,
 )
-from tessera.errors import InvalidInput
+from tessera.core.clock import representable_in_utc
+from tessera.core.errors import InvalidInput
+from tessera.core.settings import CodeSettings
 from tessera.events.log import record
 from tessera.offers.state import cannot_issue
-from tessera.settings import CodeSettings
 
 
 def view(contest: Contest, prizes: Sequence[ContestPrize], now: datetime, seed: str | None) -> ContestView:

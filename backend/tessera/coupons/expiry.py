@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
+from tessera.core.clock import Clock
 from tessera.coupons.models import Coupon
 from tessera.events.log import event_row, record_many
 

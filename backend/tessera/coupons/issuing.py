@@ -15,8 +15,8 @@ from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, coupon_expiry
 from tessera.codes.formats import EAN_SERIAL_SPACE
 from tessera.codes.keys import CodeKeys
+from tessera.core.errors import Unprocessable
 from tessera.coupons.models import Coupon
-from tessera.errors import Unprocessable
 from tessera.events.log import event_row, record_many
 from tessera.push.services import NEW_OFFER, queue_pushes
 

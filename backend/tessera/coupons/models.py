@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, BigIntId
+from tessera.core.db.base import Base, BigIntId
 
 _UNRECORDED_EXPIRY = "expiry_recorded_at IS NULL AND redeemed_at IS NULL AND revoked_at IS NULL"
 

@@ -17,9 +17,9 @@ from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
+from tessera.core.errors import NotFound
 from tessera.coupons.models import Coupon
 from tessera.coupons.schemas import CouponView
-from tessera.errors import NotFound
 from tessera.offers.refusals import ANSWERS, OwnStatus
 from tessera.offers.rules import coupon_refusal, listing_status
 from tessera.offers.state import redeemed_by, state_of, terms_of

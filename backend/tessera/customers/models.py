@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, JSONType
+from tessera.core.db.base import Base, JSONType
 
 
 class Customer(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from tessera.errors import InvalidInput
+from tessera.core.errors import InvalidInput
 
 
 def e164(raw: str, region: str | None) -> str | None:

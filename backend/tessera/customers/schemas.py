@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from tessera.schemas import AttributeValue, ShortText, Tag
+from tessera.core.schemas import AttributeValue, ShortText, Tag
 
 Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{6,15}$")]

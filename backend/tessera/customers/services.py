@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.services import CampaignService
-from tessera.clock import time_zone
+from tessera.core.clock import time_zone
+from tessera.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
 from tessera.customers.phones import normalized_phone
@@ -22,7 +23,6 @@ from tessera.customers.schemas import (
     CustomerUpdate,
     CustomerView,
 )
-from tessera.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from tessera.events.log import record
 from tessera.members.models import MemberCard
 from tessera.signin.models import SignInCode

@@ -15,9 +15,9 @@ from tessera.contests.models import (
     ContestPrize,
     ContestWinner,
 )
+from tessera.core.db.base import Base
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Consent, Customer
-from tessera.db.base import Base
 from tessera.events.models import Event
 from tessera.idempotency.models import IdempotencyRecord
 from tessera.members.models import MemberCard

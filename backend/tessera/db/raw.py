@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from tessera.campaigns.publish_writers import PublishWriter
 from tessera.codes.bulk_writers import ChunkWriter
-from tessera.db.sqlite_worker import SqliteWorker
+from tessera.core.db.sqlite_worker import SqliteWorker
+from tessera.core.settings import DatabaseSettings
 from tessera.redemptions.ledger import RedemptionLedger
-from tessera.settings import DatabaseSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ async def open_raw_store(settings: DatabaseSettings) -> RawStore:
     if settings.is_sqlite:
         from tessera.campaigns.publish_writers import SqlitePublishWriter
         from tessera.codes.bulk_writers import SqliteChunkWriter
-        from tessera.db.sqlite_worker import WalCheckpointer
+        from tessera.core.db.sqlite_worker import WalCheckpointer
         from tessera.redemptions.ledger_sqlite import SqliteLedger
 
         worker = SqliteWorker(settings.sqlite_path)

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, BigIntId, JSONType
+from tessera.core.db.base import Base, BigIntId, JSONType
 
 
 class Event(Base):

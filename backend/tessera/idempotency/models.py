@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base
+from tessera.core.db.base import Base
 
 
 class IdempotencyRecord(Base):

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
-from tessera.errors import Conflict, DomainError, InvalidInput, Unprocessable
+from tessera.core.clock import Clock
+from tessera.core.errors import Conflict, DomainError, InvalidInput, Unprocessable
 from tessera.idempotency.models import IdempotencyRecord
 
 STALE_AFTER = timedelta(minutes=2)

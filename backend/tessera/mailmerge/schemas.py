@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tessera.core.schemas import Id
 from tessera.customers.schemas import Phone
-from tessera.schemas import Id
 
 MAX_RECIPIENTS = 100_000
 # No control characters: nothing a database or a mail header can choke on.

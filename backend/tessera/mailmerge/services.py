@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for
-from tessera.clock import Clock
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
+from tessera.core.errors import InvalidInput, Unprocessable
 from tessera.customers.models import Customer
 from tessera.customers.phones import e164
-from tessera.errors import InvalidInput, Unprocessable
 from tessera.mailmerge.recipients import Found, Held, check, issue_for, line_problem
 from tessera.mailmerge.schemas import (
     LineProblem,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tessera.campaigns.slugs import MAX_SLUG_LENGTH
-from tessera.errors import InvalidInput
+from tessera.core.errors import InvalidInput
 
 COUPON_KINDS = ("coupon", "coupon_url", "wallet_link")
 MAX_CAMPAIGNS = 10

@@ -8,9 +8,9 @@ from litestar.status_codes import HTTP_200_OK
 
 from tessera.auth.guards import allow
 from tessera.codes.payloads import InvalidMemberCode
+from tessera.core.errors import TooManyRequests
 from tessera.customers.services import CustomerNotFound
 from tessera.deps import Caller, Svc
-from tessera.errors import TooManyRequests
 from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView
 from tessera.problems import raises
 from tessera.wallet.apple.controllers import PKPASS

@@ -6,7 +6,7 @@ from typing import Literal
 import msgspec
 
 from tessera.campaigns.schemas import CampaignSummary, Discount
-from tessera.schemas import PresentedText
+from tessera.core.schemas import PresentedText
 
 
 class MemberCardView(msgspec.Struct):

@@ -30,10 +30,10 @@ from tessera.codes.payloads import (
     payload_for,
 )
 from tessera.context import AppContext
+from tessera.core.errors import Forbidden, TooManyRequests
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
 from tessera.customers.services import CustomerNotFound
-from tessera.errors import Forbidden, TooManyRequests
 from tessera.events.log import record
 from tessera.members import wallet
 from tessera.members.models import MemberCard

@@ -16,8 +16,8 @@ import httpx
 import msgspec
 import structlog
 
+from tessera.core.settings import MessageSettings
 from tessera.outbox.service import GiveUp, RetryLater
-from tessera.settings import MessageSettings
 
 SIGNATURE_HEADER = "X-Tessera-Signature"
 MESSAGE_ID_HEADER = "X-Tessera-Message-Id"

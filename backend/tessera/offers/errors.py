@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.codes.payloads import InvalidCode
-from tessera.errors import DomainError
+from tessera.core.errors import DomainError
 from tessera.offers.refusals import BY_CODE
 
 

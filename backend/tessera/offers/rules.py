@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tessera.clock import rfc3339
+from tessera.core.clock import rfc3339
 from tessera.offers.refusals import ANSWERS, CouponStatus, Reason
 
 

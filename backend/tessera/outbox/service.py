@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
+from tessera.core.clock import Clock
+from tessera.core.settings import WorkerSettings
 from tessera.events.log import record_many
 from tessera.outbox.models import OutboxMessage
-from tessera.settings import WorkerSettings
 
 MAX_ERROR_LENGTH = 2000
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 
+from tessera.core.settings import WorkerSettings
 from tessera.outbox.service import GiveUp, Outbox, OutboxItem, Outcome, RetryLater
-from tessera.settings import WorkerSettings
 
 # A handler delivers one item; it may answer the event rows the delivery stands for.
 Handler = Callable[[OutboxItem], Awaitable[Sequence[dict[str, Any]] | None]]

@@ -19,18 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import discount_of, discount_text
-from tessera.clock import Clock
+from tessera.core.clock import Clock
+from tessera.core.db.base import UTCDateTime
+from tessera.core.errors import InvalidInput
+from tessera.core.settings import PushSettings
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.customers.models import Customer
-from tessera.db.base import UTCDateTime
-from tessera.errors import InvalidInput
 from tessera.events.log import event_row
 from tessera.outbox.service import OutboxItem
 from tessera.push.models import PushSubscription
 from tessera.push.schemas import SubscriptionInput
 from tessera.push.sender import SubscriptionGone, WebPushSender
-from tessera.settings import PushSettings
 from tessera.triggers.models import TRIGGER_ORIGIN
 
 NEW_OFFER: Final = "push_new_offer"

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.guards import allow, current_principal
 from tessera.auth.principal import Principal
+from tessera.core.errors import TooManyRequests
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import TooManyRequests
 from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, hot_path_post, stored_response
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
 from tessera.offers.errors import REFUSAL_ERRORS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
+from tessera.core.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
 from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress
 from tessera.offers.errors import refusal_error
 

@@ -21,7 +21,7 @@ from litestar import Request
 from litestar.routes import HTTPRoute
 
 from tessera.auth.guards import RoleGuard
-from tessera.errors import InvalidInput
+from tessera.core.errors import InvalidInput
 from tessera.idempotency.service import check_key
 from tessera.problems import problem_response
 from tessera.redemptions.controllers import REDEEM_PATH, RedemptionController, redemption_answer

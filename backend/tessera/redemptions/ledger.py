@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tessera.clock import rfc3339
+from tessera.core.clock import rfc3339
 
 
 @dataclass(frozen=True, slots=True)

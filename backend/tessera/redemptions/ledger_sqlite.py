@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from tessera.db.base import parse_sqlite_time, sqlite_time
-from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.core.db.base import parse_sqlite_time, sqlite_time
+from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.offers.refusals import Reason
 from tessera.offers.rules import (
     Attempt,

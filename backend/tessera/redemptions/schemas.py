@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tessera.campaigns.schemas import CampaignSummary, Discount
-from tessera.schemas import PresentedText
+from tessera.core.schemas import PresentedText
 
 
 class RedeemInput(msgspec.Struct, forbid_unknown_fields=True):

@@ -12,8 +12,8 @@ from tessera.campaigns.rules import discount_of
 from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.context import AppContext
+from tessera.core.errors import Forbidden, TooManyRequests
 from tessera.coupons.models import Coupon
-from tessera.errors import Forbidden, TooManyRequests
 from tessera.events.log import record
 from tessera.offers.errors import refusal_error
 from tessera.offers.rules import Attempt, decide

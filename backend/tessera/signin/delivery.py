@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
+from tessera.core.clock import Clock
 from tessera.customers.models import Customer
 from tessera.messages.webhook import Message, MessageSender
 from tessera.outbox.service import GiveUp, OutboxItem

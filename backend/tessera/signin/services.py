@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.context import AppContext
+from tessera.core.db.base import JSONType, UTCDateTime
+from tessera.core.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from tessera.customers.models import Customer
 from tessera.customers.phones import normalized_phone
-from tessera.db.base import JSONType, UTCDateTime
-from tessera.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from tessera.events.log import record
 from tessera.outbox.models import OutboxMessage
 from tessera.redemptions.ledger import ThrottleRule

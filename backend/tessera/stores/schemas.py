@@ -4,7 +4,7 @@ from typing import Annotated
 
 import msgspec
 
-from tessera.schemas import Id, ShortText
+from tessera.core.schemas import Id, ShortText
 from tessera.stores.models import Store
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.models import StaffUser
 from tessera.auth.passwords import PasswordHasher
-from tessera.errors import Conflict, InvalidInput, NotFound
+from tessera.core.errors import Conflict, InvalidInput, NotFound
 from tessera.stores.models import Store
 from tessera.stores.schemas import StaffCreate, StoreCreate, StoreUpdate
 

@@ -21,10 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.models import Campaign
-from tessera.clock import Clock
 from tessera.codes.keys import CodeKeys
-from tessera.db.base import UTCDateTime, sqlite_time
-from tessera.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.core.clock import Clock
+from tessera.core.db.base import UTCDateTime, sqlite_time
+from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.events.horizon import candidate_xid, oldest_running_here
 from tessera.events.models import Event
 from tessera.triggers.issuing import issue_triggered

@@ -14,10 +14,10 @@ from sqlalchemy.orm import aliased
 from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import in_segment
 from tessera.codes.keys import CodeKeys
+from tessera.core.errors import DomainError
 from tessera.coupons.issuing import issue_coupons
 from tessera.coupons.models import Coupon
 from tessera.customers.models import Customer
-from tessera.errors import DomainError
 from tessera.offers.state import cannot_issue
 from tessera.triggers.models import TRIGGER_ORIGIN
 

@@ -6,7 +6,7 @@ from typing import Final
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base
+from tessera.core.db.base import Base
 
 # The origin of every coupon a trigger issues: the coupons' unique index on (campaign, customer,
 # origin) makes it one per customer per triggered campaign, whichever process issues it.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.models import Campaign
 from tessera.codes.models import CodeBatch
-from tessera.errors import InvalidInput, Unprocessable
+from tessera.core.errors import InvalidInput, Unprocessable
 from tessera.triggers.schemas import Trigger
 
 ON_REGISTRATION: Final = "on_registration"

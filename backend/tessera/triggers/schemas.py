@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from tessera.schemas import Id
+from tessera.core.schemas import Id
 
 TriggerKind = Literal["on_registration", "on_redemption", "inactive_for", "birthday", "before_expiry"]
 

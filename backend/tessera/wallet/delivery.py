@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.clock import Clock
+from tessera.core.clock import Clock
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.outbox.service import GiveUp, OutboxItem, RetryLater

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from PIL import Image
 
-from tessera.errors import InvalidInput
+from tessera.core.errors import InvalidInput
 
 HexColour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]

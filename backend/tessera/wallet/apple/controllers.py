@@ -19,10 +19,10 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tessera.auth.guards import allow
+from tessera.core.errors import InvalidInput
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import InvalidInput
 from tessera.events.log import record_for_coupon
 from tessera.http import PathBigId
 from tessera.problems import raises

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tessera.db.base import Base, BigIntId
+from tessera.core.db.base import Base, BigIntId
 
 
 class AppleDevice(Base):

@@ -44,7 +44,7 @@ from py_pkpass.models import (
     StoreCard,
 )
 
-from tessera.errors import ConfigurationError
+from tessera.core.errors import ConfigurationError
 from tessera.wallet.apple.signing import PassSigner
 
 Status = Literal["active", "redeemed", "expired", "revoked"]

@@ -23,11 +23,11 @@ from tessera.campaigns.rules import code_for, discount_of, discount_text
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
+from tessera.core.errors import ConfigurationError, NotAuthenticated, NotFound
+from tessera.core.settings import Settings
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
-from tessera.errors import ConfigurationError, NotAuthenticated, NotFound
 from tessera.events.log import record_for_coupon
-from tessera.settings import Settings
 from tessera.stores.models import Store
 from tessera.wallet.apple.models import AppleDevice, AppleRegistration
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent

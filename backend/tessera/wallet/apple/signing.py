@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from tessera.errors import ConfigurationError
+from tessera.core.errors import ConfigurationError
 
 # Binary: sign the manifest's bytes as they are (no MIME line-ending canonicalisation).
 SIGN_OPTIONS: Final = (pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary)

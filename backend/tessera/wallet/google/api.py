@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 
-from tessera.clock import Clock, SystemClock
+from tessera.core.clock import Clock, SystemClock
 from tessera.wallet.google.objects import STATES
 from tessera.wallet.google.service_account import ServiceAccount
 

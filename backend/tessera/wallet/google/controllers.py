@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from tessera.auth.guards import allow
+from tessera.core.errors import PayloadTooLarge
 from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
-from tessera.errors import PayloadTooLarge
 from tessera.events.log import record_for_coupon
 from tessera.http import PathBigId, raw_body
 from tessera.problems import raises

@@ -19,11 +19,11 @@ from tessera.campaigns.rules import code_for, discount_of, discount_text
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
+from tessera.core.errors import ConfigurationError, DomainError
+from tessera.core.settings import Settings
 from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
-from tessera.errors import ConfigurationError, DomainError
 from tessera.events.log import record_for_coupon
-from tessera.settings import Settings
 from tessera.wallet.design import loaded
 from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
 from tessera.wallet.google.loyalty import LoyaltyContent, LoyaltyTemplates

@@ -17,9 +17,9 @@ from litestar.response import Redirect
 from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.codes.formats import group
+from tessera.core.errors import TooManyRequests
 from tessera.coupons.models import Coupon
 from tessera.deps import Ctx, Svc
-from tessera.errors import TooManyRequests
 from tessera.events.log import record_for_coupon
 from tessera.problems import raises
 from tessera.wallet.apple.controllers import PASS_VALIDATORS, PKPASS

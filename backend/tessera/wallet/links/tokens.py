@@ -20,7 +20,7 @@ import struct
 from datetime import datetime
 
 from tessera.codes.keys import CodeKeys
-from tessera.errors import DomainError, NotFound
+from tessera.core.errors import DomainError, NotFound
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _PAYLOAD = struct.Struct(">QQ")

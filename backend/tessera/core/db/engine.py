@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from tessera.settings import DatabaseSettings
+from tessera.core.settings import DatabaseSettings
 
 SQLITE_PRAGMAS = (
     # First: switching a fresh database to WAL takes an exclusive lock, and the connections a

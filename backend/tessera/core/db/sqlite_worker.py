@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from tessera.db.engine import configure_sqlite_connection
+from tessera.core.db.engine import configure_sqlite_connection
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tessera.clock import time_zone
+from tessera.core.clock import time_zone
+from tessera.core.errors import ConfigurationError
 from tessera.customers.phones import is_known_region
-from tessera.errors import ConfigurationError
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
 
@@ -103,7 +103,7 @@ class CodeSettings:
     ean_prefix: str = "99"
 
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 DEVELOPMENT_PASS_TYPE = "pass.dev.tessera.coupon"  # noqa: S105 (an identifier, not a secret)
 DEVELOPMENT_TEAM = "TESSERADEV"
 DEVELOPMENT_GOOGLE_ISSUER = "3388000000000000000"
