@@ -60,13 +60,13 @@ import httpx
 
 from tessera.analytics.rollup import Rollup
 from tessera.auth.services import create_api_key
-from tessera.clock import SystemClock
 from tessera.codes.keys import CodeKeys
-from tessera.db.base import sqlite_time
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.migrate import upgrade
-from tessera.logs import configure_logging
-from tessera.settings import DatabaseSettings
+from tessera.core.clock import SystemClock
+from tessera.core.db.base import sqlite_time
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.db.migrate import upgrade
+from tessera.core.logs import configure_logging
+from tessera.core.settings import DatabaseSettings
 from tessera.triggers.events import EventTriggers
 
 HOST = "127.0.0.1"

@@ -1,11 +1,11 @@
 """Bulk code generation: the real batch path against a bare stdlib insert of as many codes.
 
 What is measured
-    *Real path*: in a fresh, migrated database (``tessera.db.migrate.upgrade``) a campaign is
+    *Real path*: in a fresh, migrated database (``tessera.core.db.migrate.upgrade``) a campaign is
     created with ``CampaignService``; then, timed, a batch of ``--codes`` codes is reserved in a
     session (``BulkCodes.reserve``) and written by ``BulkCodes.generate(batch_id)`` through the
     chunk writer the app wires up: ``SqliteChunkWriter(SqliteWorker(path))`` on SQLite,
-    ``PostgresChunkWriter(pool)`` on PostgreSQL (see ``tessera.app`` and ``tessera.db.raw``).
+    ``PostgresChunkWriter(pool)`` on PostgreSQL (see ``tessera.app`` and ``tessera.assembly.raw_store``).
     That is everything the API's background task does for ``POST /api/campaigns/{id}/codes``:
     deriving each code from its serial, its lookup digest, the inserts, the batch progress.
 
@@ -111,9 +111,9 @@ async def _create_campaign(url: str, secret: str) -> int:
     from tessera.campaigns.schemas import CampaignCreate, CodeSpec, Discount, Limits
     from tessera.campaigns.services import CampaignService
     from tessera.codes.keys import CodeKeys
-    from tessera.db.engine import create_engine, session_factory
-    from tessera.db.migrate import upgrade
-    from tessera.settings import CodeSettings, DatabaseSettings, Settings
+    from tessera.core.db.engine import create_engine, session_factory
+    from tessera.core.db.migrate import upgrade
+    from tessera.core.settings import CodeSettings, DatabaseSettings, Settings
 
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(DatabaseSettings(url=url))
@@ -140,14 +140,14 @@ async def _create_campaign(url: str, secret: str) -> int:
 async def run_real(kind: str, where: str, count: int, secret: str) -> dict[str, Any]:
     """``where``: a SQLite file path or a PostgreSQL DSN (``postgresql://…/db``)."""
     from tessera.campaigns.services import CampaignService
-    from tessera.clock import SystemClock
     from tessera.codes.bulk import BulkCodes
     from tessera.codes.bulk_writers import ChunkWriter, PostgresChunkWriter, SqliteChunkWriter
     from tessera.codes.keys import CodeKeys
-    from tessera.db.engine import create_engine, session_factory
-    from tessera.db.sqlite_worker import SqliteWorker
+    from tessera.core.clock import SystemClock
+    from tessera.core.db.engine import create_engine, session_factory
+    from tessera.core.db.sqlite_worker import SqliteWorker
+    from tessera.core.settings import CodeSettings, DatabaseSettings, Settings
     from tessera.redemptions.ledger_postgres import create_pool
-    from tessera.settings import CodeSettings, DatabaseSettings, Settings
 
     url = (
         f"sqlite+aiosqlite:///{where}"
@@ -222,7 +222,7 @@ from tessera.codes.bulk_writers import COLUMNS  # noqa: E402
 
 
 async def run_bare(kind: str, where: str, count: int, chunk: int, secret: str) -> dict[str, Any]:
-    from tessera.db.engine import SQLITE_PRAGMAS
+    from tessera.core.db.engine import SQLITE_PRAGMAS
 
     url = (
         f"sqlite+aiosqlite:///{where}"

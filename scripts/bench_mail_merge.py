@@ -55,7 +55,7 @@ import httpx
 
 from bench_redeem import Interrupted, Processes, _clean_env, _on_sigterm, _pg_admin, run_cli, start_server
 from tessera.codes.keys import CodeKeys
-from tessera.db.base import sqlite_time
+from tessera.core.db.base import sqlite_time
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CHUNK = 1000

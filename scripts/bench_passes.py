@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from tessera.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY
+from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY
 from tessera.wallet.apple.dev_certificates import make_development_certificates
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
 from tessera.wallet.apple.signing import PassSigner

@@ -64,11 +64,11 @@ import httpx
 
 from tessera.auth.services import create_api_key
 from tessera.campaigns.publishing import SQLITE_CHUNK
-from tessera.clock import SystemClock
-from tessera.db.base import sqlite_time
-from tessera.db.engine import SQLITE_PRAGMAS, create_engine, session_factory
-from tessera.db.migrate import upgrade
-from tessera.settings import DatabaseSettings
+from tessera.core.clock import SystemClock
+from tessera.core.db.base import sqlite_time
+from tessera.core.db.engine import SQLITE_PRAGMAS, create_engine, session_factory
+from tessera.core.db.migrate import upgrade
+from tessera.core.settings import DatabaseSettings
 
 HOST = "127.0.0.1"
 PG_NAME = "tessera_bench_publish"

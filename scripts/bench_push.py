@@ -40,18 +40,18 @@ from sqlalchemy import insert
 from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, Discount
 from tessera.campaigns.services import CampaignService
-from tessera.clock import FrozenClock
 from tessera.codes.keys import CodeKeys
-from tessera.customers.models import Customer
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.migrate import upgrade
+from tessera.core.clock import FrozenClock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.db.migrate import upgrade
+from tessera.core.settings import DatabaseSettings, Settings, WorkerSettings
+from tessera.models.customers import Customer
+from tessera.models.push import PushSubscription
 from tessera.outbox.service import Outbox
 from tessera.outbox.worker import OutboxWorker
-from tessera.push.models import PushSubscription
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.push.vapid import b64url, load_private_key
-from tessera.settings import DatabaseSettings, Settings, WorkerSettings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

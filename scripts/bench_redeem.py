@@ -82,7 +82,7 @@ import msgspec
 from litestar import Litestar, Response, get, post
 
 from tessera.codes.keys import CodeKeys
-from tessera.db.engine import SQLITE_PRAGMAS
+from tessera.core.db.engine import SQLITE_PRAGMAS
 
 SCRIPT = Path(__file__).resolve()
 HOST = "127.0.0.1"
@@ -90,7 +90,7 @@ REAL_DB = "tessera_bench_real"
 BASE_DB = "tessera_bench_base"
 DEFAULT_LEVELS = "1,16,64"
 DEFAULT_REQUESTS = "3000,20000,40000"
-SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # tessera.db.base.SQLITE_TIME_FORMAT
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # tessera.core.db.base.SQLITE_TIME_FORMAT
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

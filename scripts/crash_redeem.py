@@ -52,7 +52,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tessera.db.migrate import upgrade
+from tessera.core.db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the crash harness lives with the tests that use it too

@@ -18,7 +18,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from tessera.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM
+from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM
 from tessera.wallet.apple.dev_certificates import make_development_certificates
 
 

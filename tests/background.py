@@ -12,14 +12,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from tessera.clock import FrozenClock
 from tessera.context import AppContext, open_context
-from tessera.events.models import Event
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings
+from tessera.models.events import Event
+from tessera.models.triggers import EventCursor
 from tessera.outbox.worker import OutboxWorker
 from tessera.services import Services
-from tessera.settings import Settings
 from tessera.triggers.events import CURSOR
-from tessera.triggers.models import EventCursor
 from tessera.worker import worker_for
 
 # On PostgreSQL the event log is followed a second behind the transactions that were running.

@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.async_api import BrowserContext, CDPSession, Page, async_playwright
 
 from tessera.app import create_app
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.asgi import free_port, hypercorn_config, serving_in_thread
 from tests.conftest import IN_CI
 

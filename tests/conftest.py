@@ -21,10 +21,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
-from tessera.clock import FrozenClock
-from tessera.db.migrate import upgrade
-from tessera.db.models import Base
-from tessera.settings import (
+from tessera.core.clock import FrozenClock
+from tessera.core.db.migrate import upgrade
+from tessera.core.settings import (
     DEVELOPMENT_PASS_TYPE,
     DEVELOPMENT_TEAM,
     AppleWalletSettings,
@@ -35,6 +34,7 @@ from tessera.settings import (
     ThrottleSettings,
     WorkerSettings,
 )
+from tessera.models import Base
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tests.support import Api

@@ -24,9 +24,9 @@ import httpx
 from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
-from tessera.clock import SystemClock
-from tessera.db.engine import create_engine, session_factory
-from tessera.settings import DatabaseSettings
+from tessera.core.clock import SystemClock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import DatabaseSettings
 
 HOST = "127.0.0.1"
 START_SECONDS = 60.0

@@ -11,8 +11,8 @@ from litestar import Litestar
 
 from tessera.app import create_app
 from tessera.context import AppContext
+from tessera.core.settings import Settings
 from tessera.redemptions.ledger_postgres import create_pool
-from tessera.settings import Settings
 from tests.naive_ledger import NaiveLedger
 
 

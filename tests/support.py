@@ -11,10 +11,10 @@ from httpx import AsyncClient, Response
 from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
-from tessera.clock import Clock
 from tessera.context import AppContext
-from tessera.db.engine import create_engine, session_factory
-from tessera.settings import Settings
+from tessera.core.clock import Clock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import Settings
 
 Headers = dict[str, str]
 _counter = itertools.count(1)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tessera.codes.formats import random_code_from_bytes
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.servers import free_port, server_env, tessera_serve, until_healthy
 from tests.support import Api, Headers, problem

@@ -19,9 +19,9 @@ import pytest
 
 from tessera.analytics.rollup import Rollup
 from tessera.analytics.sketch import RELATIVE_ACCURACY
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.db.sqlite_worker import SqliteWorker
 from tessera.coupons.expiry import ExpiryRecorder
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.sqlite_worker import SqliteWorker
 from tests.support import Api, Headers, iso, problem
 
 HOUR = 3600

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM
 from tessera.outbox.service import GiveUp, RetryLater
-from tessera.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM
 from tessera.wallet.apple.apns import ApnsClient, DeviceGone
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tests.fake_apns import FakeApns, running_fake_apns

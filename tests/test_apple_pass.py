@@ -28,8 +28,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 from py_pkpass.models import Barcode, BarcodeFormat, Coupon, Location, Pass
 
-from tessera.errors import ConfigurationError
-from tessera.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY
+from tessera.core.errors import ConfigurationError
+from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
 from tessera.wallet.apple.signing import PassSigner

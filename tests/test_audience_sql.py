@@ -10,9 +10,9 @@ from sqlalchemy import insert, select
 
 from tessera.campaigns.audience import in_segment_sql
 from tessera.campaigns.rules import in_segment
-from tessera.customers.models import Customer
-from tessera.db.engine import create_engine, session_factory
-from tessera.settings import Settings
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import Settings
+from tessera.models.customers import Customer
 from tests.conftest import START
 
 TAGS = ["vip", "new", "a.b", "x_y", "milan:central", "VIP"]

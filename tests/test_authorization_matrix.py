@@ -26,7 +26,7 @@ from httpx import Response
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tessera.signin.keys import SignInKeys
 from tests.conftest import START
 from tests.contest_support import contest as contest_of

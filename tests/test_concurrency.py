@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.races import Race, marketer_key, race_campaign_cap, race_each_code_once
 from tests.servers import running_servers, server_env

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tessera.settings import Settings, WorkerSettings
+from tessera.core.settings import Settings, WorkerSettings
 from tests.contest_support import contest, enter, printed_codes
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, iso

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tessera.db.engine import create_engine
-from tessera.settings import DatabaseSettings, Settings
+from tessera.core.db.engine import create_engine
+from tessera.core.settings import DatabaseSettings, Settings
 from tests.conftest import TEST_SECRET
 from tests.contest_support import recompute_winners
 from tests.races import Answer, answered, marketer_key

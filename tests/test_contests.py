@@ -18,7 +18,7 @@ from tessera.app import create_app
 from tessera.codes.formats import is_valid_random
 from tessera.codes.payloads import parse
 from tessera.contests.rules import draw_time
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.contest_support import contest, enter, printed_codes, recompute_winners
 from tests.support import Api, iso, problem
 

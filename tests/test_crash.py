@@ -20,11 +20,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tessera.db.engine import create_engine
-from tessera.outbox.models import OutboxMessage
-from tessera.push.models import PushSubscription
+from tessera.core.db.engine import create_engine
+from tessera.core.settings import Settings
+from tessera.models.outbox import OutboxMessage
+from tessera.models.push import PushSubscription
 from tessera.push.services import NEW_OFFER
-from tessera.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.crash import CrashLoad, KillableServer, check, marketer_key, poll, seed_codes, sql
 from tests.fake_push import Delivered, FakePushService, running_fake_push

@@ -12,9 +12,9 @@ import os
 from collections import Counter
 from datetime import timedelta
 
-from tessera.db.raw import open_raw_store
+from tessera.assembly.raw_store import open_raw_store
+from tessera.core.settings import Settings
 from tessera.redemptions.ledger import RedeemRequest, ThrottleRule
-from tessera.settings import Settings
 from tests.conftest import START
 
 TILLS, STORES, ROUNDS, GUESSES = 16, 2, 3, 50

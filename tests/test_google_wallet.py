@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tessera.clock import FrozenClock
+from tessera.core.clock import FrozenClock
 from tessera.wallet.google.api import (
     HttpGoogleWalletApi,
     PermanentWalletApiError,

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
-from tessera.clock import SystemClock
-from tessera.db.engine import create_engine, session_factory
-from tessera.settings import Settings
+from tessera.core.clock import SystemClock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.servers import free_port, server_env, tessera_serve, until_healthy
 

@@ -15,9 +15,9 @@ from sqlalchemy import insert
 
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import parse
-from tessera.customers.models import Customer
-from tessera.db.engine import create_engine
+from tessera.core.db.engine import create_engine
 from tessera.idempotency.service import request_hash
+from tessera.models.customers import Customer
 from tests.conftest import TEST_SECRET
 from tests.support import Api, Headers, problem
 

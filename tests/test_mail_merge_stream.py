@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tessera.coupons.models import Coupon
 from tessera.mailmerge.services import CHUNK
+from tessera.models.coupons import Coupon
 from tests.asgi import call_app
 from tests.support import Api, Headers
 from tests.test_mail_merge import lines_of, merge, merge_body, seed_customers, spring

@@ -18,9 +18,9 @@ import pytest
 
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import parse_member
-from tessera.members.models import MemberCard
+from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY, Settings
 from tessera.members.wallet import HOW_IT_WORKS, display_name, loyalty_object, store_card
-from tessera.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOSITORY, Settings
+from tessera.models.members import MemberCard
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 from tessera.wallet.apple.pass_builder import ApplePassBuilder
 from tessera.wallet.apple.signing import PassSigner

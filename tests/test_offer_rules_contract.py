@@ -17,22 +17,22 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.auth.models import StaffUser
-from tessera.campaigns.models import Campaign
-from tessera.clock import rfc3339
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.raw import open_raw_store
+from tessera.assembly.raw_store import open_raw_store
+from tessera.core.clock import rfc3339
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import DatabaseSettings
+from tessera.models.auth import StaffUser
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
+from tessera.models.redemptions import CustomerRedemptionCount, Redemption
+from tessera.models.stores import Store
 from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.offers.refusals import BY_CODE
 from tessera.offers.rules import Attempt, decide
 from tessera.offers.state import presented
 from tessera.redemptions.ledger import Outcome, RedeemRequest, RedemptionLedger, ThrottleRule
 from tessera.redemptions.ledger_postgres import create_pool
-from tessera.redemptions.models import CustomerRedemptionCount, Redemption
-from tessera.settings import DatabaseSettings
-from tessera.stores.models import Store
 from tests.conftest import START
 from tests.naive_ledger import NaiveLedger
 

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from tessera.clock import FrozenClock
-from tessera.db.engine import create_engine, session_factory
-from tessera.outbox.models import OutboxMessage
+from tessera.core.clock import FrozenClock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import Settings, WorkerSettings
+from tessera.models.outbox import OutboxMessage
 from tessera.outbox.service import GiveUp, Outbox, OutboxItem, RetryLater
 from tessera.outbox.worker import OutboxWorker
-from tessera.settings import Settings, WorkerSettings
 
 WORKER = WorkerSettings(embedded=False, max_attempts=3, retry_base_seconds=10, lease_seconds=60)
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from tessera.core.errors import ConfigurationError
+from tessera.core.settings import Settings
 from tessera.customers.phones import e164
-from tessera.errors import ConfigurationError
-from tessera.settings import Settings
 from tests.support import Api, problem
 
 NATIONAL = "06301234567"  # a Hungarian mobile number as written at home

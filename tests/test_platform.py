@@ -13,9 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from tessera.db.engine import create_engine, session_factory
-from tessera.db.models import Base
-from tessera.outbox.models import OutboxMessage
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.models import Base
+from tessera.models.outbox import OutboxMessage
 from tests.asgi import call_app
 from tests.support import Api
 

@@ -16,9 +16,9 @@ from litestar.testing import AsyncTestClient
 from tessera.app import create_app
 from tessera.campaigns import publish_writers
 from tessera.campaigns.publish_writers import Chunk, PublishWriter, SqlitePublishWriter, Written
-from tessera.clock import FrozenClock
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings
 from tessera.push.services import NEW_OFFER
-from tessera.settings import Settings
 from tests.support import Api, Headers, iso, job_done, problem
 
 

@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
-from tessera.clock import FrozenClock
-from tessera.settings import Settings, WorkerSettings
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings, WorkerSettings
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, Headers, problem
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.settings import DatabaseSettings
+from tessera.core.settings import DatabaseSettings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 from tests.conftest import TEST_SECRET, empty_postgres, in_own_loop
 from tests.races import (

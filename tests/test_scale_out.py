@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tessera.cli import main
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 
 STARTING_AT_ONCE = 8

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import CapturingLogger
 
-from tessera.errors import ConfigurationError
+from tessera.core.errors import ConfigurationError
+from tessera.core.settings import Settings
 from tessera.messages.webhook import LoggedMessages, Message, WebhookSender, sender_for
 from tessera.push.vapid import generate_vapid_keys
-from tessera.settings import Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 
 GOOD_SECRET = "s" * 40

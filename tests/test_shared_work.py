@@ -10,17 +10,17 @@ from datetime import timedelta
 
 import pytest
 
-from tessera.campaigns.models import Campaign
-from tessera.clock import FrozenClock
 from tessera.codes.bulk_writers import BATCH_LOCK_SPACE, PostgresChunkWriter
-from tessera.codes.models import CodeBatch
 from tessera.context import AppContext, open_context
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings
+from tessera.models.campaigns import Campaign
+from tessera.models.codes import CodeBatch
+from tessera.models.wallet_apple import AppleDevice, AppleRegistration
 from tessera.outbox.worker import OutboxWorker
 from tessera.push.services import EXPIRY_REMINDER
 from tessera.redemptions.ledger_postgres import create_pool
 from tessera.services import Services
-from tessera.settings import Settings
-from tessera.wallet.apple.models import AppleDevice, AppleRegistration
 from tessera.wallet.changes import APPLE_PUSH
 from tessera.worker import worker_for
 from tests.support import Api

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tessera.settings import MessageSettings, Settings, SignInSettings, WorkerSettings
+from tessera.core.settings import MessageSettings, Settings, SignInSettings, WorkerSettings
 from tests.fake_messages import FakeMessageWebhook, running_fake_webhook
 from tests.support import Api, Headers, bearer, problem
 

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from tessera.db.engine import configure_sqlite_connection
+from tessera.core.db.engine import configure_sqlite_connection
 
 OPENERS = 6
 ROUNDS = 60

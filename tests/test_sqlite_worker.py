@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.db.sqlite_worker import SqliteWorker
+from tessera.core.db.sqlite_worker import SqliteWorker
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera.analytics.rollup import Rollup
-from tessera.clock import FrozenClock
 from tessera.codes.keys import CodeKeys
-from tessera.db.engine import create_engine, session_factory
+from tessera.core.clock import FrozenClock
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.settings import DatabaseSettings
 from tessera.events.horizon import candidate_xid, oldest_running_here
-from tessera.settings import DatabaseSettings
 from tessera.triggers.events import EventTriggers
 from tests.conftest import PG_ADMIN, empty_postgres
 

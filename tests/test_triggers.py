@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tessera.clock import FrozenClock
-from tessera.settings import Settings
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings
 from tests.background import run_worker
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, Headers, iso

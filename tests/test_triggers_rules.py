@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tessera.errors import ConfigurationError
-from tessera.settings import Settings
+from tessera.core.errors import ConfigurationError
+from tessera.core.settings import Settings
 from tessera.triggers.rules import birthday_month_days, is_birthday, month_day
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import tessera.triggers.issuing
-from tessera.clock import FrozenClock
-from tessera.settings import Settings
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings
 from tessera.triggers.events import CURSOR
 from tessera.worker import event_triggers_of
 from tests.background import SETTLE, background, run_worker, until

@@ -18,8 +18,8 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
-from tessera.clock import FrozenClock
-from tessera.settings import Settings, WorkerSettings
+from tessera.core.clock import FrozenClock
+from tessera.core.settings import Settings, WorkerSettings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 from tests.fake_apns import FakeApns, running_fake_apns
 from tests.support import Api, Headers, problem

@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tessera.settings import Settings, WorkerSettings
+from tessera.core.settings import Settings, WorkerSettings
 from tests.conftest import START
 from tests.fake_google import FakeGoogle, running_fake_google
 from tests.google_signing import GoogleSigner

@@ -16,7 +16,7 @@ import pytest
 from httpx import Response
 
 from tessera.codes.keys import CodeKeys
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tessera.wallet.links.tokens import WalletLinks
 from tests.support import Api, problem
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tessera.assembly.raw_store import open_raw_store
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.services import Authenticator, StaffLogin
 from tessera.campaigns.publishing import POSTGRES_CHUNK, SQLITE_CHUNK, Publisher
@@ -17,7 +18,6 @@ from tessera.core.clock import Clock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.db.sqlite_worker import SqliteWorker
 from tessera.core.settings import Settings
-from tessera.db.raw import open_raw_store
 from tessera.idempotency.service import IdempotencyStore
 from tessera.outbox.service import Outbox
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule

@@ -12,11 +12,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from tessera.auth.models import StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.services import create_api_key
 from tessera.auth.tokens import new_token, token_digest
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, CodeSpec, Discount, Limits, Segment
 from tessera.campaigns.services import CampaignService
@@ -24,10 +22,12 @@ from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings
-from tessera.customers.models import Customer
 from tessera.customers.schemas import ConsentInput, CustomerCreate
 from tessera.customers.services import CustomerService
-from tessera.stores.models import Store
+from tessera.models.auth import StaffUser
+from tessera.models.campaigns import Campaign
+from tessera.models.customers import Customer
+from tessera.models.stores import Store
 from tessera.stores.schemas import Location, StaffCreate, StoreCreate
 from tessera.stores.services import StoreService
 from tessera.wallet.design import PassTexts, WalletDesignInput

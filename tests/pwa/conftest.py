@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera.clock import SystemClock
-from tessera.settings import Settings, WorkerSettings
+from tessera.core.clock import SystemClock
+from tessera.core.settings import Settings, WorkerSettings
 from tests.browser import live_server
 from tests.support import Api
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.browser import (
     PHONE,
     accessibility_violations,

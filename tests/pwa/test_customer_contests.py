@@ -12,7 +12,7 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from tessera.codes.keys import CodeKeys
 from tessera.contests.keys import ContestKeys
-from tessera.settings import Settings
+from tessera.core.settings import Settings
 from tests.browser import accessibility_violations, chromium, screenshot
 from tests.contest_support import contest, printed_codes
 from tests.pwa.test_customer import customer_token, open_app, register

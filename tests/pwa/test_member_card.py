@@ -20,8 +20,8 @@ from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
 from tessera.codes.formats import MEMBER_CODE_LENGTH, MEMBER_RESIDUE, group, random_code_from_bytes
-from tessera.db.base import sqlite_time
-from tessera.settings import Settings
+from tessera.core.db.base import sqlite_time
+from tessera.core.settings import Settings
 from tessera.wallet.google.service_account import ServiceAccount
 from tests.browser import accessibility_violations, camera_frame, chromium, request_log, screenshot
 from tests.pwa.test_staff import qr_picture, redemption_media, sign_in, staff_account, store

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tessera.settings import MessageSettings, Settings
+from tessera.core.settings import MessageSettings, Settings
 from tests.browser import accessibility_violations, chromium, screenshot
 from tests.fake_messages import FakeMessageWebhook, running_fake_webhook
 from tests.support import Api, bearer

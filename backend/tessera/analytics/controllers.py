@@ -23,13 +23,13 @@ from tessera.analytics.schemas import (
     NamedRow,
 )
 from tessera.auth.guards import allow
-from tessera.campaigns.models import Campaign
 from tessera.core.clock import representable_in_utc
 from tessera.core.errors import InvalidInput
 from tessera.core.schemas import MAX_INT
 from tessera.deps import Ctx
 from tessera.http import PathId, csv_download
-from tessera.stores.models import Store
+from tessera.models.campaigns import Campaign
+from tessera.models.stores import Store
 
 EventWindow = Annotated[Window, Dependency(kind="named")]
 CAMPAIGN = QueryParameter(ge=1, le=MAX_INT, description="only this campaign")

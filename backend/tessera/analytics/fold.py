@@ -33,13 +33,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.sketch import LOG_GAMMA, ZERO_BUCKET
-from tessera.campaigns.models import Campaign
 from tessera.core.db.base import UTCDateTime
-from tessera.coupons.models import Coupon
-from tessera.events.models import Event
-from tessera.redemptions.models import Redemption
+from tessera.models.analytics import ALL_CAMPAIGNS
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.events import Event
+from tessera.models.redemptions import Redemption
 
 # Event types whose figure is the number of distinct coupons (a pass downloaded twice is one).
 PER_COUPON = ("notified", "pass_downloaded", "wallet_saved", "wallet_removed")

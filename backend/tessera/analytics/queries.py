@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.analytics import rollup
 from tessera.analytics.fold import Dimension, Tallies, Tally, Target, fold, fold_hours
-from tessera.analytics.models import ALL_CAMPAIGNS
 from tessera.analytics.schemas import ChannelReport, ChannelRow, CustomerProfile, DayRow, GroupBy
 from tessera.analytics.sketch import percentiles
-from tessera.campaigns.models import Campaign
-from tessera.events.models import Event
-from tessera.stores.models import Store
+from tessera.models.analytics import ALL_CAMPAIGNS
+from tessera.models.campaigns import Campaign
+from tessera.models.events import Event
+from tessera.models.stores import Store
 
 
 @dataclass(frozen=True, slots=True)

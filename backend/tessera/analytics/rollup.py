@@ -28,13 +28,13 @@ from tessera.analytics.fold import (
     merge,
     merge_hours,
 )
-from tessera.analytics.models import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
 from tessera.analytics.sketch import pack, unpack
 from tessera.core.clock import Clock
 from tessera.core.db.base import sqlite_time
 from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.events.horizon import candidate_xid, oldest_running_here
-from tessera.events.models import Event
+from tessera.models.analytics import ALL_CAMPAIGNS, AnalyticsLatency, AnalyticsState, AnalyticsTotal
+from tessera.models.events import Event
 
 log = structlog.get_logger("tessera.analytics")
 

@@ -9,13 +9,13 @@ from cachetools import TTLCache
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.auth.models import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.auth.principal import Principal, Role
 from tessera.auth.tokens import new_token, token_digest, token_kind
 from tessera.core.clock import Clock
 from tessera.core.errors import NotAuthenticated
-from tessera.customers.models import Customer
+from tessera.models.auth import ApiKey, CustomerSession, StaffSession, StaffUser
+from tessera.models.customers import Customer
 
 # How long a verified token is trusted without asking the database again. Revocation
 # (logout, erasure) takes effect at once in the process that made it, elsewhere within this.

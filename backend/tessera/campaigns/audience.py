@@ -17,10 +17,10 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tessera.campaigns.models import Campaign
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
 
 
 def in_segment_sql(segment: Mapping[str, Any], dialect: str) -> ColumnElement[bool]:

@@ -5,7 +5,7 @@ from typing import Literal
 
 import msgspec
 
-from tessera.campaigns.publish_models import PublishJob
+from tessera.models.publish_jobs import PublishJob
 
 
 class PublishJobView(msgspec.Struct):

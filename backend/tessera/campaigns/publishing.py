@@ -25,8 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.audience import Page, audience_page, count_audience
-from tessera.campaigns.models import Campaign
-from tessera.campaigns.publish_models import PublishJob
 from tessera.campaigns.publish_writers import Chunk, Outcome, PublishWriter, Written
 from tessera.campaigns.rules import code_for, coupon_expiry
 from tessera.codes.formats import EAN_SERIAL_SPACE
@@ -35,6 +33,8 @@ from tessera.core.clock import Clock
 from tessera.core.errors import NotFound
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.jobs import BackgroundJobs
+from tessera.models.campaigns import Campaign
+from tessera.models.publish_jobs import PublishJob
 from tessera.offers.state import cannot_issue
 
 # The first key of the advisory locks that hold a publish job (code batches use 0x7E55_0001).

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.schemas import Discount, DiscountKind
 from tessera.codes.keys import CodeKeys
+from tessera.models.campaigns import Campaign
 
 
 def in_segment(segment: Mapping[str, Any], tags: Sequence[str], attributes: Mapping[str, Any]) -> bool:

@@ -10,7 +10,6 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import discount_of, in_segment, is_running
 from tessera.campaigns.schemas import (
     CampaignCreate,
@@ -30,11 +29,12 @@ from tessera.core.clock import representable_in_utc
 from tessera.core.errors import InvalidInput, NotFound, Unprocessable
 from tessera.core.settings import CodeSettings
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
+from tessera.models.redemptions import CustomerRedemptionCount, Redemption
+from tessera.models.stores import Store
 from tessera.offers.state import cannot_issue
-from tessera.redemptions.models import CustomerRedemptionCount, Redemption
-from tessera.stores.models import Store
 from tessera.triggers.rules import apply_trigger, check_trigger, trigger_of
 from tessera.triggers.schemas import Trigger
 from tessera.wallet.changes import campaign_passes_changed

@@ -14,8 +14,8 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.core.errors import Conflict
+from tessera.models.campaigns import Campaign
 
 MAX_SLUG_LENGTH = 64
 # Room for a "-NNNNNN" suffix after a derived base.

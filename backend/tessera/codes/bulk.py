@@ -15,16 +15,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, coupon_expiry
 from tessera.codes.bulk_writers import BATCH_LOCK_SPACE, BatchSpec, ChunkWriter
 from tessera.codes.keys import CodeKeys
-from tessera.codes.models import CodeBatch
 from tessera.core.clock import Clock
 from tessera.core.errors import NotFound, Unprocessable
 from tessera.coupons.issuing import allocate_serials
-from tessera.coupons.models import Coupon
 from tessera.jobs import BackgroundJobs
+from tessera.models.campaigns import Campaign
+from tessera.models.codes import CodeBatch
+from tessera.models.coupons import Coupon
 from tessera.triggers.rules import CampaignTriggered
 
 CHUNK = 5_000

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.auth.guards import allow
 from tessera.campaigns.services import CampaignNotFound
 from tessera.codes.bulk import BatchNotFound
-from tessera.codes.models import CodeBatch
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
 from tessera.core.errors import Unprocessable
 from tessera.core.schemas import MAX_INT
@@ -18,6 +17,7 @@ from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.deps import Caller, Ctx, Svc
 from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.idempotency.service import request_hash
+from tessera.models.codes import CodeBatch
 from tessera.problems import raises
 from tessera.triggers.rules import CampaignTriggered
 

@@ -18,11 +18,11 @@ from tessera.codes.formats import group
 from tessera.codes.payloads import payload_for
 from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound
 from tessera.contests.keys import ContestKeys
-from tessera.contests.models import Contest, ContestCode, ContestCodeBatch
 from tessera.contests.schemas import ContestBatchCreate
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidInput
 from tessera.jobs import BackgroundJobs
+from tessera.models.contests import Contest, ContestCode, ContestCodeBatch
 
 CHUNK = 5_000
 MAX_SERIALS = 100_000_000

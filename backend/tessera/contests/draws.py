@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.codes.keys import CodeKeys
 from tessera.contests.errors import ContestStillOpen, DrawNotFound, NotAPointsContest
-from tessera.contests.models import Contest, ContestParticipant, ContestPrize, ContestWinner
 from tessera.contests.prizes import prize_coupons, queue_prize_pushes
 from tessera.contests.rules import DRAW_ALGORITHM, Standing, draw, draw_time, participants_digest, ranked
 from tessera.contests.schemas import DrawParticipant, DrawPrize, DrawRecord, DrawWinner
 from tessera.contests.services import ContestService
 from tessera.events.log import event_row, record, record_many
+from tessera.models.contests import Contest, ContestParticipant, ContestPrize, ContestWinner
 
 
 class ContestDraws:

@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.contests.errors import (
     CodeAlreadyEntered,
@@ -28,7 +27,16 @@ from tessera.contests.errors import (
     EntryLimitReached,
 )
 from tessera.contests.keys import ContestKeys
-from tessera.contests.models import (
+from tessera.contests.prizes import prize_coupons
+from tessera.contests.rules import instant_prize, local_day, status_of
+from tessera.contests.schemas import EntryView, PrizeWon
+from tessera.contests.standings import participant_count, rank_of
+from tessera.context import AppContext
+from tessera.core.errors import TooManyRequests
+from tessera.events.log import record
+from tessera.idempotency.service import StoredAnswer
+from tessera.models.campaigns import Campaign
+from tessera.models.contests import (
     Contest,
     ContestCode,
     ContestCodeBatch,
@@ -37,15 +45,7 @@ from tessera.contests.models import (
     ContestParticipant,
     ContestPrize,
 )
-from tessera.contests.prizes import prize_coupons
-from tessera.contests.rules import instant_prize, local_day, status_of
-from tessera.contests.schemas import EntryView, PrizeWon
-from tessera.contests.standings import participant_count, rank_of
-from tessera.context import AppContext
-from tessera.core.errors import TooManyRequests
-from tessera.customers.models import Customer
-from tessera.events.log import record
-from tessera.idempotency.service import StoredAnswer
+from tessera.models.customers import Customer
 from tessera.offers.state import cannot_issue
 from tessera.redemptions.ledger import ThrottleRule
 

@@ -13,18 +13,18 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.codes.keys import CodeKeys
-from tessera.contests.models import Contest, ContestPrize, ContestWinner
 from tessera.core.clock import Clock
 from tessera.core.settings import PushSettings
 from tessera.coupons.issuing import issue_coupons
-from tessera.customers.models import Customer
 from tessera.events.log import event_row
+from tessera.models.campaigns import Campaign
+from tessera.models.contests import Contest, ContestPrize, ContestWinner
+from tessera.models.customers import Customer
+from tessera.models.outbox import OutboxMessage
+from tessera.models.push import PushSubscription
 from tessera.offers.state import cannot_issue
-from tessera.outbox.models import OutboxMessage
 from tessera.outbox.service import OutboxItem
-from tessera.push.models import PushSubscription
 from tessera.push.sender import SubscriptionGone, WebPushSender
 
 CONTEST_PRIZE: Final = "push_contest_prize"

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.contests.errors import (
     ContestNotFound,
     ContestNotOpen,
@@ -19,14 +18,6 @@ from tessera.contests.errors import (
     PrizeCampaignNotFound,
 )
 from tessera.contests.keys import ContestKeys
-from tessera.contests.models import (
-    Contest,
-    ContestCode,
-    ContestCounter,
-    ContestEntry,
-    ContestParticipant,
-    ContestPrize,
-)
 from tessera.contests.rules import status_of
 from tessera.contests.schemas import (
     ContestCreate,
@@ -42,6 +33,15 @@ from tessera.core.clock import representable_in_utc
 from tessera.core.errors import InvalidInput
 from tessera.core.settings import CodeSettings
 from tessera.events.log import record
+from tessera.models.campaigns import Campaign
+from tessera.models.contests import (
+    Contest,
+    ContestCode,
+    ContestCounter,
+    ContestEntry,
+    ContestParticipant,
+    ContestPrize,
+)
 from tessera.offers.state import cannot_issue
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.contests.errors import ContestNotFound, NotAPointsContest
-from tessera.contests.models import Contest, ContestParticipant
 from tessera.contests.schemas import Leader, Leaderboard, MyStanding
+from tessera.models.contests import Contest, ContestParticipant
 
 
 def alias_order(session: AsyncSession) -> ColumnElement[str]:

@@ -7,8 +7,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.core.clock import Clock
-from tessera.coupons.models import Coupon
 from tessera.events.log import event_row, record_many
+from tessera.models.coupons import Coupon
 
 EXPIRY_BATCH = 1000
 

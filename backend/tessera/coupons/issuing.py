@@ -11,13 +11,13 @@ from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, coupon_expiry
 from tessera.codes.formats import EAN_SERIAL_SPACE
 from tessera.codes.keys import CodeKeys
 from tessera.core.errors import Unprocessable
-from tessera.coupons.models import Coupon
 from tessera.events.log import event_row, record_many
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
 from tessera.push.services import NEW_OFFER, queue_pushes
 
 CAMPAIGN_ORIGIN = "campaign"  # the one coupon per customer from publishing or registration

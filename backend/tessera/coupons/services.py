@@ -11,15 +11,15 @@ from cachetools import LRUCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import NotFound
-from tessera.coupons.models import Coupon
 from tessera.coupons.schemas import CouponView
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
 from tessera.offers.refusals import ANSWERS, OwnStatus
 from tessera.offers.rules import coupon_refusal, listing_status
 from tessera.offers.state import redeemed_by, state_of, terms_of

@@ -9,13 +9,10 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.services import CampaignService
 from tessera.core.clock import time_zone
 from tessera.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Consent, Customer
 from tessera.customers.phones import normalized_phone
 from tessera.customers.schemas import (
     ConsentState,
@@ -24,8 +21,11 @@ from tessera.customers.schemas import (
     CustomerView,
 )
 from tessera.events.log import record
-from tessera.members.models import MemberCard
-from tessera.signin.models import SignInCode
+from tessera.models.auth import CustomerSession
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Consent, Customer
+from tessera.models.members import MemberCard
+from tessera.models.signin import SignInCode
 from tessera.triggers.rules import month_day
 from tessera.wallet.changes import pass_changed
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.events.models import Event
+from tessera.models.events import Event
 
 EVENT_TYPES = frozenset(
     {

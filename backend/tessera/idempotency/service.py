@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.core.clock import Clock
 from tessera.core.errors import Conflict, DomainError, InvalidInput, Unprocessable
-from tessera.idempotency.models import IdempotencyRecord
+from tessera.models.idempotency import IdempotencyRecord
 
 STALE_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255

@@ -10,12 +10,12 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import coupon_expiry, in_segment
 from tessera.codes.keys import CodeKeys
 from tessera.coupons.issuing import issue_coupons
-from tessera.coupons.models import Coupon
 from tessera.mailmerge.schemas import LineProblem
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
 from tessera.problems import TYPE_BASE
 
 # Each per-recipient problem: (status, title, detail). Fixed texts, so a repeated merge

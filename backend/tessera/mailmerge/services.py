@@ -18,13 +18,11 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidInput, Unprocessable
-from tessera.customers.models import Customer
 from tessera.customers.phones import e164
 from tessera.mailmerge.recipients import Found, Held, check, issue_for, line_problem
 from tessera.mailmerge.schemas import (
@@ -38,6 +36,8 @@ from tessera.mailmerge.schemas import (
     RecipientProblem,
 )
 from tessera.mailmerge.templates import CouponValues, Template, campaign_slugs, parse
+from tessera.models.campaigns import Campaign
+from tessera.models.customers import Customer
 from tessera.problems import problem_body
 from tessera.wallet.links.tokens import WalletLinks
 

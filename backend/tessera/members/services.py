@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.principal import Principal
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.formats import group
@@ -31,13 +30,14 @@ from tessera.codes.payloads import (
 )
 from tessera.context import AppContext
 from tessera.core.errors import Forbidden, TooManyRequests
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
 from tessera.customers.services import CustomerNotFound
 from tessera.events.log import record
 from tessera.members import wallet
-from tessera.members.models import MemberCard
 from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView, MemberSummary, OpenCoupon
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
+from tessera.models.members import MemberCard
 from tessera.offers.rules import Attempt, decide
 from tessera.offers.state import redeemed_by, state_of, store_names_for, terms_of
 from tessera.wallet.apple.services import ApplePasses

@@ -8,7 +8,7 @@ from datetime import UTC
 from tessera.codes.formats import group
 from tessera.codes.payloads import member_payload_for
 from tessera.core.settings import Settings
-from tessera.members.models import MemberCard
+from tessera.models.members import MemberCard
 from tessera.wallet.apple.pass_builder import PassContent
 from tessera.wallet.google.loyalty import LoyaltyContent
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tessera.db.models import Base
+from tessera.models import Base
 
 target_metadata = Base.metadata
 

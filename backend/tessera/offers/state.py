@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
-from tessera.coupons.models import Coupon
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.redemptions import CustomerRedemptionCount, Redemption
+from tessera.models.stores import Store
 from tessera.offers.rules import CouponState, IssueTerms, OfferTerms, StoreRef, issue_refusal
-from tessera.redemptions.models import CustomerRedemptionCount, Redemption
-from tessera.stores.models import Store
 
 
 def terms_of(campaign: Campaign, store_names: Mapping[int, str]) -> OfferTerms:

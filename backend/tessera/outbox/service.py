@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.core.clock import Clock
 from tessera.core.settings import WorkerSettings
 from tessera.events.log import record_many
-from tessera.outbox.models import OutboxMessage
+from tessera.models.outbox import OutboxMessage
 
 MAX_ERROR_LENGTH = 2000
 

@@ -17,21 +17,21 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import discount_of, discount_text
 from tessera.core.clock import Clock
 from tessera.core.db.base import UTCDateTime
 from tessera.core.errors import InvalidInput
 from tessera.core.settings import PushSettings
-from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
-from tessera.customers.models import Customer
 from tessera.events.log import event_row
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
+from tessera.models.push import PushSubscription
+from tessera.models.triggers import TRIGGER_ORIGIN
 from tessera.outbox.service import OutboxItem
-from tessera.push.models import PushSubscription
 from tessera.push.schemas import SubscriptionInput
 from tessera.push.sender import SubscriptionGone, WebPushSender
-from tessera.triggers.models import TRIGGER_ORIGIN
 
 NEW_OFFER: Final = "push_new_offer"
 EXPIRY_REMINDER: Final = "push_expiry_reminder"

@@ -7,20 +7,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.principal import Principal
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import discount_of
 from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.context import AppContext
 from tessera.core.errors import Forbidden, TooManyRequests
-from tessera.coupons.models import Coupon
 from tessera.events.log import record
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.redemptions import CustomerRedemptionCount, Redemption
 from tessera.offers.errors import refusal_error
 from tessera.offers.rules import Attempt, decide
 from tessera.offers.state import presented as read_presented
 from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed
 from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest
-from tessera.redemptions.models import CustomerRedemptionCount, Redemption
 from tessera.redemptions.schemas import RedeemInput, StoreView, ValidateInput, ValidationView, VoidView
 from tessera.wallet.changes import pass_changed
 

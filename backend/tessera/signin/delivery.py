@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.core.clock import Clock
-from tessera.customers.models import Customer
 from tessera.messages.webhook import Message, MessageSender
+from tessera.models.customers import Customer
+from tessera.models.signin import SignInCode
 from tessera.outbox.service import GiveUp, OutboxItem
 from tessera.signin.keys import Channel, SignInKeys
-from tessera.signin.models import SignInCode
 
 # (subject, e-mail text, SMS text) per language.
 TEXTS: Final = {

@@ -17,18 +17,18 @@ from typing import Any, Final
 from sqlalchemy import Select, String, cast, delete, exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.models import CustomerSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.context import AppContext
 from tessera.core.db.base import JSONType, UTCDateTime
 from tessera.core.errors import InvalidInput, NotAuthenticated, TooManyRequests
-from tessera.customers.models import Customer
 from tessera.customers.phones import normalized_phone
 from tessera.events.log import record
-from tessera.outbox.models import OutboxMessage
+from tessera.models.auth import CustomerSession
+from tessera.models.customers import Customer
+from tessera.models.outbox import OutboxMessage
+from tessera.models.signin import SignInCode
 from tessera.redemptions.ledger import ThrottleRule
 from tessera.signin.keys import CODE_DIGITS, Channel, SignInKeys
-from tessera.signin.models import SignInCode
 
 SIGN_IN_CODE: Final = "sign_in_code"  # the outbox topic of the messages that carry a code
 SPENT_CODES_KEPT = timedelta(days=1)

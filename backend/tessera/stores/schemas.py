@@ -5,7 +5,7 @@ from typing import Annotated
 import msgspec
 
 from tessera.core.schemas import Id, ShortText
-from tessera.stores.models import Store
+from tessera.models.stores import Store
 
 
 class Location(msgspec.Struct, forbid_unknown_fields=True):

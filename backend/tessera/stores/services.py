@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.models import StaffUser
 from tessera.auth.passwords import PasswordHasher
 from tessera.core.errors import Conflict, InvalidInput, NotFound
-from tessera.stores.models import Store
+from tessera.models.auth import StaffUser
+from tessera.models.stores import Store
 from tessera.stores.schemas import StaffCreate, StoreCreate, StoreUpdate
 
 

@@ -20,15 +20,15 @@ from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.core.db.base import UTCDateTime, sqlite_time
 from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
 from tessera.events.horizon import candidate_xid, oldest_running_here
-from tessera.events.models import Event
+from tessera.models.campaigns import Campaign
+from tessera.models.events import Event
+from tessera.models.triggers import EventCursor
 from tessera.triggers.issuing import issue_triggered
-from tessera.triggers.models import EventCursor
 from tessera.triggers.rules import EVENT_KINDS, ON_REGISTRATION, fires_for_event
 
 CURSOR: Final = "triggers"

@@ -11,15 +11,15 @@ from sqlalchemy import ColumnElement, ColumnExpressionArgument, Text, cast, exis
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import in_segment
 from tessera.codes.keys import CodeKeys
 from tessera.core.errors import DomainError
 from tessera.coupons.issuing import issue_coupons
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
+from tessera.models.triggers import TRIGGER_ORIGIN
 from tessera.offers.state import cannot_issue
-from tessera.triggers.models import TRIGGER_ORIGIN
 
 # The customer finds it in the app (and gets a push where they consented to one).
 TRIGGER_CHANNEL: Final = "pwa"

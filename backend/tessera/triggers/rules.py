@@ -10,9 +10,9 @@ from typing import Final
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
-from tessera.codes.models import CodeBatch
 from tessera.core.errors import InvalidInput, Unprocessable
+from tessera.models.campaigns import Campaign
+from tessera.models.codes import CodeBatch
 from tessera.triggers.schemas import Trigger
 
 ON_REGISTRATION: Final = "on_registration"

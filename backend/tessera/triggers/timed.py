@@ -21,13 +21,13 @@ from typing import Any, TypeAlias
 from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import in_segment
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock, time_zone
 from tessera.core.db.base import UTCDateTime
-from tessera.coupons.models import Coupon
-from tessera.customers.models import Customer
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Customer
 from tessera.triggers.issuing import issue_triggered, may_receive
 from tessera.triggers.rules import (
     BEFORE_EXPIRY,

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.core.db.base import UTCDateTime
-from tessera.coupons.models import Coupon
+from tessera.models.coupons import Coupon
 
 APPLE_PUSH: Final = "apple_pass_push"
 GOOGLE_STATE: Final = "google_object_state"

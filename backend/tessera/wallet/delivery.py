@@ -13,15 +13,15 @@ from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.core.clock import Clock
-from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
+from tessera.models.coupons import Coupon
+from tessera.models.wallet_apple import AppleRegistration
+from tessera.models.wallet_google import GoogleWalletObject
 from tessera.outbox.service import GiveUp, OutboxItem, RetryLater
 from tessera.wallet.apple.apns import ApnsClient, DeviceGone
-from tessera.wallet.apple.models import AppleRegistration
 from tessera.wallet.apple.services import AppleWebService
 from tessera.wallet.changes import pass_changed
 from tessera.wallet.google.api import GoogleWalletApi, PermanentWalletApiError, TransientWalletApiError
-from tessera.wallet.google.models import GoogleWalletObject
 
 GOOGLE_STATE = {"redeemed": "COMPLETED", "revoked": "INACTIVE", "expired": "EXPIRED"}
 EXPIRY_BATCH = 500

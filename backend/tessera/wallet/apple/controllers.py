@@ -20,11 +20,11 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tessera.auth.guards import allow
 from tessera.core.errors import InvalidInput
-from tessera.coupons.models import Coupon
 from tessera.coupons.services import CouponNotFound
 from tessera.deps import Caller, Ctx, Svc
 from tessera.events.log import record_for_coupon
 from tessera.http import PathBigId
+from tessera.models.coupons import Coupon
 from tessera.problems import raises
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import (

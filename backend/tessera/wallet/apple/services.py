@@ -18,18 +18,18 @@ from email.utils import format_datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of, discount_text
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, NotAuthenticated, NotFound
 from tessera.core.settings import Settings
-from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.events.log import record_for_coupon
-from tessera.stores.models import Store
-from tessera.wallet.apple.models import AppleDevice, AppleRegistration
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.stores import Store
+from tessera.models.wallet_apple import AppleDevice, AppleRegistration
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
 from tessera.wallet.apple.signing import PassSigner
 from tessera.wallet.design import loaded

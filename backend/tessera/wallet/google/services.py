@@ -14,20 +14,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of, discount_text
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, DomainError
 from tessera.core.settings import Settings
-from tessera.coupons.models import Coupon
 from tessera.coupons.services import coupon_status
 from tessera.events.log import record_for_coupon
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.wallet_google import GoogleCallbackNonce, GoogleWalletObject
 from tessera.wallet.design import loaded
 from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
 from tessera.wallet.google.loyalty import LoyaltyContent, LoyaltyTemplates
-from tessera.wallet.google.models import GoogleCallbackNonce, GoogleWalletObject
 from tessera.wallet.google.objects import LocalizedTexts, OfferContent, OfferTemplates, object_id
 from tessera.wallet.google.save_link import loyalty_save_url, save_url
 from tessera.wallet.google.service_account import ServiceAccount

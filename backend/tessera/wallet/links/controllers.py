@@ -14,13 +14,13 @@ from litestar import Controller, Response, get
 from litestar.params import HeaderParameter, PathParameter
 from litestar.response import Redirect
 
-from tessera.campaigns.models import Campaign
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.codes.formats import group
 from tessera.core.errors import TooManyRequests
-from tessera.coupons.models import Coupon
 from tessera.deps import Ctx, Svc
 from tessera.events.log import record_for_coupon
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
 from tessera.problems import raises
 from tessera.wallet.apple.controllers import PASS_VALIDATORS, PKPASS
 from tessera.wallet.apple.services import PassNotFound, pass_validators

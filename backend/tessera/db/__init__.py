@@ -1,1 +1,0 @@
-"""Database access: SQLAlchemy models and sessions, plus the raw hot-path connections."""
