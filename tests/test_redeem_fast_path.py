@@ -1,5 +1,5 @@
 """``POST /api/redemptions`` is answered beneath the framework when it is an ordinary
-redemption (``tessera.redemptions.fast_path``). The same requests, sent once through that path
+redemption (``tessera.http.fast_path``). The same requests, sent once through that path
 and once through the framework's route, must get the same answers and change the same things;
 whatever the path does not take must reach the route untouched."""
 
@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 
 from tessera.app import TesseraApp, create_app
-from tessera.redemptions import fast_path
+from tessera.http import fast_path
 from tests.support import Api, Headers
 
 _IDS = {"id", "coupon_id", "campaign_id", "store_id", "staff_id"}

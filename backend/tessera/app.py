@@ -16,36 +16,36 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from tessera.analytics.controllers import AnalyticsController
-from tessera.auth.controllers import AuthController
-from tessera.auth.guards import current_principal
 from tessera.auth.principal import Principal
-from tessera.campaigns.controllers import CampaignController
-from tessera.campaigns.publish_controllers import PublishController
-from tessera.codes.controllers import CodeController
-from tessera.contests.code_controllers import ContestCodeController
-from tessera.contests.controllers import ContestController
 from tessera.context import AppContext, open_context
 from tessera.core.clock import Clock, SystemClock
 from tessera.core.logs import configure_logging
 from tessera.core.settings import Settings
-from tessera.coupons.controllers import CouponController
-from tessera.customers.controllers import MeController, RegistrationController
-from tessera.health import HealthController
-from tessera.http import TesseraRequest
-from tessera.mailmerge.controllers import MailMergeController
-from tessera.members.controllers import MemberCardController, MemberLookupController
-from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
-from tessera.push.controllers import PushSubscriptionController, VapidController
-from tessera.pwa import pwa_routers
-from tessera.redemptions import fast_path
-from tessera.redemptions.controllers import RedemptionController
+from tessera.http import fast_path
+from tessera.http.analytics import AnalyticsController
+from tessera.http.auth import AuthController
+from tessera.http.campaigns import CampaignController
+from tessera.http.codes import CodeController
+from tessera.http.contest_codes import ContestCodeController
+from tessera.http.contests import ContestController
+from tessera.http.coupons import CouponController
+from tessera.http.customers import MeController, RegistrationController
+from tessera.http.guards import current_principal
+from tessera.http.health import HealthController
+from tessera.http.helpers import TesseraRequest
+from tessera.http.mailmerge import MailMergeController
+from tessera.http.members import MemberCardController, MemberLookupController
+from tessera.http.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
+from tessera.http.publishing import PublishController
+from tessera.http.push import PushSubscriptionController, VapidController
+from tessera.http.pwa import pwa_routers
+from tessera.http.redemptions import RedemptionController
+from tessera.http.signin import CustomerSignInController
+from tessera.http.stores import StoreController
+from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
+from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
+from tessera.http.wallet_links import WalletLinkController
 from tessera.services import Services
-from tessera.signin.controllers import CustomerSignInController
-from tessera.stores.controllers import StoreController
-from tessera.wallet.apple.controllers import ApplePassController, AppleWebServiceController
-from tessera.wallet.google.controllers import GoogleCallbackController, GoogleWalletController
-from tessera.wallet.links.controllers import WalletLinkController
 from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -115,7 +115,7 @@ def _docs() -> OpenAPIConfig:
 
 class TesseraApp(Litestar):
     """Litestar, with ordinary redemptions answered before the framework's own request
-    handling (``tessera.redemptions.fast_path``); ``fast_redeem = False`` sends them through
+    handling (``tessera.http.fast_path``); ``fast_redeem = False`` sends them through
     the route like every other request (the tests compare the two)."""
 
     fast_redeem = True

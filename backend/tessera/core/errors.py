@@ -1,6 +1,6 @@
 """Domain errors: each carries an HTTP status, a stable machine ``code`` and optional data.
 
-``tessera.problems`` maps every one of them to an RFC 9457 problem-details response.
+``tessera.http.problems`` maps every one of them to an RFC 9457 problem-details response.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.rules import coupon_expiry, in_segment
 from tessera.codes.keys import CodeKeys
+from tessera.core.problem_details import TYPE_BASE
 from tessera.coupons.issuing import issue_coupons
 from tessera.mailmerge.schemas import LineProblem
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
-from tessera.problems import TYPE_BASE
 
 # Each per-recipient problem: (status, title, detail). Fixed texts, so a repeated merge
 # renders the same lines.

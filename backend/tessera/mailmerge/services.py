@@ -23,6 +23,7 @@ from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidInput, Unprocessable
+from tessera.core.problem_details import problem_body
 from tessera.customers.phones import e164
 from tessera.mailmerge.recipients import Found, Held, check, issue_for, line_problem
 from tessera.mailmerge.schemas import (
@@ -38,7 +39,6 @@ from tessera.mailmerge.schemas import (
 from tessera.mailmerge.templates import CouponValues, Template, campaign_slugs, parse
 from tessera.models.campaigns import Campaign
 from tessera.models.customers import Customer
-from tessera.problems import problem_body
 from tessera.wallet.links.tokens import WalletLinks
 
 CHUNK = 1000

@@ -7,13 +7,13 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post
 
-from tessera.auth.guards import allow
 from tessera.core.errors import PayloadTooLarge
 from tessera.coupons.services import CouponNotFound
-from tessera.deps import Caller, Ctx, Svc
 from tessera.events.log import record_for_coupon
-from tessera.http import PathBigId, raw_body
-from tessera.problems import raises
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import PathBigId, raw_body
+from tessera.http.problems import raises
 from tessera.wallet.google.services import CallbackRefused
 
 

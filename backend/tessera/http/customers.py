@@ -6,16 +6,16 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from tessera.auth.guards import allow
 from tessera.core.errors import InvalidInput, TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
 from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
 from tessera.customers.services import CustomerExists, CustomerNotFound, TermsRequired, customer_view
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
-from tessera.problems import raises
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
+from tessera.http.problems import raises
 
 
 class RegistrationController(Controller):

@@ -22,12 +22,12 @@ from tessera.analytics.schemas import (
     GroupBy,
     NamedRow,
 )
-from tessera.auth.guards import allow
 from tessera.core.clock import representable_in_utc
 from tessera.core.errors import InvalidInput
 from tessera.core.schemas import MAX_INT
-from tessera.deps import Ctx
-from tessera.http import PathId, csv_download
+from tessera.http.deps import Ctx
+from tessera.http.guards import allow
+from tessera.http.helpers import PathId, csv_download
 from tessera.models.campaigns import Campaign
 from tessera.models.stores import Store
 

@@ -6,15 +6,15 @@ from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from tessera.auth.guards import allow
 from tessera.codes.payloads import InvalidMemberCode
 from tessera.core.errors import TooManyRequests
 from tessera.customers.services import CustomerNotFound
-from tessera.deps import Caller, Svc
+from tessera.http.deps import Caller, Svc
+from tessera.http.guards import allow
+from tessera.http.problems import raises
+from tessera.http.wallet_apple import PKPASS
+from tessera.http.wallet_google import SaveLink
 from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView
-from tessera.problems import raises
-from tessera.wallet.apple.controllers import PKPASS
-from tessera.wallet.google.controllers import SaveLink
 
 
 class MemberCardController(Controller):

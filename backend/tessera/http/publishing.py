@@ -5,14 +5,14 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow
 from tessera.campaigns.publish_schemas import AudienceView, PublishJobView, job_view
 from tessera.campaigns.publishing import PublishJobNotFound
 from tessera.campaigns.services import CampaignEnded, CampaignNotFound
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, stored_response
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, stored_response
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
-from tessera.problems import raises
 
 
 class PublishController(Controller):

@@ -17,12 +17,12 @@ from litestar.response import Redirect
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.codes.formats import group
 from tessera.core.errors import TooManyRequests
-from tessera.deps import Ctx, Svc
 from tessera.events.log import record_for_coupon
+from tessera.http.deps import Ctx, Svc
+from tessera.http.problems import raises
+from tessera.http.wallet_apple import PASS_VALIDATORS, PKPASS
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
-from tessera.problems import raises
-from tessera.wallet.apple.controllers import PASS_VALIDATORS, PKPASS
 from tessera.wallet.apple.services import PassNotFound, pass_validators
 from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
 from tessera.wallet.links.tokens import InvalidLink, LinkExpired

@@ -8,10 +8,10 @@ from litestar import Controller, Request, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from tessera.auth.guards import allow
 from tessera.core.errors import TooManyRequests
-from tessera.deps import Caller, Svc
-from tessera.problems import raises
+from tessera.http.deps import Caller, Svc
+from tessera.http.guards import allow
+from tessera.http.problems import raises
 from tessera.signin.schemas import CustomerLoginInput, CustomerToken, SignInCodeRequest, SignInCodeSent
 from tessera.signin.services import InvalidSignInCode
 

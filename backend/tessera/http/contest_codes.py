@@ -9,15 +9,15 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow
 from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound, ContestNotFound
 from tessera.contests.schemas import ContestBatchCreate, ContestBatchView
 from tessera.core.schemas import MAX_INT
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
 from tessera.models.contests import ContestCodeBatch
-from tessera.problems import raises
 
 CSV_HEADER = ["code", "code_display", "qr_payload", "serial", "batch_id", "product", "points"]
 

@@ -26,13 +26,11 @@ from litestar.openapi import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
-from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from tessera.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from tessera.core.problem_details import TYPE_BASE, database_unavailable_error, unavailable_errors
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "urn:tessera:problem:"
 PROBLEMS = "problems"  # the key of a route's ``opt`` that names its domain errors
 log = structlog.get_logger(__name__)
 
@@ -128,38 +126,9 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
     """SQLAlchemy wraps every driver error alike: a lost or refused connection, a server going
     down or out of disk is the database being unavailable (the transaction did not commit); any
     other error is a fault of ours."""
-    if _database_unavailable_error(exc):
+    if database_unavailable_error(exc):
         return _database_unavailable(request, exc)
     return _unexpected(request, exc)
-
-
-def _database_unavailable_error(exc: DBAPIError) -> bool:
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    return (
-        exc.connection_invalidated
-        or isinstance(exc, SQLAlchemyOperationalError | SQLAlchemyInterfaceError)
-        or isinstance(cause, _unavailable_errors())
-    )
-
-
-def _unavailable_errors() -> tuple[type[Exception], ...]:
-    import sqlite3
-
-    import asyncpg
-
-    return (
-        sqlite3.OperationalError,
-        asyncpg.exceptions.PostgresConnectionError,
-        asyncpg.exceptions.InterfaceError,
-        # admin shutdown, "cannot connect now", statement timeout
-        asyncpg.exceptions.OperatorInterventionError,
-        # disk full, out of memory, too many connections
-        asyncpg.exceptions.InsufficientResourcesError,
-        # a deadlock or serialization failure: the transaction was rolled back whole
-        asyncpg.exceptions.TransactionRollbackError,
-        ConnectionError,
-        TimeoutError,
-    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -184,7 +153,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         Exception: _unexpected,
     }
     # The raw drivers of the hot paths (stdlib sqlite3, asyncpg) raise their own errors.
-    handlers.update(dict.fromkeys(_unavailable_errors(), _database_unavailable))
+    handlers.update(dict.fromkeys(unavailable_errors(), _database_unavailable))
     return handlers
 
 
@@ -201,24 +170,6 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     handler = next(handlers[kind] for kind in type(exc).__mro__ if kind in handlers)
     answer: Response[dict[str, Any]] = handler(request, exc)
     return answer
-
-
-def problem_body(exc: Exception) -> dict[str, Any]:
-    """The problem-details body the map gives ``exc``, for an answer whose status line has gone
-    out already: a streamed answer that stops part-way ends with it as its last line."""
-    if isinstance(exc, DomainError):
-        status, code, title, detail = exc.status, exc.code, exc.title, exc.detail
-    elif isinstance(exc, _unavailable_errors()) or (
-        isinstance(exc, DBAPIError) and _database_unavailable_error(exc)
-    ):
-        log.warning("database_unavailable", error=str(exc).splitlines()[0] if str(exc) else "")
-        status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
-        detail = "The database is busy or unreachable. Retry shortly."
-    else:
-        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
-        status, code, title = 500, "internal_error", "Internal Server Error"
-        detail = "The server could not complete the request"
-    return {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
 
 
 def raises(*errors: type[DomainError]) -> dict[str, Any]:
@@ -287,7 +238,6 @@ __all__ = [
     "document_problems",
     "exception_handlers",
     "problem",
-    "problem_body",
     "problem_response",
     "raises",
 ]

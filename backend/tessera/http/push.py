@@ -6,8 +6,8 @@ from litestar import Controller, delete, get, post
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from tessera.auth.guards import allow
-from tessera.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
 from tessera.push.schemas import SubscriptionInput, SubscriptionView, VapidPublicKey
 
 ENDPOINT = QueryParameter(required=False, max_length=2048, description="Only this subscription")

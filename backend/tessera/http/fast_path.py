@@ -20,11 +20,11 @@ import msgspec
 from litestar import Request
 from litestar.routes import HTTPRoute
 
-from tessera.auth.guards import RoleGuard
 from tessera.core.errors import InvalidInput
+from tessera.http.guards import RoleGuard
+from tessera.http.problems import problem_response
+from tessera.http.redemptions import REDEEM_PATH, RedemptionController, redemption_answer
 from tessera.idempotency.service import check_key
-from tessera.problems import problem_response
-from tessera.redemptions.controllers import REDEEM_PATH, RedemptionController, redemption_answer
 from tessera.redemptions.schemas import RedeemInput
 
 if TYPE_CHECKING:

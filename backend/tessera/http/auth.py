@@ -8,11 +8,11 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from tessera.auth.guards import allow
 from tessera.auth.services import InvalidCredentials
 from tessera.core.errors import TooManyRequests
-from tessera.deps import Caller, Ctx, Svc
-from tessera.problems import raises
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.problems import raises
 from tessera.stores.schemas import StaffSessionView, StoreView
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 
-from tessera.auth.guards import allow
 from tessera.coupons.services import CouponNotFound
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import PathBigId
-from tessera.problems import raises
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import PathBigId
+from tessera.http.problems import raises
 
 
 class CouponController(Controller):

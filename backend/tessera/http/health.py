@@ -6,7 +6,7 @@ from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
 from tessera.analytics.rollup import events_behind
-from tessera.deps import Ctx
+from tessera.http.deps import Ctx
 from tessera.outbox.service import due_backlog
 
 

@@ -8,14 +8,20 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow, current_principal
 from tessera.auth.principal import Principal
 from tessera.core.errors import TooManyRequests
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathBigId, hot_path_post, stored_response
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow, current_principal
+from tessera.http.helpers import (
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    PathBigId,
+    hot_path_post,
+    stored_response,
+)
+from tessera.http.problems import raises
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
 from tessera.offers.errors import REFUSAL_ERRORS
-from tessera.problems import raises
 from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed, error_for
 from tessera.redemptions.ledger import IdempotencyClaim
 from tessera.redemptions.schemas import RedeemInput, RedemptionView, ValidateInput, ValidationView, VoidView

@@ -18,14 +18,14 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from tessera.auth.guards import allow
 from tessera.core.errors import InvalidInput
 from tessera.coupons.services import CouponNotFound
-from tessera.deps import Caller, Ctx, Svc
 from tessera.events.log import record_for_coupon
-from tessera.http import PathBigId
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import PathBigId
+from tessera.http.problems import raises
 from tessera.models.coupons import Coupon
-from tessera.problems import raises
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import (
     PassNotFound,

@@ -7,7 +7,6 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow
 from tessera.codes.payloads import InvalidCode
 from tessera.contests.errors import (
     CodeAlreadyEntered,
@@ -34,8 +33,9 @@ from tessera.contests.standings import leaderboard
 from tessera.core.errors import TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import (
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import (
     CURSOR,
     DEFAULT_LIMIT,
     IDEMPOTENCY_ERRORS,
@@ -46,8 +46,8 @@ from tessera.http import (
     next_cursor,
     stored_response,
 )
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
-from tessera.problems import raises
 
 MARKETER = allow("marketer")
 

@@ -13,14 +13,14 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.response import Stream
 
-from tessera.auth.guards import allow
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, closing_stream
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, closing_stream
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
 from tessera.mailmerge.schemas import MailMergeCreate, MergeLine
 from tessera.mailmerge.services import MergePlan, Tally, UnknownCampaign
 from tessera.mailmerge.templates import InvalidTemplate
-from tessera.problems import raises
 
 NDJSON = "application/x-ndjson"
 # 100,000 recipients given by e-mail address fit in well under this.

@@ -4,10 +4,10 @@ from litestar import Controller, get, patch, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from tessera.auth.guards import allow
-from tessera.deps import Ctx, Svc
-from tessera.http import PathId
-from tessera.problems import raises
+from tessera.http.deps import Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import PathId
+from tessera.http.problems import raises
 from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
 from tessera.stores.services import StoreNotFound, UsernameTaken
 

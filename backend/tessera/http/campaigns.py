@@ -7,7 +7,6 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow
 from tessera.campaigns.schemas import (
     CampaignCreate,
     CampaignUpdate,
@@ -26,8 +25,9 @@ from tessera.core.errors import Unprocessable
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import (
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import (
     CURSOR,
     DEFAULT_LIMIT,
     IDEMPOTENCY_ERRORS,
@@ -38,8 +38,8 @@ from tessera.http import (
     next_cursor,
     stored_response,
 )
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
-from tessera.problems import raises
 from tessera.triggers.rules import TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed
 
 TRIGGER_ERRORS = (TriggerCampaignNotFound, TriggerCycle, TriggerNotAllowed)

@@ -7,18 +7,18 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.auth.guards import allow
 from tessera.campaigns.services import CampaignNotFound
 from tessera.codes.bulk import BatchNotFound
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
 from tessera.core.errors import Unprocessable
 from tessera.core.schemas import MAX_INT
 from tessera.coupons.issuing import CodeSpaceExhausted
-from tessera.deps import Caller, Ctx, Svc
-from tessera.http import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
+from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.guards import allow
+from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
+from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
 from tessera.models.codes import CodeBatch
-from tessera.problems import raises
 from tessera.triggers.rules import CampaignTriggered
 
 CSV_HEADER = ["code", "serial", "batch_id", "channel", "expires_at", "redeemed"]

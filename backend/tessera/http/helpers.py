@@ -19,8 +19,8 @@ from litestar.response import Stream
 
 from tessera.core.errors import InvalidInput
 from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
+from tessera.http.problems import problem
 from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
-from tessera.problems import problem
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
