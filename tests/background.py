@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from tessera.context import AppContext, open_context
+from tessera.assembly.context import open_context
+from tessera.assembly.services import build_services
 from tessera.core.clock import FrozenClock
 from tessera.core.settings import Settings
+from tessera.http.context import AppContext
 from tessera.models.events import Event
 from tessera.models.triggers import EventCursor
 from tessera.outbox.worker import OutboxWorker
-from tessera.services import Services
 from tessera.triggers.events import CURSOR
 from tessera.worker import worker_for
 
@@ -70,7 +71,7 @@ async def until(done: Callable[[], Awaitable[bool]], step: Callable[[], Awaitabl
 async def background(settings: Settings, clock: FrozenClock) -> AsyncIterator[Background]:
     async with open_context(settings, clock) as ctx:
         try:
-            async with worker_for(ctx, Services.build(ctx)) as worker:
+            async with worker_for(ctx, build_services(ctx)) as worker:
                 yield Background(ctx, worker, clock)
         finally:
             await ctx.bulk_codes.stop()

@@ -2,16 +2,21 @@
 ``uvicorn --factory tests.naive_app:naive_app_from_env`` (PostgreSQL only).
 
 Everything else — routes, authentication, parsing, the worker — is the product's. The ledger
-is swapped where every request finds it, on the context the app builds at start-up.
+is swapped where every request finds it: on the context the app builds at start-up, and in the
+services given it as a collaborator, which are built again around the naive one.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litestar import Litestar
 
 from tessera.app import create_app
-from tessera.context import AppContext
+from tessera.assembly.services import build_services
 from tessera.core.settings import Settings
+from tessera.http.context import AppContext
+from tessera.http.services import Services
 from tessera.redemptions.ledger_postgres import create_pool
 from tests.naive_ledger import NaiveLedger
 
@@ -26,6 +31,15 @@ def naive_app_from_env() -> Litestar:
         ctx: AppContext = app.state.ctx
         app.state.naive_pool = await create_pool(settings.database.asyncpg_dsn, settings.database.pool_size)
         ctx.ledger = NaiveLedger(app.state.naive_pool)
+        rebuilt = build_services(ctx)
+        services: Services = app.state.services
+        app.state.services = replace(
+            services,
+            redemptions=rebuilt.redemptions,
+            members=rebuilt.members,
+            contest_entries=rebuilt.contest_entries,
+            sign_in=rebuilt.sign_in,
+        )
 
     async def close_its_pool(app: Litestar) -> None:
         await app.state.naive_pool.close()

@@ -11,10 +11,10 @@ from httpx import AsyncClient, Response
 from sqlalchemy import text
 
 from tessera.auth.services import create_api_key
-from tessera.context import AppContext
 from tessera.core.clock import Clock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings
+from tessera.http.context import AppContext
 
 Headers = dict[str, str]
 _counter = itertools.count(1)

@@ -10,17 +10,18 @@ from datetime import timedelta
 
 import pytest
 
+from tessera.assembly.context import open_context
+from tessera.assembly.services import build_services
 from tessera.codes.bulk_writers import BATCH_LOCK_SPACE, PostgresChunkWriter
-from tessera.context import AppContext, open_context
 from tessera.core.clock import FrozenClock
 from tessera.core.settings import Settings
+from tessera.http.context import AppContext
 from tessera.models.campaigns import Campaign
 from tessera.models.codes import CodeBatch
 from tessera.models.wallet_apple import AppleDevice, AppleRegistration
 from tessera.outbox.worker import OutboxWorker
 from tessera.push.services import EXPIRY_REMINDER
 from tessera.redemptions.ledger_postgres import create_pool
-from tessera.services import Services
 from tessera.wallet.changes import APPLE_PUSH
 from tessera.worker import worker_for
 from tests.support import Api
@@ -33,7 +34,7 @@ async def _worker(stack: AsyncExitStack, settings: Settings, clock: FrozenClock)
     """The worker of one more "process": its own context (engines, pools, bulk-code tasks)."""
     ctx = await stack.enter_async_context(open_context(settings, clock))
     stack.push_async_callback(ctx.bulk_codes.stop)
-    return await stack.enter_async_context(worker_for(ctx, Services.build(ctx)))
+    return await stack.enter_async_context(worker_for(ctx, build_services(ctx)))
 
 
 async def _saved_on_apple_devices(ctx: AppContext, coupon_ids: list[int], clock: FrozenClock) -> None:

@@ -16,8 +16,9 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
+from tessera.assembly.context import open_context
+from tessera.assembly.services import build_services
 from tessera.auth.principal import Principal
-from tessera.context import AppContext, open_context
 from tessera.core.clock import Clock, SystemClock
 from tessera.core.logs import configure_logging
 from tessera.core.settings import Settings
@@ -28,6 +29,7 @@ from tessera.http.campaigns import CampaignController
 from tessera.http.codes import CodeController
 from tessera.http.contest_codes import ContestCodeController
 from tessera.http.contests import ContestController
+from tessera.http.context import AppContext
 from tessera.http.coupons import CouponController
 from tessera.http.customers import MeController, RegistrationController
 from tessera.http.guards import current_principal
@@ -40,12 +42,12 @@ from tessera.http.publishing import PublishController
 from tessera.http.push import PushSubscriptionController, VapidController
 from tessera.http.pwa import pwa_routers
 from tessera.http.redemptions import RedemptionController
+from tessera.http.services import Services
 from tessera.http.signin import CustomerSignInController
 from tessera.http.stores import StoreController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
 from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
 from tessera.http.wallet_links import WalletLinkController
-from tessera.services import Services
 from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -139,7 +141,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_context(settings, clock) as ctx:
-            services = Services.build(ctx)
+            services = build_services(ctx)
             app.state.ctx = ctx
             app.state.services = services
             await ctx.bulk_codes.resume_unfinished()

@@ -56,8 +56,8 @@ def _worker(settings: Settings) -> None:
     """Deliver the outbox and run periodic jobs until interrupted (no HTTP)."""
     import signal
 
-    from tessera.context import open_context
-    from tessera.services import Services
+    from tessera.assembly.context import open_context
+    from tessera.assembly.services import build_services
     from tessera.worker import background_work
 
     async def run() -> None:
@@ -67,7 +67,7 @@ def _worker(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         async with open_context(settings, SystemClock()) as ctx:
             try:
-                async with background_work(ctx, Services.build(ctx), embedded_only=False):
+                async with background_work(ctx, build_services(ctx), embedded_only=False):
                     print("Tessera worker running (Ctrl+C stops it)", flush=True)
                     await stop.wait()
             finally:

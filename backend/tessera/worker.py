@@ -12,14 +12,14 @@ from contextlib import asynccontextmanager
 
 from tessera.analytics.rollup import Rollup
 from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
-from tessera.context import AppContext
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
+from tessera.http.context import AppContext
+from tessera.http.services import Services
 from tessera.messages.webhook import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
-from tessera.services import Services
 from tessera.signin.delivery import SignInDelivery
 from tessera.signin.services import SIGN_IN_CODE
 from tessera.triggers.events import EventTriggers

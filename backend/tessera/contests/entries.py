@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.contests.errors import (
     CodeAlreadyEntered,
@@ -31,10 +32,11 @@ from tessera.contests.prizes import prize_coupons
 from tessera.contests.rules import instant_prize, local_day, status_of
 from tessera.contests.schemas import EntryView, PrizeWon
 from tessera.contests.standings import participant_count, rank_of
-from tessera.context import AppContext
+from tessera.core.clock import Clock
 from tessera.core.errors import TooManyRequests
+from tessera.core.settings import ThrottleSettings
 from tessera.events.log import record
-from tessera.idempotency.service import StoredAnswer
+from tessera.idempotency.service import IdempotencyStore, StoredAnswer
 from tessera.models.campaigns import Campaign
 from tessera.models.contests import (
     Contest,
@@ -47,7 +49,7 @@ from tessera.models.contests import (
 )
 from tessera.models.customers import Customer
 from tessera.offers.state import cannot_issue
-from tessera.redemptions.ledger import ThrottleRule
+from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 
 log = structlog.get_logger(__name__)
 
@@ -57,14 +59,27 @@ class _NoPrize(Exception):
 
 
 class ContestEntries:
-    def __init__(self, ctx: AppContext, keys: ContestKeys) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        *,
+        keys: ContestKeys,
+        code_keys: CodeKeys,
+        ledger: RedemptionLedger,
+        idempotency: IdempotencyStore,
+        throttles: ThrottleSettings,
+        clock: Clock,
+    ) -> None:
+        self._code_keys = code_keys
+        self._ledger = ledger
+        self._idempotency = idempotency
+        self._throttles = throttles
+        self._clock = clock
         self._keys = keys
 
     def throttle(self, customer_id: int, contest_id: int) -> ThrottleRule:
         """Codes that are not valid count against the customer and the contest (all customers
         together), like failed scans against the staff account and all scans."""
-        throttle = self._ctx.settings.throttle
+        throttle = self._throttles
         return ThrottleRule(
             (
                 (f"entries:customer:{customer_id}", throttle.failed_entries_per_customer),
@@ -78,9 +93,9 @@ class ContestEntries:
     ) -> StoredAnswer:
         """Enter ``code`` (typed, or the printed QR's payload). Unknown and forged codes get the
         same 404 and count against the throttle, which answers 429 once spent."""
-        now = self._ctx.clock.now()
+        now = self._clock.now()
         rule = self.throttle(customer_id, contest_id)
-        if await self._ctx.ledger.throttled(rule, now):
+        if await self._ledger.throttled(rule, now):
             raise TooManyRequests(
                 rule.retry_after(now), "Too many codes that were not valid; try again later"
             )
@@ -93,9 +108,9 @@ class ContestEntries:
             async def effect(session: AsyncSession) -> tuple[int, EntryView]:
                 return 201, await self._enter(session, customer_id, contest_id, digest, presented.medium, now)
 
-            return await self._ctx.idempotency.run(f"contest-entries:{customer_id}", key, fingerprint, effect)
+            return await self._idempotency.run(f"contest-entries:{customer_id}", key, fingerprint, effect)
         except InvalidCode:
-            await self._ctx.ledger.record_failure(rule, now)
+            await self._ledger.record_failure(rule, now)
             raise
 
     async def _enter(
@@ -168,7 +183,7 @@ class ContestEntries:
         if prize is not None:
             coupons = await prize_coupons(
                 session,
-                self._ctx.code_keys,
+                self._code_keys,
                 prize,
                 [customer_id],
                 origin=f"contest:{contest.id}:entry:{entry.id}",

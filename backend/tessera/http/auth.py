@@ -41,7 +41,7 @@ class AuthController(Controller):
     async def staff_login(self, ctx: Ctx, data: JSONBody[StaffLoginInput]) -> StaffToken:
         """Username and password → an expiring staff token. Failed logins are throttled."""
         now = ctx.clock.now()
-        rule = ctx.login_throttle(data.username)
+        rule = ctx.throttles.login(data.username)
         if await ctx.ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now), "Too many failed logins; try again later")
         try:

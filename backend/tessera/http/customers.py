@@ -35,7 +35,7 @@ class RegistrationController(Controller):
         is the customer's bearer token; coupons of running campaigns they match are issued.
         Attempts per client address are limited (429 with ``Retry-After``)."""
         now = ctx.clock.now()
-        rule = ctx.registration_throttle(request.client.host if request.client else "unknown")
+        rule = ctx.throttles.registration(request.client.host if request.client else "unknown")
         if await ctx.ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now), "Too many registrations from this address")
         await ctx.ledger.record_failure(rule, now)

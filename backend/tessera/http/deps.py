@@ -7,8 +7,8 @@ from typing import Annotated
 from litestar.di import Dependency
 
 from tessera.auth.principal import Principal
-from tessera.context import AppContext
-from tessera.services import Services
+from tessera.http.context import AppContext
+from tessera.http.services import Services
 
 Ctx = Annotated[AppContext, Dependency(kind="named")]
 Svc = Annotated[Services, Dependency(kind="named")]

@@ -20,12 +20,12 @@ from tessera.http.helpers import (
     stored_response,
 )
 from tessera.http.problems import raises
+from tessera.http.services import Services
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
 from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed, error_for
 from tessera.redemptions.ledger import IdempotencyClaim
 from tessera.redemptions.schemas import RedeemInput, RedemptionView, ValidateInput, ValidationView, VoidView
-from tessera.services import Services
 
 # What a presented code can meet, in validation as in redemption: every refusal of the offer
 # rules, and the failed-attempt budget.

@@ -49,7 +49,7 @@ class WalletLinkController(Controller):
     async def _use(self, ctx: Ctx, coupon_id: int) -> None:
         """Count one use of the coupon's link against its budget (429 once spent)."""
         now = ctx.clock.now()
-        rule = ctx.wallet_link_throttle(coupon_id)
+        rule = ctx.throttles.wallet_link(coupon_id)
         if await ctx.ledger.throttled(rule, now):
             raise TooManyRequests(
                 rule.retry_after(now), "This wallet link was used too often; try again later"

@@ -15,12 +15,13 @@ import segno
 import structlog
 from cachetools import LRUCache
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.auth.principal import Principal
 from tessera.campaigns.rules import code_for, discount_of
 from tessera.campaigns.schemas import CampaignSummary
 from tessera.codes.formats import group
+from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import (
     CardMedium,
     InvalidMemberCode,
@@ -28,8 +29,9 @@ from tessera.codes.payloads import (
     parse_member,
     payload_for,
 )
-from tessera.context import AppContext
+from tessera.core.clock import Clock
 from tessera.core.errors import Forbidden, TooManyRequests
+from tessera.core.settings import Settings
 from tessera.customers.services import CustomerNotFound
 from tessera.events.log import record
 from tessera.members import wallet
@@ -40,6 +42,8 @@ from tessera.models.customers import Customer
 from tessera.models.members import MemberCard
 from tessera.offers.rules import Attempt, decide
 from tessera.offers.state import redeemed_by, state_of, store_names_for, terms_of
+from tessera.redemptions.ledger import RedemptionLedger
+from tessera.redemptions.throttles import Throttles
 from tessera.wallet.apple.services import ApplePasses
 from tessera.wallet.google.services import GoogleWallet
 
@@ -50,8 +54,26 @@ MAX_CANDIDATES = 500  # coupons in their window read to find them
 
 
 class MemberCards:
-    def __init__(self, ctx: AppContext, apple: ApplePasses, google: GoogleWallet) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
+        ledger: RedemptionLedger,
+        code_keys: CodeKeys,
+        throttles: Throttles,
+        clock: Clock,
+        settings: Settings,
+        apple: ApplePasses,
+        google: GoogleWallet,
+    ) -> None:
+        self._sessions = sessions
+        self._readers = readers
+        self._ledger = ledger
+        self._code_keys = code_keys
+        self._throttles = throttles
+        self._clock = clock
+        self._settings = settings
         self._apple = apple
         self._google = google
         self._qr_cache: LRUCache[int, str] = LRUCache(maxsize=10_000)
@@ -60,7 +82,7 @@ class MemberCards:
 
     async def card(self, customer_id: int) -> tuple[MemberCard, str | None]:
         """The customer's card (made on first use) and their name; 404 once they are erased."""
-        async with self._ctx.readers() as session:
+        async with self._readers() as session:
             row = (
                 await session.execute(
                     select(MemberCard, Customer.name)
@@ -70,7 +92,7 @@ class MemberCards:
             ).first()
         if row is not None:
             return row[0], row[1]
-        async with self._ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             # The customer's row is locked, so an erasure running now either comes first (and
             # the card is refused) or waits and then deletes the card made here.
             customer = await session.scalar(
@@ -80,18 +102,18 @@ class MemberCards:
                 raise CustomerNotFound
             card = await session.get(MemberCard, customer_id)
             if card is None:
-                code = self._ctx.code_keys.member_code(customer_id)
+                code = self._code_keys.member_code(customer_id)
                 card = MemberCard(
                     customer_id=customer_id,
-                    code_digest=self._ctx.code_keys.digest(code),
-                    created_at=self._ctx.clock.now(),
+                    code_digest=self._code_keys.digest(code),
+                    created_at=self._clock.now(),
                 )
                 session.add(card)
                 await session.flush()
             return card, customer.name
 
     def view(self, card: MemberCard) -> MemberCardView:
-        code = self._ctx.code_keys.member_code(card.customer_id)
+        code = self._code_keys.member_code(card.customer_id)
         payload = member_payload_for(code, "pwa")
         return MemberCardView(
             member_code=code,
@@ -105,26 +127,26 @@ class MemberCards:
     async def apple_pass(self, customer_id: int) -> bytes:
         """The signed store card; the download is recorded."""
         card, name = await self.card(customer_id)
-        code = self._ctx.code_keys.member_code(customer_id)
-        content = await self._apple.build_store_card(wallet.store_card(self._ctx.settings, card, code, name))
+        code = self._code_keys.member_code(customer_id)
+        content = await self._apple.build_store_card(wallet.store_card(self._settings, card, code, name))
         await self._downloaded(customer_id, "apple_wallet")
         return content
 
     async def google_link(self, customer_id: int) -> str:
         """The save link of the loyalty object; the download is recorded."""
         card, name = await self.card(customer_id)
-        code = self._ctx.code_keys.member_code(customer_id)
-        now = self._ctx.clock.now()
-        url = self._google.member_card_link(wallet.loyalty_object(self._ctx.settings, card, code, name), now)
+        code = self._code_keys.member_code(customer_id)
+        now = self._clock.now()
+        url = self._google.member_card_link(wallet.loyalty_object(self._settings, card, code, name), now)
         await self._downloaded(customer_id, "google_wallet")
         return url
 
     async def _downloaded(self, customer_id: int, medium: CardMedium) -> None:
-        async with self._ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             await record(
                 session,
                 "member_card_downloaded",
-                self._ctx.clock.now(),
+                self._clock.now(),
                 customer_id=customer_id,
                 medium=medium,
             )
@@ -148,12 +170,12 @@ class MemberCards:
         presented = parse_member(data.code, typed=data.entry == "manual")
         if principal.store_id is None:
             raise Forbidden("Only staff of a store can look up members")
-        now = self._ctx.clock.now()
-        rule = self._ctx.scan_throttle(principal.id, principal.store_id)
-        if await self._ctx.ledger.throttled(rule, now):
+        now = self._clock.now()
+        rule = self._throttles.scan(principal.id, principal.store_id)
+        if await self._ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now))
-        digest = self._ctx.code_keys.digest(presented.code)
-        async with self._ctx.sessions.begin() as session:
+        digest = self._code_keys.digest(presented.code)
+        async with self._sessions.begin() as session:
             member = (
                 await session.execute(
                     select(MemberCard.customer_id, Customer.name)
@@ -183,7 +205,7 @@ class MemberCards:
                 store_id=principal.store_id,
                 medium=presented.medium,
             )
-            await self._ctx.ledger.record_failure(rule, now)
+            await self._ledger.record_failure(rule, now)
             raise InvalidMemberCode
         return MemberLookupView(
             member=MemberSummary(display_name=wallet.display_name(name), card_ending=presented.code[-4:]),
@@ -230,9 +252,7 @@ class MemberCards:
                 discount=discount_of(campaign),
                 valid_from=coupon.starts_at,
                 expires_at=coupon.expires_at,
-                redeem_code=payload_for(
-                    code_for(self._ctx.code_keys, campaign, coupon.serial), "member_card"
-                ),
+                redeem_code=payload_for(code_for(self._code_keys, campaign, coupon.serial), "member_card"),
                 min_order_total=campaign.min_order_total,
             )
             for coupon, campaign in rows

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.auth.principal import Principal
 from tessera.campaigns.rules import discount_of
 from tessera.campaigns.schemas import CampaignSummary
+from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import InvalidCode, parse
-from tessera.context import AppContext
+from tessera.core.clock import Clock
 from tessera.core.errors import Forbidden, TooManyRequests
 from tessera.events.log import record
 from tessera.models.campaigns import Campaign
@@ -20,14 +21,28 @@ from tessera.offers.errors import refusal_error
 from tessera.offers.rules import Attempt, decide
 from tessera.offers.state import presented as read_presented
 from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed
-from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest
+from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, RedemptionLedger
 from tessera.redemptions.schemas import RedeemInput, StoreView, ValidateInput, ValidationView, VoidView
+from tessera.redemptions.throttles import Throttles
 from tessera.wallet.changes import pass_changed
 
 
 class RedemptionService:
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        ledger: RedemptionLedger,
+        code_keys: CodeKeys,
+        throttles: Throttles,
+        clock: Clock,
+        currency: str,
+    ) -> None:
+        self._sessions = sessions
+        self._ledger = ledger
+        self._code_keys = code_keys
+        self._throttles = throttles
+        self._clock = clock
+        self._currency = currency
 
     async def redeem(
         self, principal: Principal, data: RedeemInput, idempotency: IdempotencyClaim | None
@@ -36,16 +51,16 @@ class RedemptionService:
         presented = parse(data.code, typed=data.entry == "manual")
         if principal.store_id is None:
             raise Forbidden("Only staff of a store can redeem")
-        outcome = await self._ctx.ledger.redeem(
+        outcome = await self._ledger.redeem(
             RedeemRequest(
-                digest=self._ctx.code_keys.digest(presented.code),
+                digest=self._code_keys.digest(presented.code),
                 medium=presented.medium,
-                now=self._ctx.clock.now(),
+                now=self._clock.now(),
                 store_id=principal.store_id,
                 staff_id=principal.id,
                 order_total=data.order_total,
                 idempotency=idempotency,
-                throttle=self._ctx.scan_throttle(principal.id, principal.store_id),
+                throttle=self._throttles.scan(principal.id, principal.store_id),
             )
         )
         return outcome
@@ -55,15 +70,15 @@ class RedemptionService:
         on the coupon as read. Without an ``order_total`` the minimum order is not judged yet;
         the answer names it, so the till can ask for the total."""
         presented = parse(data.code, typed=data.entry == "manual")
-        now = self._ctx.clock.now()
-        rule = self._ctx.scan_throttle(principal.id, principal.store_id)
-        if await self._ctx.ledger.throttled(rule, now):
+        now = self._clock.now()
+        rule = self._throttles.scan(principal.id, principal.store_id)
+        if await self._ledger.throttled(rule, now):
             raise TooManyRequests(rule.retry_after(now))
-        digest = self._ctx.code_keys.digest(presented.code)
+        digest = self._code_keys.digest(presented.code)
         attempt = Attempt(
             now, principal.store_id, order_total=data.order_total, order_checked=data.order_total is not None
         )
-        async with self._ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             found = await read_presented(session, digest)
             refusal = decide(
                 found.state if found else None,
@@ -87,7 +102,7 @@ class RedemptionService:
                 )
         if refusal is not None or found is None:
             if refusal is None or refusal.status == 404:
-                await self._ctx.ledger.record_failure(rule, now)
+                await self._ledger.record_failure(rule, now)
                 raise InvalidCode
             raise refusal_error(refusal.body()) or InvalidCode()
         return ValidationView(
@@ -99,7 +114,7 @@ class RedemptionService:
             medium=presented.medium,
             min_order_total=campaign.min_order_total,
             stores=None if terms.stores is None else [StoreView(s.id, s.name) for s in terms.stores],
-            currency=self._ctx.settings.currency,
+            currency=self._currency,
         )
 
     async def void(self, session: AsyncSession, principal: Principal, redemption_id: int) -> VoidView:
@@ -111,7 +126,7 @@ class RedemptionService:
         )
         if redemption is None or (principal.role == "staff" and redemption.store_id != principal.store_id):
             raise RedemptionNotFound
-        now = self._ctx.clock.now()
+        now = self._clock.now()
         voided = await session.scalar(
             select(Redemption.id).where(
                 Redemption.coupon_id == redemption.coupon_id,

@@ -15,19 +15,21 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import Select, String, cast, delete, exists, insert, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera.auth.services import Authenticator
 from tessera.auth.tokens import new_token, token_digest
-from tessera.context import AppContext
+from tessera.core.clock import Clock
 from tessera.core.db.base import JSONType, UTCDateTime
 from tessera.core.errors import InvalidInput, NotAuthenticated, TooManyRequests
+from tessera.core.settings import SignInSettings
 from tessera.customers.phones import normalized_phone
 from tessera.events.log import record
 from tessera.models.auth import CustomerSession
 from tessera.models.customers import Customer
 from tessera.models.outbox import OutboxMessage
 from tessera.models.signin import SignInCode
-from tessera.redemptions.ledger import ThrottleRule
+from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 from tessera.signin.keys import CODE_DIGITS, Channel, SignInKeys
 
 SIGN_IN_CODE: Final = "sign_in_code"  # the outbox topic of the messages that carry a code
@@ -67,13 +69,29 @@ def _client_subject(client: str) -> str:
 
 
 class SignIn:
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-        self._settings = ctx.settings.sign_in
-        self.keys = SignInKeys(ctx.settings.security.code_secret)
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
+        ledger: RedemptionLedger,
+        authenticator: Authenticator,
+        clock: Clock,
+        settings: SignInSettings,
+        code_secret: str,
+        phone_region: str | None,
+    ) -> None:
+        self._sessions = sessions
+        self._readers = readers
+        self._ledger = ledger
+        self._authenticator = authenticator
+        self._clock = clock
+        self._settings = settings
+        self._phone_region = phone_region
+        self.keys = SignInKeys(code_secret)
 
     def contact(self, email: str | None, phone: str | None) -> Contact:
-        return Contact.of(email, phone, self._ctx.settings.default_phone_region)
+        return Contact.of(email, phone, self._phone_region)
 
     def code_request_rule(self, contact: Contact, client: str) -> ThrottleRule:
         """Code requests per contact (nobody floods a person's inbox) and per client address;
@@ -109,10 +127,9 @@ class SignIn:
     async def request_code(self, contact: Contact, locale: str | None, client: str) -> None:
         """Queue a new code for the customer with this contact (ending their earlier ones), or
         nothing when there is none. Answers alike in both cases."""
-        ctx = self._ctx
-        now = ctx.clock.now()
+        now = self._clock.now()
         rule = self.code_request_rule(contact, client)
-        if not await ctx.ledger.take_attempt(rule, now):
+        if not await self._ledger.take_attempt(rule, now):
             raise TooManyRequests(rule.retry_after(now), "Too many sign-in codes asked for; try again later")
         nonce = secrets.token_bytes(16)
         digest = self.keys.digest(contact.channel, contact.value, self.keys.code(nonce))
@@ -121,23 +138,22 @@ class SignIn:
             "channel": contact.channel,
             "locale": locale,
         }
-        async with ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             await _queue_code(session, contact, digest, payload, now, now + self.code_lifetime)
 
     async def login(self, contact: Contact, code: str, client: str) -> tuple[str, int]:
         """A new customer token for the right live code; ``InvalidSignInCode`` otherwise."""
-        ctx = self._ctx
-        now = ctx.clock.now()
+        now = self._clock.now()
         rules = self.login_rules(contact, client)
         for rule in rules:  # an attempt refused by the day's budget stays counted in the window's
-            if not await ctx.ledger.take_attempt(rule, now):
+            if not await self._ledger.take_attempt(rule, now):
                 raise TooManyRequests(rule.retry_after(now), "Too many failed sign-ins; try again later")
         typed = "".join(code.split()).replace("-", "")
         customer_id: int | None = None
         token = new_token("customer")
         if len(typed) == CODE_DIGITS and typed.isascii() and typed.isdigit():
             digest = self.keys.digest(contact.channel, contact.value, typed)
-            async with ctx.sessions.begin() as session:
+            async with self._sessions.begin() as session:
                 customer_id = await session.scalar(
                     update(SignInCode)
                     .where(
@@ -163,14 +179,13 @@ class SignIn:
         if customer_id is None:
             raise InvalidSignInCode("The sign-in code is wrong or has expired")  # the attempt stays counted
         for rule in rules:
-            await ctx.ledger.give_back(rule, now)
+            await self._ledger.give_back(rule, now)
         return token, customer_id
 
     async def logout(self, customer_id: int, token: str) -> None:
         """Revoke the calling token, whether sign-in or registration made it."""
-        ctx = self._ctx
         digest = token_digest(token)
-        async with ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             await session.execute(
                 update(CustomerSession)
                 .where(
@@ -178,24 +193,23 @@ class SignIn:
                     CustomerSession.customer_id == customer_id,
                     CustomerSession.revoked_at.is_(None),
                 )
-                .values(revoked_at=ctx.clock.now())
+                .values(revoked_at=self._clock.now())
             )
             await session.execute(
                 update(Customer)
                 .where(Customer.id == customer_id, Customer.token_digest == digest)
                 .values(token_digest=None)
             )
-        ctx.authenticator.forget(token)
+        self._authenticator.forget(token)
 
     async def forget_spent_codes(self) -> int:
         """Periodic job: delete codes that ended more than a day ago."""
-        ctx = self._ctx
-        spent = SignInCode.expires_at < ctx.clock.now() - SPENT_CODES_KEPT
+        spent = SignInCode.expires_at < self._clock.now() - SPENT_CODES_KEPT
         # A read first: a quiet minute must not take SQLite's write lock.
-        async with ctx.readers() as session:
+        async with self._readers() as session:
             if not await session.scalar(select(exists().where(spent))):
                 return 0
-        async with ctx.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             result = await session.execute(delete(SignInCode).where(spent))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
