@@ -35,6 +35,8 @@ echo "== ruff"
 .venv/bin/ruff format --check backend tests scripts
 echo "== mypy --strict (backend)"
 .venv/bin/mypy
+echo "== import layers (pyproject.toml, [tool.importlinter])"
+.venv/bin/lint-imports
 echo "== pytest"
 # One worker per core (at most four: each holds its own PostgreSQL database and connections).
 .venv/bin/pytest -p no:cacheprovider -n auto --maxprocesses=4 --dist worksteal --durations=25 "$@"
