@@ -15,7 +15,7 @@ What happens
     answer (connection cut or refused, 503, ``request_in_progress``) is sent again with the same
     key, to the next server, until one answers.
 
-    The checks (``tests/crash.py``, shared with ``tests/test_crash.py``):
+    The checks (``scripts/crash_harness.py``, shared with ``tests/test_crash.py``):
 
     * every code was answered 201 (nothing else is right for a code redeemed only by its key);
     * lost: acknowledged redemptions whose id and coupon the database does not have;
@@ -52,13 +52,8 @@ from pathlib import Path
 
 import asyncpg
 
+from crash_harness import CrashLoad, Findings, KillableServer, check, free_port, seed_codes
 from tessera.core.db.migrate import upgrade
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the crash harness lives with the tests that use it too
-
-from tests.crash import CrashLoad, Findings, KillableServer, check, seed_codes  # noqa: E402
-from tests.servers import free_port  # noqa: E402
 
 
 async def _pg_admin(dsn: str, statement: str) -> None:

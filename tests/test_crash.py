@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from scripts.crash_harness import CrashLoad, KillableServer, check, marketer_key, poll, seed_codes, sql
 from sqlalchemy import select
 
 from tessera.core.db.engine import create_engine
@@ -26,7 +27,6 @@ from tessera.models.outbox import OutboxMessage
 from tessera.models.push import PushSubscription
 from tessera.push.services import NEW_OFFER
 from tests.conftest import TEST_SECRET
-from tests.crash import CrashLoad, KillableServer, check, marketer_key, poll, seed_codes, sql
 from tests.fake_push import Delivered, FakePushService, running_fake_push
 from tests.servers import free_port, server_env
 from tests.support import publish_and_wait

@@ -19,6 +19,7 @@ import zxingcpp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
+from scripts.crash_harness import poll
 
 from tessera.core.settings import Settings
 from tests.browser import (
@@ -28,7 +29,6 @@ from tests.browser import (
     screenshot,
     service_worker_registration,
 )
-from tests.crash import poll
 from tests.fake_push import FakePushService, running_fake_push
 from tests.support import Api, bearer
 

@@ -2,7 +2,8 @@
 same port, then every answer a client received checked against the database.
 
 ``tests/test_crash.py`` runs it with a few hundred codes; ``scripts/crash_redeem.py`` is the long
-run (more codes, more kills, two processes on PostgreSQL).
+run (more codes, more kills, two processes on PostgreSQL). It lives with the scripts so that a
+script needs nothing from ``tests/``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import socket
 import sys
 import time
 from collections import Counter, deque
@@ -30,7 +32,7 @@ from tessera.core.settings import DatabaseSettings
 
 HOST = "127.0.0.1"
 START_SECONDS = 60.0
-STAFF_PASSWORD = "crash-test-password"
+STAFF_PASSWORD = "crash-test-password"  # noqa: S105 (a throwaway test account)
 
 
 def uvicorn_command(port: int) -> list[str]:
@@ -51,6 +53,14 @@ def uvicorn_command(port: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a ``KillableServer`` to keep across its restarts."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class KillableServer:
