@@ -21,6 +21,8 @@ def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from tessera.serving import PROTOCOL
+
     print(f"Tessera on http://{host}:{port}  (docs: /schema/swagger, health: /health)")
     uvicorn.run(
         "tessera.app:app_from_env",
@@ -33,6 +35,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
+        http=PROTOCOL,
     )
 
 
