@@ -3,6 +3,8 @@ value cannot be that type, and read without touching the file system."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -19,6 +21,7 @@ from tessera.settings import (
     declared_variables,
 )
 
+REPOSITORY = Path(__file__).resolve().parent.parent
 DECLARED = list(declared_variables())
 # A webhook URL needs its signing secret, so every case carries one (its own case overrides it).
 BASE = {"TESSERA_MESSAGE_WEBHOOK_SECRET": "w" * 40}
@@ -131,3 +134,15 @@ def test_reading_settings_writes_nothing(tmp_path: Path) -> None:
     assert settings.google.service_account_path is None
     assert not data.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_configuration_page_lists_the_declared_variables() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(REPOSITORY / "scripts" / "settings_doc.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr  # it says how to regenerate the page
+    page = (REPOSITORY / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert all(f"| `{declared.variable}` |" in page for declared in DECLARED)
