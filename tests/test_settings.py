@@ -113,7 +113,7 @@ def test_production_refuses_to_start_without_vapid_keys(production: dict[str, st
 def test_production_refuses_to_start_without_a_message_webhook(production: dict[str, str]) -> None:
     environment = {**production, "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key}
     del environment["TESSERA_MESSAGE_WEBHOOK_URL"]
-    with pytest.raises(ConfigurationError, match="TESSERA_MESSAGE_WEBHOOK_URL must be set"):
+    with pytest.raises(ConfigurationError, match="Production needs these set: TESSERA_MESSAGE_WEBHOOK_URL"):
         Settings.from_env(environment)
     plain = {**environment, "TESSERA_MESSAGE_WEBHOOK_URL": "http://messages.example.com/tessera"}
     with pytest.raises(ConfigurationError, match="must be https"):

@@ -468,29 +468,24 @@ class Settings:
             )
         self._check_message_webhook()
         if self.is_production and (missing := self.missing_in_production()):
-            raise ConfigurationError("Cannot start in production: " + "; ".join(missing))
+            raise ConfigurationError("Production needs these set: " + "; ".join(missing))
         return self
 
     def missing_in_production(self) -> list[str]:
-        """What production needs and these settings lack, each naming its variables."""
+        """The variables production needs and these settings lack."""
         missing = []
         if not is_real_secret(self.security.code_secret):
-            missing.append("TESSERA_CODE_SECRET must be set to at least 32 random characters in production")
+            missing.append("TESSERA_CODE_SECRET (at least 32 random characters)")
         if not self.apple.configured:
-            missing.append(
-                "TESSERA_APPLE_CERT_PATH, TESSERA_APPLE_KEY_PATH and TESSERA_APPLE_WWDR_PATH "
-                "must be set in production"
-            )
+            missing.append("TESSERA_APPLE_CERT_PATH, TESSERA_APPLE_KEY_PATH and TESSERA_APPLE_WWDR_PATH")
         if self.google.service_account_path is None:
-            missing.append("TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH must be set in production")
+            missing.append("TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH")
         if self.google.root_keys_path is None:
-            missing.append("TESSERA_GOOGLE_ROOT_KEYS_PATH must be set in production")
+            missing.append("TESSERA_GOOGLE_ROOT_KEYS_PATH")
         if not self.push.vapid_private_key:
-            missing.append("TESSERA_VAPID_PRIVATE_KEY must be set in production (tessera vapid)")
+            missing.append("TESSERA_VAPID_PRIVATE_KEY (`tessera vapid` makes one)")
         if self.messages.webhook_url is None:
-            missing.append(
-                "TESSERA_MESSAGE_WEBHOOK_URL must be set in production (sign-in codes go through it)"
-            )
+            missing.append("TESSERA_MESSAGE_WEBHOOK_URL (sign-in codes go through it)")
         return missing
 
     def _check_message_webhook(self) -> None:
