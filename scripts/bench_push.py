@@ -45,6 +45,7 @@ from tessera.codes.keys import CodeKeys
 from tessera.customers.models import Customer
 from tessera.db.engine import create_engine, session_factory
 from tessera.db.migrate import upgrade
+from tessera.devkit import with_development_credentials
 from tessera.outbox.service import Outbox
 from tessera.outbox.worker import OutboxWorker
 from tessera.push.models import PushSubscription
@@ -218,12 +219,14 @@ def main() -> None:
                 time.sleep(0.05)
         endpoint = f"http://127.0.0.1:{port}/push"
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(
-                data_dir=Path(folder),
-                log_level="WARNING",
-                database=DatabaseSettings(url=f"sqlite+aiosqlite:///{folder}/bench.db"),
-                worker=WorkerSettings(embedded=False),
-            ).checked()
+            settings = with_development_credentials(
+                Settings(
+                    data_dir=Path(folder),
+                    log_level="WARNING",
+                    database=DatabaseSettings(url=f"sqlite+aiosqlite:///{folder}/bench.db"),
+                    worker=WorkerSettings(embedded=False),
+                ).checked()
+            )
             upgrade(settings.database.url)
             keys = subscriber_keys()
             asyncio.run(seed(settings, args.subscriptions, endpoint, keys))

@@ -11,13 +11,14 @@ from litestar import Litestar
 
 from tessera.app import create_app
 from tessera.context import AppContext
+from tessera.devkit import with_development_credentials
 from tessera.redemptions.ledger_postgres import create_pool
 from tessera.settings import Settings
 from tests.naive_ledger import NaiveLedger
 
 
 def naive_app_from_env() -> Litestar:
-    settings = Settings.from_env()
+    settings = with_development_credentials(Settings.from_env())
     if settings.database.is_sqlite:
         raise RuntimeError("the naive ledger is written for PostgreSQL")
     app = create_app(settings)

@@ -29,6 +29,7 @@ from tessera.contests.controllers import ContestController
 from tessera.context import AppContext, open_context
 from tessera.coupons.controllers import CouponController
 from tessera.customers.controllers import MeController, RegistrationController
+from tessera.devkit import with_development_credentials
 from tessera.health import HealthController
 from tessera.http import TesseraRequest
 from tessera.logs import configure_logging
@@ -211,6 +212,9 @@ def _freeze_what_startup_built(_app: Litestar) -> None:
 def app_from_env() -> TesseraApp:
     """Factory for ASGI servers: ``uvicorn --factory tessera.app:app_from_env`` (one app per
     process, so freezing what its startup built is safe; tests build many apps in one process)."""
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    if not settings.is_production:
+        settings = with_development_credentials(settings)
+    app = create_app(settings)
     app.on_startup.append(_freeze_what_startup_built)
     return app

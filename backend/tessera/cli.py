@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from tessera.clock import SystemClock
+from tessera.devkit import with_development_credentials
 from tessera.errors import ConfigurationError
 from tessera.settings import Settings
 
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_env()
+        if not settings.is_production:
+            settings = with_development_credentials(settings)
     except ConfigurationError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
