@@ -37,6 +37,7 @@ from py_vapid import Vapid02
 from pywebpush import webpush_async
 from sqlalchemy import insert
 
+from tessera.assembly.devkit import with_development_credentials
 from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, Discount
 from tessera.campaigns.services import CampaignService
@@ -218,12 +219,14 @@ def main() -> None:
                 time.sleep(0.05)
         endpoint = f"http://127.0.0.1:{port}/push"
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(
-                data_dir=Path(folder),
-                log_level="WARNING",
-                database=DatabaseSettings(url=f"sqlite+aiosqlite:///{folder}/bench.db"),
-                worker=WorkerSettings(embedded=False),
-            ).checked()
+            settings = with_development_credentials(
+                Settings(
+                    data_dir=Path(folder),
+                    log_level="WARNING",
+                    database=DatabaseSettings(url=f"sqlite+aiosqlite:///{folder}/bench.db"),
+                    worker=WorkerSettings(embedded=False),
+                ).checked()
+            )
             upgrade(settings.database.url)
             keys = subscriber_keys()
             asyncio.run(seed(settings, args.subscriptions, endpoint, keys))

@@ -21,6 +21,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
+from tessera.assembly.devkit import with_development_credentials
 from tessera.core.clock import FrozenClock
 from tessera.core.db.migrate import upgrade
 from tessera.core.settings import (
@@ -142,7 +143,7 @@ def settings(
     pass_certificates: DevelopmentCertificates,
     google_service_account: Path,
 ) -> Settings:
-    return Settings(
+    settings = Settings(
         environment="test",
         data_dir=tmp_path,
         log_level="WARNING",
@@ -164,6 +165,7 @@ def settings(
         # Tests that need deliveries start the worker themselves (see test_wallet_*.py).
         worker=WorkerSettings(embedded=False),
     ).checked()
+    return with_development_credentials(settings)  # the VAPID key, kept in the data directory
 
 
 @pytest.fixture

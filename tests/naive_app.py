@@ -13,6 +13,7 @@ from dataclasses import replace
 from litestar import Litestar
 
 from tessera.app import create_app
+from tessera.assembly.devkit import with_development_credentials
 from tessera.assembly.services import build_services
 from tessera.core.settings import Settings
 from tessera.http.context import AppContext
@@ -22,7 +23,7 @@ from tests.naive_ledger import NaiveLedger
 
 
 def naive_app_from_env() -> Litestar:
-    settings = Settings.from_env()
+    settings = with_development_credentials(Settings.from_env())
     if settings.database.is_sqlite:
         raise RuntimeError("the naive ledger is written for PostgreSQL")
     app = create_app(settings)

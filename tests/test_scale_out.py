@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tessera.assembly.devkit import with_development_credentials
 from tessera.cli import main
 from tessera.core.settings import Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
@@ -35,7 +36,7 @@ def test_processes_starting_at_once_agree_on_the_development_secrets(environ: di
 
     def start() -> tuple[str, str]:
         together.wait()
-        settings = Settings.from_env(environ)
+        settings = with_development_credentials(Settings.from_env(environ))
         return settings.security.code_secret, settings.push.vapid_private_key
 
     with ThreadPoolExecutor(STARTING_AT_ONCE) as pool:
@@ -45,7 +46,8 @@ def test_processes_starting_at_once_agree_on_the_development_secrets(environ: di
     assert sorted(path.name for path in data.iterdir()) == ["code_secret", "vapid_private_key"]
     assert {(data / name).stat().st_mode & 0o777 for name in ("code_secret", "vapid_private_key")} == {0o600}
     ((code_secret, _),) = made
-    assert Settings.from_env(environ).security.code_secret == code_secret  # kept for the next start
+    again = with_development_credentials(Settings.from_env(environ))
+    assert again.security.code_secret == code_secret  # kept for the next start
 
 
 def test_several_app_processes_are_refused_on_sqlite(

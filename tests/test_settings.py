@@ -1,4 +1,5 @@
-"""Settings from TESSERA_* variables: development fills what it may, production refuses."""
+"""Settings from TESSERA_* variables: the development kit fills what development may, production
+refuses to start without it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import CapturingLogger
 
+from tessera.assembly.devkit import with_development_credentials
 from tessera.core.errors import ConfigurationError
 from tessera.core.settings import Settings
 from tessera.messages.webhook import LoggedMessages, Message, WebhookSender, sender_for
@@ -16,29 +18,57 @@ from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 GOOD_SECRET = "s" * 40
 
 
-def test_development_makes_throwaway_wallet_credentials_once(tmp_path: Path) -> None:
-    settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)})
+def test_the_development_kit_makes_throwaway_wallet_credentials_once(tmp_path: Path) -> None:
+    environ = {"TESSERA_DATA_DIR": str(tmp_path)}
+    settings = with_development_credentials(Settings.from_env(environ))
     assert settings.apple.cert_path is not None
     assert settings.apple.cert_path.is_file()
     assert settings.google.service_account_path is not None
     assert settings.apple.key_path is not None
     assert settings.apple.key_path.stat().st_mode & 0o077 == 0
-    again = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path)})
+    again = with_development_credentials(Settings.from_env(environ))
     assert again.apple.cert_path is not None
     assert again.apple.cert_path.read_bytes() == settings.apple.cert_path.read_bytes()
     assert again.security.code_secret == settings.security.code_secret
+    assert again.push.vapid_private_key == settings.push.vapid_private_key
 
 
-def test_production_refuses_to_start_without_wallet_credentials(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="TESSERA_APPLE_CERT_PATH"):
-        Settings.from_env(
-            {
-                "TESSERA_ENV": "production",
-                "TESSERA_DATA_DIR": str(tmp_path),
-                "TESSERA_CODE_SECRET": GOOD_SECRET,
-            }
-        )
-    assert not (tmp_path / "wallet-dev").exists()
+def test_the_development_kit_keeps_given_credentials(tmp_path: Path) -> None:
+    given = Settings.from_env(
+        {
+            "TESSERA_DATA_DIR": str(tmp_path),
+            "TESSERA_CODE_SECRET": GOOD_SECRET,
+            "TESSERA_VAPID_PRIVATE_KEY": (vapid := generate_vapid_keys().private_key),
+        }
+    )
+    settings = with_development_credentials(given)
+    assert (settings.security.code_secret, settings.push.vapid_private_key) == (GOOD_SECRET, vapid)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["wallet-dev"]
+
+
+def test_the_development_kit_is_never_used_in_production(production: dict[str, str]) -> None:
+    settings = Settings.from_env(
+        {**production, "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key}
+    )
+    with pytest.raises(ConfigurationError, match="never made in production"):
+        with_development_credentials(settings)
+
+
+def test_production_refuses_to_start_naming_every_missing_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"TESSERA_ENV": "production", "TESSERA_DATA_DIR": str(tmp_path)})
+    for variable in (
+        "TESSERA_CODE_SECRET",
+        "TESSERA_APPLE_CERT_PATH",
+        "TESSERA_APPLE_KEY_PATH",
+        "TESSERA_APPLE_WWDR_PATH",
+        "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH",
+        "TESSERA_GOOGLE_ROOT_KEYS_PATH",
+        "TESSERA_VAPID_PRIVATE_KEY",
+        "TESSERA_MESSAGE_WEBHOOK_URL",
+    ):
+        assert variable in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture
@@ -83,7 +113,7 @@ def test_production_refuses_to_start_without_vapid_keys(production: dict[str, st
 def test_production_refuses_to_start_without_a_message_webhook(production: dict[str, str]) -> None:
     environment = {**production, "TESSERA_VAPID_PRIVATE_KEY": generate_vapid_keys().private_key}
     del environment["TESSERA_MESSAGE_WEBHOOK_URL"]
-    with pytest.raises(ConfigurationError, match="TESSERA_MESSAGE_WEBHOOK_URL must be set"):
+    with pytest.raises(ConfigurationError, match="Production needs these set: TESSERA_MESSAGE_WEBHOOK_URL"):
         Settings.from_env(environment)
     plain = {**environment, "TESSERA_MESSAGE_WEBHOOK_URL": "http://messages.example.com/tessera"}
     with pytest.raises(ConfigurationError, match="must be https"):

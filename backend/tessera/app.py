@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from tessera.assembly.context import open_context
+from tessera.assembly.devkit import with_development_credentials
 from tessera.assembly.services import build_services
 from tessera.auth.principal import Principal
 from tessera.core.clock import Clock, SystemClock
@@ -213,6 +214,9 @@ def _freeze_what_startup_built(_app: Litestar) -> None:
 def app_from_env() -> TesseraApp:
     """Factory for ASGI servers: ``uvicorn --factory tessera.app:app_from_env`` (one app per
     process, so freezing what its startup built is safe; tests build many apps in one process)."""
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    if not settings.is_production:
+        settings = with_development_credentials(settings)
+    app = create_app(settings)
     app.on_startup.append(_freeze_what_startup_built)
     return app

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from tessera.assembly.devkit import with_development_credentials
 from tessera.core.clock import SystemClock
 from tessera.core.errors import ConfigurationError
 from tessera.core.settings import Settings
@@ -21,6 +22,8 @@ def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from tessera.http.serving import PROTOCOL
+
     print(f"Tessera on http://{host}:{port}  (docs: /schema/swagger, health: /health)")
     uvicorn.run(
         "tessera.app:app_from_env",
@@ -33,6 +36,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
+        http=PROTOCOL,
     )
 
 
@@ -128,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_env()
+        if not settings.is_production:
+            settings = with_development_credentials(settings)
     except ConfigurationError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

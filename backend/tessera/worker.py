@@ -87,7 +87,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     settings = ctx.settings
     apple = settings.apple
     if apple.cert_path is None or apple.key_path is None:
-        raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
+        raise ConfigurationError("No pass certificate: set TESSERA_APPLE_* (or use tessera.assembly.devkit)")
     apns = ApnsClient(
         apple.apns_url,
         cert_path=apple.cert_path,

@@ -1,31 +1,141 @@
 """Settings read once from ``TESSERA_*`` environment variables and passed into ``create_app``.
 
-Development may generate missing secrets (kept in the data directory so codes stay valid across
-restarts); production refuses to start without them.
+Each field declares its variable beside it (``env(...)``) and its type in its annotation; one
+loader reads them all and refuses a value its type cannot take, naming the variable. Reading
+and checking do no I/O: development secrets and wallet credentials are made by
+``tessera.assembly.devkit``, which the CLI and the app factory call in development only; production
+refuses to start without them.
 """
 
 from __future__ import annotations
 
-import contextlib
+import base64
+import binascii
+import math
 import os
-import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
+
+import phonenumbers
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tessera.core.clock import time_zone
 from tessera.core.errors import ConfigurationError
-from tessera.customers.phones import is_known_region
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+_T = TypeVar("_T")
+_DECLARATION = "tessera.env"
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """The environment variable of one settings field, and what it is for."""
+
+    variable: str
+    doc: str
+    # How the default reads in the documentation, when it is not the field's own value.
+    shown_default: str | None = None
+
+
+def env(variable: str, default: _T, doc: str, *, shown_default: str | None = None) -> _T:
+    """A settings field read from ``variable``; an unset or empty variable keeps ``default``."""
+    declaration = Declaration(variable, doc, shown_default)
+    return field(default=default, metadata={_DECLARATION: declaration})
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """What a text setting must look like: ``Annotated[str, Text(...)]``."""
+
+    label: str  # completes "not …": "an http(s) URL"
+    example: str
+    accepts: Callable[[str], bool]
+    normalize: Callable[[str], str] = str
+    secret: bool = False  # a refused value is not repeated in the message
+
+    def refusal(self, variable: str, value: str) -> ConfigurationError:
+        shown = "" if self.secret else f": {value!r}"
+        return ConfigurationError(f"{variable}: not {self.label}{shown}")
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_currency(value: str) -> bool:
+    return len(value) == 3 and value.isascii() and value.isalpha()
+
+
+def _is_ean_prefix(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 1 <= len(value) <= 3
+
+
+def vapid_private_key(text: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key of a base64url raw 32-byte scalar (the form pywebpush takes);
+    ``ValueError`` when ``text`` is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("a VAPID private key is base64url") from error
+    if len(raw) != 32:
+        raise ValueError("a VAPID private key is 32 bytes")
+    return ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+
+
+def _is_vapid_key(value: str) -> bool:
+    try:
+        vapid_private_key(value)
+    except ValueError:
+        return False
+    return True
+
+
+HttpUrl = Annotated[str, Text("an http(s) URL", "https://hooks.example.com/tessera", _is_http_url)]
+BaseUrl = Annotated[
+    str,
+    Text("an http(s) URL", "https://coupons.example.com", _is_http_url, lambda value: value.rstrip("/")),
+]
+TimeZoneName = Annotated[
+    str,
+    Text("an IANA time zone such as Europe/Rome", "Europe/Rome", lambda value: time_zone(value) is not None),
+]
+PhoneRegion = Annotated[
+    str,
+    Text(
+        "a country code such as HU or IT",
+        "HU",
+        lambda value: value in phonenumbers.SUPPORTED_REGIONS,
+        str.upper,
+    ),
+]
+CurrencyCode = Annotated[str, Text("an ISO 4217 code such as EUR", "HUF", _is_currency, str.upper)]
+EanPrefix = Annotated[str, Text("1 to 3 digits", "20", _is_ean_prefix)]
+# The private scalar 1: a valid key, for examples only.
+VapidKey = Annotated[
+    str, Text("a VAPID key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE", _is_vapid_key, secret=True)
+]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
 
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
-    url: str = "sqlite+aiosqlite:///./var/tessera.db"
-    pool_size: int = 10
-    echo: bool = False
+    url: str = env(
+        "TESSERA_DATABASE_URL",
+        "sqlite+aiosqlite:///./var/tessera.db",
+        "SQLAlchemy URL: `sqlite+aiosqlite:///path` (one process) or `postgresql+asyncpg://…`.",
+        shown_default="sqlite+aiosqlite:///$TESSERA_DATA_DIR/tessera.db",
+    )
+    pool_size: int = env("TESSERA_DATABASE_POOL_SIZE", 10, "Connections per app process (PostgreSQL).")
+    echo: bool = env("TESSERA_DATABASE_ECHO", False, "Log every SQL statement.")
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,8 +154,13 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, slots=True)
 class SecuritySettings:
-    code_secret: str = ""
-    staff_token_minutes: int = 12 * 60
+    code_secret: str = env(
+        "TESSERA_CODE_SECRET",
+        "",
+        "Key of the coupon codes' signatures: at least 32 random characters; required in production "
+        "(development keeps one in the data directory).",
+    )
+    staff_token_minutes: int = env("TESSERA_STAFF_TOKEN_MINUTES", 12 * 60, "Lifetime of a staff login.")
     argon2_memory_kib: int = 19 * 1024
     argon2_rounds: int = 2
     password_hash_concurrency: int = 2
@@ -57,16 +172,36 @@ class ThrottleSettings:
     its store and all scans together; registrations against the client address; contest codes
     that are not valid against the customer and the contest."""
 
-    failed_scans_per_window: int = 10
-    failed_scans_per_store: int = 30
-    failed_scans_in_all: int = 500
-    registrations_per_address: int = 30
-    # Pass downloads and Google save links through one coupon's signed wallet link.
-    wallet_link_uses: int = 30
-    # Contest codes that are unknown or forged, per customer and per contest (all customers).
-    failed_entries_per_customer: int = 10
-    failed_entries_per_contest: int = 1000
-    window_seconds: int = 300
+    failed_scans_per_window: int = env(
+        "TESSERA_FAILED_SCANS_PER_WINDOW", 10, "Failed scans per staff account per throttle window."
+    )
+    failed_scans_per_store: int = env(
+        "TESSERA_FAILED_SCANS_PER_STORE", 30, "Failed scans per store per throttle window."
+    )
+    failed_scans_in_all: int = env(
+        "TESSERA_FAILED_SCANS_IN_ALL", 500, "Failed scans of all stores together per throttle window."
+    )
+    registrations_per_address: int = env(
+        "TESSERA_REGISTRATIONS_PER_ADDRESS",
+        30,
+        "Customer registrations per client address per throttle window.",
+    )
+    wallet_link_uses: int = env(
+        "TESSERA_WALLET_LINK_USES",
+        30,
+        "Pass downloads and Google save links through one coupon's signed wallet link per throttle window.",
+    )
+    failed_entries_per_customer: int = env(
+        "TESSERA_FAILED_ENTRIES_PER_CUSTOMER",
+        10,
+        "Unknown or forged contest codes per customer per throttle window.",
+    )
+    failed_entries_per_contest: int = env(
+        "TESSERA_FAILED_ENTRIES_PER_CONTEST",
+        1000,
+        "Unknown or forged contest codes per contest (all customers) per throttle window.",
+    )
+    window_seconds: int = env("TESSERA_THROTTLE_WINDOW_SECONDS", 300, "The throttle window.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +212,25 @@ class SignInSettings:
     million: at 20 failures a day, a guesser has a 0.7% chance a year against one customer, and
     only while codes are live, each of which was sent to that customer."""
 
-    code_minutes: int = 10
-    window_seconds: int = 3600
-    failures_per_contact: int = 5
-    failures_per_contact_per_day: int = 20
-    failures_per_client: int = 20
-    codes_per_contact: int = 5
-    codes_per_client: int = 20
+    code_minutes: int = env("TESSERA_SIGN_IN_CODE_MINUTES", 10, "Lifetime of a one-time code (1 to 60).")
+    window_seconds: int = env("TESSERA_SIGN_IN_WINDOW_SECONDS", 3600, "The sign-in budget window.")
+    failures_per_contact: int = env(
+        "TESSERA_SIGN_IN_FAILURES_PER_CONTACT", 5, "Failed logins per e-mail address or phone per window."
+    )
+    failures_per_contact_per_day: int = env(
+        "TESSERA_SIGN_IN_FAILURES_PER_CONTACT_PER_DAY",
+        20,
+        "Failed logins per e-mail address or phone per UTC day.",
+    )
+    failures_per_client: int = env(
+        "TESSERA_SIGN_IN_FAILURES_PER_CLIENT", 20, "Failed logins per client address per window."
+    )
+    codes_per_contact: int = env(
+        "TESSERA_SIGN_IN_CODES_PER_CONTACT", 5, "Codes sent per e-mail address or phone per window."
+    )
+    codes_per_client: int = env(
+        "TESSERA_SIGN_IN_CODES_PER_CLIENT", 20, "Codes requested per client address per window."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +239,28 @@ class MessageSettings:
     signed with ``webhook_secret`` (``X-Tessera-Signature``). No webhook: messages are only
     logged, which production refuses."""
 
-    webhook_url: str | None = None
-    webhook_secret: str = ""
+    webhook_url: HttpUrl | None = env(
+        "TESSERA_MESSAGE_WEBHOOK_URL",
+        None,
+        "Receives each e-mail and SMS as JSON; unset, messages are only logged (refused in production, "
+        "which also needs https off this machine).",
+    )
+    webhook_secret: str = env(
+        "TESSERA_MESSAGE_WEBHOOK_SECRET",
+        "",
+        "Signs each webhook call (`X-Tessera-Signature`): at least 32 random characters.",
+    )
     timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class CodeSettings:
-    random_length: int = 16
-    ean_prefix: str = "99"
+    random_length: int = env(
+        "TESSERA_CODE_LENGTH", 16, "Characters of a random coupon code (14 to 24, at least 64 bits)."
+    )
+    ean_prefix: EanPrefix = env(
+        "TESSERA_EAN_PREFIX", "99", "Prefix of the EAN-13 barcodes of codes (1 to 3 digits)."
+    )
 
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -113,19 +273,37 @@ DEVELOPMENT_GOOGLE_ISSUER = "3388000000000000000"
 class AppleWalletSettings:
     """The Pass Type ID certificate signs passes and is the APNs client certificate."""
 
-    pass_type_identifier: str = DEVELOPMENT_PASS_TYPE
-    team_identifier: str = DEVELOPMENT_TEAM
-    organization_name: str = "Tessera"
-    cert_path: Path | None = None
-    key_path: Path | None = None
-    key_password: str | None = None
-    wwdr_path: Path | None = None
-    apns_url: str = "https://api.push.apple.com"
-    # Trust store for the APNs server (None: the system's); tests point it at a local fake.
-    apns_ca_path: Path | None = None
-    template_dir: Path = REPOSITORY / "wallet_templates" / "apple" / "coupon.pass"
-    # The member card (a store card), signed like the coupons.
-    store_card_template_dir: Path = REPOSITORY / "wallet_templates" / "apple" / "storecard.pass"
+    pass_type_identifier: str = env(
+        "TESSERA_APPLE_PASS_TYPE_ID", DEVELOPMENT_PASS_TYPE, "Pass Type ID of the passes (and APNs topic)."
+    )
+    team_identifier: str = env("TESSERA_APPLE_TEAM_ID", DEVELOPMENT_TEAM, "Apple team identifier.")
+    organization_name: str = env("TESSERA_APPLE_ORGANIZATION", "Tessera", "Organization shown on passes.")
+    cert_path: Path | None = env(
+        "TESSERA_APPLE_CERT_PATH",
+        None,
+        "Pass Type ID certificate (PEM); required in production, development makes a throwaway one.",
+    )
+    key_path: Path | None = env(
+        "TESSERA_APPLE_KEY_PATH", None, "Its private key (PEM); required in production."
+    )
+    key_password: str | None = env("TESSERA_APPLE_KEY_PASSWORD", None, "Password of the private key, if any.")
+    wwdr_path: Path | None = env(
+        "TESSERA_APPLE_WWDR_PATH", None, "Apple WWDR intermediate certificate (PEM); required in production."
+    )
+    apns_url: BaseUrl = env("TESSERA_APNS_URL", "https://api.push.apple.com", "APNs server of pass updates.")
+    apns_ca_path: Path | None = env(
+        "TESSERA_APNS_CA_PATH", None, "Trust store for the APNs server; unset, the system's."
+    )
+    template_dir: Path = env(
+        "TESSERA_APPLE_TEMPLATE_DIR",
+        REPOSITORY / "wallet_templates" / "apple" / "coupon.pass",
+        "Template of the coupon passes.",
+    )
+    store_card_template_dir: Path = env(
+        "TESSERA_APPLE_STORE_CARD_TEMPLATE_DIR",
+        REPOSITORY / "wallet_templates" / "apple" / "storecard.pass",
+        "Template of the member card (a store card, signed like the coupons).",
+    )
 
     @property
     def configured(self) -> bool:
@@ -134,65 +312,119 @@ class AppleWalletSettings:
 
 @dataclass(frozen=True, slots=True)
 class GoogleWalletSettings:
-    issuer_id: str = DEVELOPMENT_GOOGLE_ISSUER
-    service_account_path: Path | None = None
-    api_url: str = "https://walletobjects.googleapis.com"
-    # Google's callback signing keys (its published keys JSON); no file: callbacks are refused.
-    root_keys_path: Path | None = None
-    template_dir: Path = REPOSITORY / "wallet_templates" / "google"
+    issuer_id: str = env("TESSERA_GOOGLE_ISSUER_ID", DEVELOPMENT_GOOGLE_ISSUER, "Google Wallet issuer ID.")
+    service_account_path: Path | None = env(
+        "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH",
+        None,
+        "Service account key (JSON); required in production, development makes a throwaway one.",
+    )
+    api_url: BaseUrl = env(
+        "TESSERA_GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com", "Google Wallet API."
+    )
+    root_keys_path: Path | None = env(
+        "TESSERA_GOOGLE_ROOT_KEYS_PATH",
+        None,
+        "Google's callback signing keys (its published keys JSON); unset, callbacks are refused; "
+        "required in production.",
+    )
+    template_dir: Path = env(
+        "TESSERA_GOOGLE_TEMPLATE_DIR", REPOSITORY / "wallet_templates" / "google", "Google Wallet templates."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class PushSettings:
-    vapid_private_key: str = ""  # base64url of the raw 32-byte P-256 scalar
-    vapid_subject: str = "mailto:push@tessera.invalid"
-    ttl_seconds: int = 3 * 24 * 3600
-    reminder_hours: int = 24
+    vapid_private_key: VapidKey = env(
+        "TESSERA_VAPID_PRIVATE_KEY",
+        "",
+        "Web Push key: base64url of the raw 32-byte P-256 scalar (`tessera vapid` makes one); required "
+        "in production, development keeps one in the data directory.",
+    )
+    vapid_subject: str = env(
+        "TESSERA_VAPID_SUBJECT", "mailto:push@tessera.invalid", "Contact in Web Push calls."
+    )
+    ttl_seconds: int = env(
+        "TESSERA_PUSH_TTL_SECONDS", 3 * 24 * 3600, "How long a push service keeps a message."
+    )
+    reminder_hours: int = env("TESSERA_PUSH_REMINDER_HOURS", 24, "Hours before expiry of the reminder push.")
 
     @property
     def vapid_public_key(self) -> str:
-        from tessera.push.vapid import load_private_key, public_key_of
-
-        return public_key_of(load_private_key(self.vapid_private_key))
+        point = (
+            vapid_private_key(self.vapid_private_key)
+            .public_key()
+            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        )
+        return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    embedded: bool = True
-    poll_seconds: float = 0.5
+    embedded: bool = env(
+        "TESSERA_WORKER_EMBEDDED", True, "Run the outbox worker and periodic jobs inside the app process."
+    )
+    poll_seconds: float = env("TESSERA_WORKER_POLL_SECONDS", 0.5, "Pause of an idle worker between polls.")
     # A batch is claimed, prefetched and completed with one statement each: larger batches
     # amortise that; the lease must outlast a batch whose sends all time out (10 s each).
-    batch_size: int = 200
+    batch_size: int = env("TESSERA_OUTBOX_BATCH_SIZE", 200, "Outbox effects claimed at once (>= 1).")
     concurrency: int = 16
-    lease_seconds: int = 300
-    max_attempts: int = 10
+    lease_seconds: int = env(
+        "TESSERA_OUTBOX_LEASE_SECONDS", 300, "How long a claimed batch stays the worker's (>= 1)."
+    )
+    max_attempts: int = env(
+        "TESSERA_OUTBOX_MAX_ATTEMPTS", 10, "Deliveries tried before an effect is given up."
+    )
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 3600.0
     jobs_every_seconds: float = 60.0
     # Analytics rollups: readers fold in the events not rolled up yet, so this bounds their work,
     # not the freshness of a figure.
-    rollup_every_seconds: float = 1.0
-    expiry_notice_hours: int = 48
+    rollup_every_seconds: float = env("TESSERA_ROLLUP_EVERY_SECONDS", 1.0, "Pause between analytics rollups.")
+    expiry_notice_hours: int = env(
+        "TESSERA_EXPIRY_NOTICE_HOURS", 48, "Hours before expiry of the expiry notice."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    environment: str = "development"
-    data_dir: Path = Path("var")
-    public_url: str = "http://127.0.0.1:8000"
+    environment: str = env(
+        "TESSERA_ENV",
+        "development",
+        "`production` requires every secret and credential; anything else is development.",
+    )
+    data_dir: Path = env(
+        "TESSERA_DATA_DIR", Path("var"), "Data directory: the SQLite database and development secrets."
+    )
+    public_url: BaseUrl = env(
+        "TESSERA_PUBLIC_URL", "http://127.0.0.1:8000", "Address customers reach; links and passes point here."
+    )
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer): the
     # client address of every per-address budget comes from there. Comma-separated, or "*".
-    forwarded_allow_ips: str = "127.0.0.1"
-    log_level: str = "INFO"
-    log_json: bool = False
-    pwa_dir: Path = REPOSITORY / "pwa"
-    # The time zone of customers who gave none (their birthday falls on its local date).
-    default_timezone: str = "UTC"
-    # The country of phone numbers given without their country code (ISO 3166, e.g. "HU");
-    # unset, such numbers are refused.
-    default_phone_region: str | None = None
-    # The one currency money is counted in (ISO 4217): amount discounts, order totals, revenue.
-    currency: str = "EUR"
+    forwarded_allow_ips: str = env(
+        "TESSERA_FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer): "
+        "comma-separated addresses, or `*`.",
+    )
+    log_level: LogLevel = env("TESSERA_LOG_LEVEL", "INFO", "Least severe level logged.")
+    log_json: bool = env("TESSERA_LOG_JSON", False, "Log JSON lines instead of text.")
+    pwa_dir: Path = env("TESSERA_PWA_DIR", REPOSITORY / "pwa", "The customer and staff web apps.")
+    default_timezone: TimeZoneName = env(
+        "TESSERA_DEFAULT_TIMEZONE",
+        "UTC",
+        "Time zone of customers who gave none (their birthday falls on its local date).",
+    )
+    default_phone_region: PhoneRegion | None = env(
+        "TESSERA_DEFAULT_PHONE_REGION",
+        None,
+        "Country (ISO 3166) of phone numbers given without their country code; unset, such numbers "
+        "are refused.",
+    )
+    currency: CurrencyCode = env(
+        "TESSERA_CURRENCY",
+        "EUR",
+        "The one currency (ISO 4217) of amount discounts, order totals and revenue.",
+    )
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
@@ -211,140 +443,20 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``TESSERA_*`` variables; unset ones keep their defaults."""
-        env = os.environ if environ is None else environ
-
-        def get(name: str, default: str) -> str:
-            return env.get(f"TESSERA_{name}", default)
-
-        data_dir = Path(get("DATA_DIR", "var"))
-        defaults = cls()
-        settings = cls(
-            environment=get("ENV", defaults.environment),
-            data_dir=data_dir,
-            public_url=get("PUBLIC_URL", defaults.public_url).rstrip("/"),
-            forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", defaults.forwarded_allow_ips),
-            log_level=get("LOG_LEVEL", defaults.log_level).upper(),
-            log_json=_flag(get("LOG_JSON", "false")),
-            pwa_dir=Path(get("PWA_DIR", str(defaults.pwa_dir))),
-            default_timezone=get("DEFAULT_TIMEZONE", defaults.default_timezone),
-            default_phone_region=get("DEFAULT_PHONE_REGION", "").upper() or None,
-            currency=get("CURRENCY", defaults.currency).upper(),
-            database=DatabaseSettings(
-                url=get("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'tessera.db'}"),
-                pool_size=int(get("DATABASE_POOL_SIZE", str(defaults.database.pool_size))),
-                echo=_flag(get("DATABASE_ECHO", "false")),
-            ),
-            security=SecuritySettings(
-                code_secret=get("CODE_SECRET", ""),
-                staff_token_minutes=int(
-                    get("STAFF_TOKEN_MINUTES", str(defaults.security.staff_token_minutes))
-                ),
-            ),
-            throttle=ThrottleSettings(
-                failed_scans_per_window=int(
-                    get("FAILED_SCANS_PER_WINDOW", str(defaults.throttle.failed_scans_per_window))
-                ),
-                failed_scans_per_store=int(
-                    get("FAILED_SCANS_PER_STORE", str(defaults.throttle.failed_scans_per_store))
-                ),
-                failed_scans_in_all=int(
-                    get("FAILED_SCANS_IN_ALL", str(defaults.throttle.failed_scans_in_all))
-                ),
-                registrations_per_address=int(
-                    get("REGISTRATIONS_PER_ADDRESS", str(defaults.throttle.registrations_per_address))
-                ),
-                wallet_link_uses=int(get("WALLET_LINK_USES", str(defaults.throttle.wallet_link_uses))),
-                failed_entries_per_customer=int(
-                    get("FAILED_ENTRIES_PER_CUSTOMER", str(defaults.throttle.failed_entries_per_customer))
-                ),
-                failed_entries_per_contest=int(
-                    get("FAILED_ENTRIES_PER_CONTEST", str(defaults.throttle.failed_entries_per_contest))
-                ),
-                window_seconds=int(get("THROTTLE_WINDOW_SECONDS", str(defaults.throttle.window_seconds))),
-            ),
-            codes=CodeSettings(
-                random_length=int(get("CODE_LENGTH", str(defaults.codes.random_length))),
-                ean_prefix=get("EAN_PREFIX", defaults.codes.ean_prefix),
-            ),
-            apple=AppleWalletSettings(
-                pass_type_identifier=get("APPLE_PASS_TYPE_ID", defaults.apple.pass_type_identifier),
-                team_identifier=get("APPLE_TEAM_ID", defaults.apple.team_identifier),
-                organization_name=get("APPLE_ORGANIZATION", defaults.apple.organization_name),
-                cert_path=_path(get("APPLE_CERT_PATH", "")),
-                key_path=_path(get("APPLE_KEY_PATH", "")),
-                key_password=get("APPLE_KEY_PASSWORD", "") or None,
-                wwdr_path=_path(get("APPLE_WWDR_PATH", "")),
-                apns_url=get("APNS_URL", defaults.apple.apns_url).rstrip("/"),
-                apns_ca_path=_path(get("APNS_CA_PATH", "")),
-                template_dir=Path(get("APPLE_TEMPLATE_DIR", str(defaults.apple.template_dir))),
-                store_card_template_dir=Path(
-                    get("APPLE_STORE_CARD_TEMPLATE_DIR", str(defaults.apple.store_card_template_dir))
-                ),
-            ),
-            google=GoogleWalletSettings(
-                issuer_id=get("GOOGLE_ISSUER_ID", defaults.google.issuer_id),
-                service_account_path=_path(get("GOOGLE_SERVICE_ACCOUNT_PATH", "")),
-                api_url=get("GOOGLE_WALLET_API_URL", defaults.google.api_url).rstrip("/"),
-                root_keys_path=_path(get("GOOGLE_ROOT_KEYS_PATH", "")),
-                template_dir=Path(get("GOOGLE_TEMPLATE_DIR", str(defaults.google.template_dir))),
-            ),
-            push=PushSettings(
-                vapid_private_key=get("VAPID_PRIVATE_KEY", ""),
-                vapid_subject=get("VAPID_SUBJECT", defaults.push.vapid_subject),
-                ttl_seconds=int(get("PUSH_TTL_SECONDS", str(defaults.push.ttl_seconds))),
-                reminder_hours=int(get("PUSH_REMINDER_HOURS", str(defaults.push.reminder_hours))),
-            ),
-            sign_in=SignInSettings(
-                code_minutes=int(get("SIGN_IN_CODE_MINUTES", str(defaults.sign_in.code_minutes))),
-                window_seconds=int(get("SIGN_IN_WINDOW_SECONDS", str(defaults.sign_in.window_seconds))),
-                failures_per_contact=int(
-                    get("SIGN_IN_FAILURES_PER_CONTACT", str(defaults.sign_in.failures_per_contact))
-                ),
-                failures_per_contact_per_day=int(
-                    get(
-                        "SIGN_IN_FAILURES_PER_CONTACT_PER_DAY",
-                        str(defaults.sign_in.failures_per_contact_per_day),
-                    )
-                ),
-                failures_per_client=int(
-                    get("SIGN_IN_FAILURES_PER_CLIENT", str(defaults.sign_in.failures_per_client))
-                ),
-                codes_per_contact=int(
-                    get("SIGN_IN_CODES_PER_CONTACT", str(defaults.sign_in.codes_per_contact))
-                ),
-                codes_per_client=int(get("SIGN_IN_CODES_PER_CLIENT", str(defaults.sign_in.codes_per_client))),
-            ),
-            messages=MessageSettings(
-                webhook_url=get("MESSAGE_WEBHOOK_URL", "").strip() or None,
-                webhook_secret=get("MESSAGE_WEBHOOK_SECRET", ""),
-            ),
-            worker=WorkerSettings(
-                embedded=_flag(get("WORKER_EMBEDDED", "true")),
-                poll_seconds=float(get("WORKER_POLL_SECONDS", str(defaults.worker.poll_seconds))),
-                max_attempts=int(get("OUTBOX_MAX_ATTEMPTS", str(defaults.worker.max_attempts))),
-                batch_size=int(get("OUTBOX_BATCH_SIZE", str(defaults.worker.batch_size))),
-                lease_seconds=int(get("OUTBOX_LEASE_SECONDS", str(defaults.worker.lease_seconds))),
-                rollup_every_seconds=float(
-                    get("ROLLUP_EVERY_SECONDS", str(defaults.worker.rollup_every_seconds))
-                ),
-                expiry_notice_hours=int(get("EXPIRY_NOTICE_HOURS", str(defaults.worker.expiry_notice_hours))),
-            ),
-        )
+        environ = os.environ if environ is None else environ
+        settings = _read(cls, environ)
+        if not environ.get("TESSERA_DATABASE_URL", "").strip():
+            url = f"sqlite+aiosqlite:///{settings.data_dir / 'tessera.db'}"
+            settings = replace(settings, database=replace(settings.database, url=url))
         return settings.checked()
 
     def checked(self) -> Settings:
-        """Fail fast on unusable values; fill development-only secrets."""
+        """These settings when they can be used; ConfigurationError naming the variable if not."""
+        for variable, marker, value in _declared_texts(self):
+            if value and not marker.accepts(value):  # empty: unset
+                raise marker.refusal(variable, value)
         if not 14 <= self.codes.random_length <= 24:
             raise ConfigurationError("TESSERA_CODE_LENGTH must be between 14 and 24 (>= 64 bits)")
-        prefix = self.codes.ean_prefix
-        if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 3):
-            raise ConfigurationError("TESSERA_EAN_PREFIX must be 1 to 3 digits")
-        if time_zone(self.default_timezone) is None:
-            raise ConfigurationError("TESSERA_DEFAULT_TIMEZONE must be an IANA time zone such as Europe/Rome")
-        if self.default_phone_region is not None and not is_known_region(self.default_phone_region):
-            raise ConfigurationError("TESSERA_DEFAULT_PHONE_REGION must be a country code such as HU or IT")
-        if not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isalpha()):
-            raise ConfigurationError("TESSERA_CURRENCY must be an ISO 4217 code such as EUR")
         if self.worker.batch_size < 1 or self.worker.lease_seconds < 1:
             raise ConfigurationError(
                 "TESSERA_OUTBOX_BATCH_SIZE and TESSERA_OUTBOX_LEASE_SECONDS must be >= 1"
@@ -354,123 +466,156 @@ class Settings:
             raise ConfigurationError(
                 "TESSERA_SIGN_IN_CODE_MINUTES must be 1 to 60 and TESSERA_SIGN_IN_WINDOW_SECONDS >= 1"
             )
-        settings = self
-        secret = self.security.code_secret
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
-            if self.is_production:
-                raise ConfigurationError(
-                    "TESSERA_CODE_SECRET must be set to at least 32 random characters in production"
-                )
-            secret = self._development_secret()
-            settings = replace(settings, security=replace(self.security, code_secret=secret))
-        settings = settings._with_wallet_credentials()._with_vapid_keys()
-        settings._check_message_webhook()
-        return settings
+        self._check_message_webhook()
+        if self.is_production and (missing := self.missing_in_production()):
+            raise ConfigurationError("Production needs these set: " + "; ".join(missing))
+        return self
+
+    def missing_in_production(self) -> list[str]:
+        """The variables production needs and these settings lack."""
+        missing = []
+        if not is_real_secret(self.security.code_secret):
+            missing.append("TESSERA_CODE_SECRET (at least 32 random characters)")
+        if not self.apple.configured:
+            missing.append("TESSERA_APPLE_CERT_PATH, TESSERA_APPLE_KEY_PATH and TESSERA_APPLE_WWDR_PATH")
+        if self.google.service_account_path is None:
+            missing.append("TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH")
+        if self.google.root_keys_path is None:
+            missing.append("TESSERA_GOOGLE_ROOT_KEYS_PATH")
+        if not self.push.vapid_private_key:
+            missing.append("TESSERA_VAPID_PRIVATE_KEY (`tessera vapid` makes one)")
+        if self.messages.webhook_url is None:
+            missing.append("TESSERA_MESSAGE_WEBHOOK_URL (sign-in codes go through it)")
+        return missing
 
     def _check_message_webhook(self) -> None:
-        """A webhook needs its signing secret; production needs the webhook (messages are never
-        only logged there) and, off this machine, https."""
+        """A webhook needs its signing secret and, in production off this machine, https."""
         messages = self.messages
         if messages.webhook_url is None:
-            if self.is_production:
-                raise ConfigurationError(
-                    "TESSERA_MESSAGE_WEBHOOK_URL must be set in production (sign-in codes go through it)"
-                )
             return
         parts = urlsplit(messages.webhook_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError("TESSERA_MESSAGE_WEBHOOK_URL must be an http(s) URL")
         if (
             self.is_production
             and parts.scheme != "https"
             and parts.hostname not in ("localhost", "127.0.0.1", "::1")
         ):
             raise ConfigurationError("TESSERA_MESSAGE_WEBHOOK_URL must be https in production")
-        secret = messages.webhook_secret
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+        if not is_real_secret(messages.webhook_secret):
             raise ConfigurationError(
                 "TESSERA_MESSAGE_WEBHOOK_SECRET must be at least 32 random characters when "
                 "TESSERA_MESSAGE_WEBHOOK_URL is set"
             )
 
-    def _with_wallet_credentials(self) -> Settings:
-        """Apple and Google credentials; throwaway ones in development, required in production."""
-        apple, google = self.apple, self.google
-        if not apple.configured:
-            if self.is_production:
-                raise ConfigurationError(
-                    "TESSERA_APPLE_CERT_PATH, TESSERA_APPLE_KEY_PATH and TESSERA_APPLE_WWDR_PATH "
-                    "must be set in production"
-                )
-            from tessera.wallet.apple.dev_certificates import make_development_certificates
 
-            made = make_development_certificates(
-                self.data_dir / "wallet-dev" / "apple", apple.pass_type_identifier, apple.team_identifier
-            )
-            apple = replace(apple, cert_path=made.cert_path, key_path=made.key_path, wwdr_path=made.wwdr_path)
-        if google.service_account_path is None:
-            if self.is_production:
-                raise ConfigurationError("TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH must be set in production")
-            from tessera.wallet.google.dev_keys import make_development_service_account
+def is_real_secret(secret: str) -> bool:
+    return secret.lower() not in PLACEHOLDER_SECRETS and len(secret) >= 32
 
-            path = make_development_service_account(
-                self.data_dir / "wallet-dev" / "google-service-account.json"
-            )
-            google = replace(google, service_account_path=path)
-        if google.root_keys_path is None and self.is_production:
-            raise ConfigurationError("TESSERA_GOOGLE_ROOT_KEYS_PATH must be set in production")
-        return replace(self, apple=apple, google=google)
 
-    def _with_vapid_keys(self) -> Settings:
-        """VAPID keys: kept in the data directory in development (subscriptions are bound to the
-        public key, so it must survive restarts), required in production."""
-        from tessera.push.vapid import generate_vapid_keys, load_private_key
+# Reading: one loader for every declared field, by its declared type.
 
-        key = self.push.vapid_private_key
-        if not key:
-            if self.is_production:
-                raise ConfigurationError(
-                    "TESSERA_VAPID_PRIVATE_KEY must be set in production (tessera vapid)"
-                )
-            key = _kept_secret(self.data_dir / "vapid_private_key", lambda: generate_vapid_keys().private_key)
+
+@dataclass(frozen=True, slots=True)
+class DeclaredVariable:
+    """One environment variable as the settings declare it: for documentation and tests."""
+
+    path: tuple[str, ...]  # attribute names from Settings down to the field
+    declaration: Declaration
+    type: Any
+    default: Any
+
+    @property
+    def variable(self) -> str:
+        return self.declaration.variable
+
+
+def declared_variables(
+    section: type[Any] = Settings, path: tuple[str, ...] = ()
+) -> Iterator[DeclaredVariable]:
+    """Every variable of ``section`` and its subsections, in declaration order."""
+    hints = _hints(section)
+    for item in fields(section):
+        kind = hints[item.name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            yield from declared_variables(kind, (*path, item.name))
+        elif (declaration := item.metadata.get(_DECLARATION)) is not None:
+            yield DeclaredVariable((*path, item.name), declaration, kind, item.default)
+
+
+def read_value(variable: str, kind: Any, raw: str) -> Any:
+    """``raw`` read as ``kind``; ConfigurationError naming ``variable`` when it cannot be."""
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        (inner,) = (arg for arg in get_args(kind) if arg is not type(None))
+        return read_value(variable, inner, raw)
+    if origin is Annotated:
+        base, *markers = get_args(kind)
+        value = read_value(variable, base, raw)
+        for marker in markers:
+            if isinstance(marker, Text):
+                value = marker.normalize(value)
+        return value
+    if origin is Literal:
+        choices: tuple[str, ...] = get_args(kind)
+        for choice in choices:
+            if raw.strip().lower() == choice.lower():
+                return choice
+        raise ConfigurationError(f"{variable}: not one of {', '.join(choices)}: {raw!r}")
+    if kind is bool:
+        word = raw.strip().lower()
+        if word in TRUE_WORDS | FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ConfigurationError(f"{variable}: not a boolean (true/false, 1/0, yes/no, on/off): {raw!r}")
+    if kind is int:
         try:
-            load_private_key(key)
-        except ValueError as error:
-            raise ConfigurationError(f"TESSERA_VAPID_PRIVATE_KEY is not a VAPID key: {error}") from error
-        return replace(self, push=replace(self.push, vapid_private_key=key))
-
-    def _development_secret(self) -> str:
-        """A secret kept in the data directory, so development codes survive restarts."""
-        return _kept_secret(self.data_dir / "code_secret", lambda: secrets.token_urlsafe(48))
-
-
-def _kept_secret(path: Path, make: Callable[[], str]) -> str:
-    """The secret stored at ``path``, made and stored (mode 0600) if there is none yet.
-
-    Processes starting at once on one data directory (several servers, or uvicorn's own
-    ``--workers N`` with the app factory) must end up with the same secret: each writes its
-    own to a temporary file and links it into place, which only the first can do; the others
-    read the winner's.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable}: not an integer: {raw!r}") from None
+    if kind is float:
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(make())
-                file.flush()
-                os.fsync(file.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-    return path.read_text().strip()
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ConfigurationError(f"{variable}: not a number: {raw!r}")
+        return number
+    if kind is Path:
+        return Path(raw)
+    if kind is str:
+        return raw
+    raise TypeError(f"{variable}: no reader for settings of type {kind!r}")
 
 
-def _path(value: str) -> Path | None:
-    return Path(value) if value else None
+_Section = TypeVar("_Section")
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def _read(section: type[_Section], environ: Mapping[str, str]) -> _Section:
+    hints = _hints(section)
+    values: dict[str, Any] = {}
+    for item in fields(section):  # type: ignore[arg-type]
+        kind = hints[item.name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            values[item.name] = _read(kind, environ)
+        elif (declaration := item.metadata.get(_DECLARATION)) is not None:
+            raw = environ.get(declaration.variable, "")
+            if raw.strip():
+                values[item.name] = read_value(declaration.variable, kind, raw)
+    return section(**values)
+
+
+def _declared_texts(settings: Settings) -> Iterator[tuple[str, Text, str | None]]:
+    for declared in declared_variables():
+        kind = declared.type
+        if get_origin(kind) in (Union, types.UnionType):
+            (kind,) = (arg for arg in get_args(kind) if arg is not type(None))
+        if get_origin(kind) is not Annotated:
+            continue
+        value: Any = settings
+        for name in declared.path:
+            value = getattr(value, name)
+        for marker in get_args(kind)[1:]:
+            if isinstance(marker, Text):
+                yield declared.variable, marker, value
+
+
+def _hints(section: type[Any]) -> dict[str, Any]:
+    return get_type_hints(section, include_extras=True)

@@ -117,7 +117,9 @@ class ApplePasses:
     def from_settings(cls, settings: Settings, keys: CodeKeys) -> ApplePasses:
         apple = settings.apple
         if apple.cert_path is None or apple.key_path is None or apple.wwdr_path is None:
-            raise ConfigurationError("No pass certificate: build settings with Settings.checked()")
+            raise ConfigurationError(
+                "No pass certificate: set TESSERA_APPLE_* (or use tessera.assembly.devkit)"
+            )
         signer = PassSigner(apple.cert_path, apple.key_path, apple.wwdr_path, apple.key_password)
         builders = [
             ApplePassBuilder(

@@ -63,7 +63,7 @@ class GoogleWallet:
     def from_settings(cls, settings: Settings, keys: CodeKeys) -> GoogleWallet:
         google = settings.google
         if google.service_account_path is None:
-            raise ConfigurationError("No Google service account: build settings with Settings.checked()")
+            raise ConfigurationError("No Google service account: set TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH")
         verifier = None
         if google.root_keys_path is not None:
             verifier = CallbackVerifier(google.issuer_id, load_root_keys(google.root_keys_path))
