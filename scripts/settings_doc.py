@@ -42,7 +42,7 @@ In development (`TESSERA_ENV` other than `production`) the server makes what is 
 and keeps them in the data directory so codes, passes and push subscriptions survive restarts.
 Production makes nothing: it refuses to start, naming every variable it lacks.
 
-This page is generated from the declarations in `backend/tessera/settings.py` by
+This page is generated from the declarations in `backend/tessera/core/settings.py` by
 `{REGENERATE}`; a test fails when it is out of date.
 
 | Variable | Type | Default | What it does |
