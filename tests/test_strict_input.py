@@ -79,3 +79,23 @@ async def test_domain_refusals_have_the_same_shape_as_decoding_refusals(api: Api
         await api.client.get("/api/campaigns?cursor=abc", headers=marketer), 400, "invalid_input"
     )
     assert refusal(cursor) | {"message": ""} == {"message": "", "key": "cursor", "source": "query"}
+
+
+async def test_query_parameters_a_route_does_not_declare_are_refused_by_name(api: Api) -> None:
+    marketer = await api.marketer()
+    filtered = await api.client.get("/api/campaigns?status=running&limit=5", headers=marketer)
+    entry = refusal(problem(filtered, 400, "invalid_input"))
+    assert entry | {"message": ""} == {"message": "", "key": "status", "source": "query"}
+    assert (await api.client.get("/api/campaigns?limit=5", headers=marketer)).status_code == 200
+    # The redemption fast path hands a request with a query to the framework, which refuses it.
+    staff = await api.staff()
+    redeemed = await api.client.post("/api/redemptions?dry_run=1", json={"code": "x"}, headers=staff)
+    assert refusal(problem(redeemed, 400, "invalid_input"))["key"] == "dry_run"
+
+
+async def test_times_in_the_query_are_rfc_3339_text_never_numbers(api: Api) -> None:
+    marketer = await api.marketer()
+    refused = await api.client.get("/api/analytics/campaigns?until=2026", headers=marketer)
+    assert refusal(problem(refused, 400, "invalid_input"))["key"] == "until"
+    answered = await api.client.get("/api/analytics/campaigns?until=2026-01-01T00:00:00Z", headers=marketer)
+    assert answered.status_code == 200, answered.text

@@ -37,6 +37,7 @@ from tessera.members.controllers import MemberCardController, MemberLookupContro
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
+from tessera.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.redemptions import fast_path
 from tessera.redemptions.controllers import RedemptionController
 from tessera.services import Services
@@ -188,6 +189,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             "principal": Provide(_principal, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
+        before_request=refuse_undeclared_query,
         lifespan=[lifespan],
         openapi_config=_docs(),
         request_max_body_size=MAX_REQUEST_BODY,
@@ -195,6 +197,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
         debug=False,
     )
     document_problems(app)
+    record_query_parameters(app)
     if bypassed := fast_path.bypassed_layers(app):
         raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
     return app
