@@ -13,7 +13,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from tessera.analytics.controllers import AnalyticsController
@@ -34,6 +33,7 @@ from tessera.http import TesseraRequest
 from tessera.logs import configure_logging
 from tessera.mailmerge.controllers import MailMergeController
 from tessera.members.controllers import MemberCardController, MemberLookupController
+from tessera.openapi_contract import install as complete_the_document
 from tessera.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.push.controllers import PushSubscriptionController, VapidController
 from tessera.pwa import pwa_routers
@@ -101,16 +101,9 @@ def _docs() -> OpenAPIConfig:
                 path="/swagger",
             )
         ],
-        components=Components(
-            security_schemes={
-                "bearer": SecurityScheme(
-                    type="http",
-                    scheme="bearer",
-                    description="Marketer API key, staff token or customer token",
-                )
-            }
-        ),
-        security=[{"bearer": []}],
+        # Security schemes, each operation's requirement, descriptions and examples are
+        # completed by ``tessera.openapi_contract`` from the routes themselves.
+        use_handler_docstrings=True,
     )
 
 
@@ -198,6 +191,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
     )
     document_problems(app)
     record_query_parameters(app)
+    complete_the_document(app)
     if bypassed := fast_path.bypassed_layers(app):
         raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
     return app
