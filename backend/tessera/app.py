@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from tessera.allowed_methods import allow_for, answer_options, methods_by_path
 from tessera.analytics.controllers import AnalyticsController
 from tessera.auth.controllers import AuthController
 from tessera.auth.guards import current_principal
@@ -113,8 +114,13 @@ class TesseraApp(Litestar):
     the route like every other request (the tests compare the two)."""
 
     fast_redeem = True
+    allowed_methods: dict[str, str]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        preflight = scope["type"] == "http" and scope["method"] == "OPTIONS"
+        if preflight and (allow := allow_for(self, self.allowed_methods, scope["path"])):
+            await answer_options(allow, send)
+            return
         if self.fast_redeem and fast_path.takes(scope):
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
@@ -192,6 +198,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
     document_problems(app)
     record_query_parameters(app)
     complete_the_document(app)
+    app.allowed_methods = methods_by_path(app)
     if bypassed := fast_path.bypassed_layers(app):
         raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
     return app
