@@ -101,7 +101,7 @@ async def test_campaign_validation(api: Api) -> None:
     refused = problem(
         await api.client.post("/api/campaigns", json=other_currency, headers=marketer), 400, "invalid_input"
     )
-    assert refused["field"] == "discount.currency"
+    assert refused["errors"][0]["key"] == "discount.currency"
     nothing_off = {**base, "ends_at": "2026-07-01T00:00:00Z", "discount": {"kind": "amount", "value": 0}}
     problem(await api.client.post("/api/campaigns", json=nothing_off, headers=marketer), 400, "invalid_input")
     problem(await api.client.get("/api/campaigns/424242", headers=marketer), 404, "campaign_not_found")

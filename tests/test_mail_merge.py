@@ -293,7 +293,7 @@ async def test_problems_of_the_request_come_before_anything_is_issued(api: Api) 
         "invalid_template",
     )
     assert unknown["placeholder"] == "{{coupom:spring-20}}"
-    assert unknown["field"] == "template.body"
+    assert unknown["errors"][0]["key"] == "template.body"
     problem(await merge(api, one, template={"body": "{{coupon:Spring-20}}"}), 400, "invalid_template")
     problem(
         await merge(api, one, template={"subject": "{{name", "body": "{{total}}"}), 400, "invalid_template"
@@ -304,7 +304,7 @@ async def test_problems_of_the_request_come_before_anything_is_issued(api: Api) 
     both = problem(
         await merge(api, [{"customer_id": customer_id, "email": "x@example.com"}]), 400, "invalid_input"
     )
-    assert both["field"] == "recipients[0]"
+    assert both["errors"][0]["key"] == "recipients[0]"
     problem(await merge(api, []), 400, "invalid_input")
     problem(await merge(api, one, channel="fax"), 400, "invalid_input")
     assert (await api.sql("SELECT count(*) FROM coupons WHERE channel = 'email'"))[0][0] == 0

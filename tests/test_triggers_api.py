@@ -58,7 +58,7 @@ async def test_triggers_are_shown_as_defined_and_refused_when_they_cannot_work(a
         ({"kind": "inactive_for", "days": 3, "hours": 2}, "trigger.hours"),
     ):
         refused = problem(await _create(api, trigger), 400, "invalid_input")
-        assert refused["field"] == field, refused
+        assert refused["errors"][0]["key"] == field, refused
     for trigger in ({"kind": "sometimes"}, {"kind": "inactive_for", "days": 0}, {"kind": "birthday", "x": 1}):
         problem(await _create(api, trigger), 400, "invalid_input")
 

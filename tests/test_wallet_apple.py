@@ -355,7 +355,7 @@ async def test_bad_designs_are_refused_and_change_nothing(
     )
     body = problem(response, 400, "invalid_input")
     if field:
-        assert body.get("field") == field
+        assert body["errors"][0].get("key") == field
     assert await api.sql("SELECT count(*) FROM campaigns") == before
 
 

@@ -13,7 +13,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from tessera.assembly.context import open_context
@@ -49,6 +48,9 @@ from tessera.http.stores import StoreController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
 from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
 from tessera.http.wallet_links import WalletLinkController
+from tessera.http.allowed_methods import allow_for, answer_options, methods_by_path
+from tessera.http.openapi_contract import install as complete_the_document
+from tessera.http.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -103,16 +105,9 @@ def _docs() -> OpenAPIConfig:
                 path="/swagger",
             )
         ],
-        components=Components(
-            security_schemes={
-                "bearer": SecurityScheme(
-                    type="http",
-                    scheme="bearer",
-                    description="Marketer API key, staff token or customer token",
-                )
-            }
-        ),
-        security=[{"bearer": []}],
+        # Security schemes, each operation's requirement, descriptions and examples are
+        # completed by ``tessera.http.openapi_contract`` from the routes themselves.
+        use_handler_docstrings=True,
     )
 
 
@@ -122,8 +117,13 @@ class TesseraApp(Litestar):
     the route like every other request (the tests compare the two)."""
 
     fast_redeem = True
+    allowed_methods: dict[str, str]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        preflight = scope["type"] == "http" and scope["method"] == "OPTIONS"
+        if preflight and (allow := allow_for(self, self.allowed_methods, scope["path"])):
+            await answer_options(allow, send)
+            return
         if self.fast_redeem and fast_path.takes(scope):
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
@@ -191,6 +191,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             "principal": Provide(_principal, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
+        before_request=refuse_undeclared_query,
         lifespan=[lifespan],
         openapi_config=_docs(),
         request_max_body_size=MAX_REQUEST_BODY,
@@ -198,6 +199,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
         debug=False,
     )
     document_problems(app)
+    record_query_parameters(app)
+    complete_the_document(app)
+    app.allowed_methods = methods_by_path(app)
     if bypassed := fast_path.bypassed_layers(app):
         raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
     return app

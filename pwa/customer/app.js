@@ -279,8 +279,8 @@ function formProblem(form, body) {
 /** The contact field the server refused (it reads a phone number more strictly than the form). */
 function refusedField(form, failure) {
   if (!(failure instanceof ApiError) || failure.code !== "invalid_input") return null;
-  if (failure.problem.field === "phone") return [ui.t("form.bad_phone"), form.phone];
-  if (failure.problem.field === "email") return [ui.t("form.bad_email"), form.email];
+  if (failure.fields.includes("phone")) return [ui.t("form.bad_phone"), form.phone];
+  if (failure.fields.includes("email")) return [ui.t("form.bad_email"), form.email];
   return null;
 }
 

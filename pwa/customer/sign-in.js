@@ -40,7 +40,7 @@ export function signInFlow({ api, ui, explain, announce, onSignedIn, onCancel })
       return ui.t("signin.throttled", { minutes });
     }
     if (error instanceof ApiError && error.code === "invalid_sign_in_code") return ui.t("signin.wrong_code");
-    if (error instanceof ApiError && error.problem.field === "phone") return ui.t("form.bad_phone");
+    if (error instanceof ApiError && error.fields.includes("phone")) return ui.t("form.bad_phone");
     if (error instanceof OfflineError) return ui.t("error.offline");
     return explain(error);
   }

@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "4d2c04a66bfc";
+const VERSION = "bd06ab5b5453";
 const SHELL = [
   "/",
   "/app.css",

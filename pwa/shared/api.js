@@ -9,6 +9,11 @@ export class ApiError extends Error {
     this.code = problem.code || "http_error";
     this.problem = problem;
   }
+
+  /** The fields a refusal names: the `key` of each entry of the problem's `errors`. */
+  get fields() {
+    return (this.problem.errors || []).map((entry) => entry.key).filter(Boolean);
+  }
 }
 
 /** The request never got an answer: no network, server unreachable, or the answer was lost. */

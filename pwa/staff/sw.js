@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "d8d316d86a61";
+const VERSION = "894a8adfe25e";
 const SHELL = [
   "/staff/",
   "/staff/app.css",

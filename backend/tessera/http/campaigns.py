@@ -65,6 +65,10 @@ class CampaignController(Controller):
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     ) -> Response[CampaignView]:
+        """A draft campaign: its discount (``percent`` 1-100, ``amount`` in minor units, or
+        ``free_item``), when it runs, its code format, limits, audience segment and wallet design.
+        Nothing is issued until it is published (``POST …/publish``); a campaign with a trigger
+        issues when the trigger fires."""
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, object]:

@@ -59,7 +59,7 @@ class RegistrationController(Controller):
         if attribute is not None:
             name, _, value = attribute.partition("=")
             if not name:
-                raise InvalidInput("attribute must be name=value", field="attribute")
+                raise InvalidInput("attribute must be name=value", field="attribute", source="query")
             pair = (name, value)
         async with ctx.readers() as session:
             found = await services.customers.list(

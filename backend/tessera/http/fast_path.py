@@ -1,6 +1,6 @@
 """``POST /api/redemptions`` answered beneath the framework, for the requests a till sends all
 day: a staff token, a small JSON body that decodes as :class:`RedeemInput`, at most one valid
-``Idempotency-Key``.
+``Idempotency-Key``, no query string (the route takes none, and the framework refuses one).
 
 Litestar's per-request machinery (request object, header and body extraction, signature model,
 response object) cost more CPU than the redemption itself; the event loop is the bottleneck of
@@ -25,6 +25,7 @@ from tessera.http.guards import RoleGuard
 from tessera.http.problems import problem_response
 from tessera.http.redemptions import REDEEM_PATH, RedemptionController, redemption_answer
 from tessera.idempotency.service import check_key
+from tessera.http.query_parameters import refuse_undeclared_query
 from tessera.redemptions.schemas import RedeemInput
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def bypassed_layers(app: Litestar) -> list[str]:
     ]
     found = {
         "middleware": bool(handler.resolve_middleware()),
-        "before_request": handler.resolve_before_request() is not None,
+        # The app's one hook refuses query parameters: requests with a query are handed over.
+        "before_request": handler.resolve_before_request() not in (None, refuse_undeclared_query),
         "after_request": any(layer.after_request for layer in handler.ownership_layers),
         "after_response": handler.resolve_after_response() is not None,
         "response headers": bool(handler.resolve_response_headers()),
@@ -91,7 +93,7 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     except Exception as refusal:  # a refusal, or the database unreachable: the problem map answers
         await _problem(scope, receive, send, refusal)
         return None
-    if repeated or length is None or not length.isdigit() or int(length) > MAX_BODY:
+    if repeated or scope["query_string"] or length is None or not length.isdigit() or int(length) > MAX_BODY:
         return receive
     body, received = await _read_body(receive, int(length))
     replay = _replaying(received, receive)

@@ -21,6 +21,8 @@ from tessera.core.errors import InvalidInput
 from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 from tessera.http.problems import problem
 from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
+from tessera.http.json_nesting import MAX_JSON_DEPTH, nests_deeper_than
+from tessera.http.strict_body import body_type, decode_strictly
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
@@ -61,7 +63,7 @@ def after_id(cursor: str | None) -> int:
         return 0
     # ASCII only: str.isdigit() also holds for "³", which int() refuses.
     if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10 or int(cursor) > MAX_INT:
-        raise InvalidInput("The cursor is not valid", field="cursor")
+        raise InvalidInput("The cursor is not valid", field="cursor", source="query")
     return int(cursor)
 
 
@@ -89,19 +91,19 @@ _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class TesseraRequest(Request[Any, Any, Any]):
-    """Every JSON body is read here. Two kinds of JSON that decode are still refused with 400:
-    nesting deeper than the decoder's recursion limit (it raises ``RecursionError``, not a
-    decode error), and text holding U+0000, which PostgreSQL cannot store (SQLite would, so
-    the two stores would disagree)."""
+    """Every JSON body is read here, decoded strictly into the route's body type
+    (``tessera.http.strict_body``). Three kinds of JSON that would decode are still refused with 400:
+    nesting deeper than any request of the API (refused before decoding: a deep body could reach
+    the interpreter's recursion limit), text holding U+0000, which PostgreSQL cannot store
+    (SQLite would, so the two stores would disagree), and values of the wrong JSON type."""
 
     async def json(self) -> Any:
         body = await self.body()
+        if nests_deeper_than(body):
+            raise InvalidInput(f"The JSON nests deeper than {MAX_JSON_DEPTH} levels")
         if b"\\u0000" in body and _ESCAPED_NUL.search(body):
             raise InvalidInput("Text may not contain the character U+0000")
-        try:
-            return await super().json()
-        except RecursionError as error:
-            raise InvalidInput("The JSON nests too deeply") from error
+        return decode_strictly(body or b"null", body_type(self.route_handler))
 
 
 class _UncancelledSteps:

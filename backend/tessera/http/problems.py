@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import structlog
@@ -47,6 +47,24 @@ class Problem(msgspec.Struct):
     instance: str | None = None
 
 
+Location = Literal["body", "query", "path", "header", "cookie"]
+
+
+class FieldError(msgspec.Struct, omit_defaults=True):
+    """One reason a request is not valid: what is wrong, and where when it is one field
+    (``key`` as a dotted path such as ``discount.value`` or ``recipients[0]``)."""
+
+    message: str
+    key: str | None = None
+    source: Location | None = None
+
+
+class InvalidInputProblem(Problem):
+    """The body of every 400 answer: the problem, with one entry per reason in ``errors``."""
+
+    errors: list[FieldError] = msgspec.field(default_factory=list)
+
+
 _HTTP_CODES = {
     400: "invalid_input",
     401: "not_authenticated",
@@ -79,7 +97,18 @@ def problem(
         body["instance"] = instance
     if extra:
         body.update({k: v for k, v in extra.items() if k not in body})
+    if status == 400:
+        body["errors"] = _field_errors(body, detail)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_errors(body: dict[str, Any], detail: str) -> list[dict[str, str]]:
+    """Every 400 answer has the one validation-error shape: ``errors`` lists what is wrong.
+    A domain error names its field with ``field`` (and ``source`` when not the body)."""
+    if errors := body.get("errors"):
+        return list(errors)
+    field, source = body.pop("field", None), body.pop("source", "body")
+    return [{"message": detail, "key": field, "source": source} if field else {"message": detail}]
 
 
 def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
@@ -95,7 +124,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         "invalid_input",
         "The request is not valid",
         exc.detail or "Validation failed",
-        {"errors": errors} if errors else None,
+        {"errors": errors},
         instance=request.url.path,
     )
 
@@ -224,7 +253,7 @@ def _problem_response(status: int, codes: Iterable[str]) -> ResponseSpec:
     listed = [f"`{code}`" for code in sorted(codes)]
     alternatives = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
     return ResponseSpec(
-        data_container=Problem,
+        data_container=InvalidInputProblem if status == 400 else Problem,
         media_type=PROBLEM_JSON,
         description=f"{HTTPStatus(status).phrase}: problem details with code {alternatives}",
         generate_examples=False,
@@ -233,6 +262,8 @@ def _problem_response(status: int, codes: Iterable[str]) -> ResponseSpec:
 
 __all__ = [
     "PROBLEM_JSON",
+    "FieldError",
+    "InvalidInputProblem",
     "MediaType",
     "Problem",
     "document_problems",

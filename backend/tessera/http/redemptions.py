@@ -67,6 +67,8 @@ class RedemptionController(Controller):
     async def validate(
         self, services: Svc, principal: Caller, data: JSONBody[ValidateInput]
     ) -> ValidationView:
+        """What the code is, without redeeming it: the coupon, its campaign, discount, validity
+        and the stores where it may be redeemed, for a till to show before it redeems."""
         return await services.redemptions.validate(principal, data)
 
     @hot_path_post(

@@ -88,7 +88,7 @@ class SerialNumbers(msgspec.Struct):
 
 def _device(device_id: str) -> str:
     if not DEVICE_ID.match(device_id):
-        raise InvalidInput("Not a device library identifier", field="deviceLibraryIdentifier")
+        raise InvalidInput("Not a device library identifier", field="deviceLibraryIdentifier", source="path")
     return device_id
 
 

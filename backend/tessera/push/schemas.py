@@ -12,7 +12,7 @@ class SubscriptionKeys(msgspec.Struct, forbid_unknown_fields=True):
     auth: Annotated[Base64Url, msgspec.Meta(min_length=16, max_length=32)]
 
 
-class SubscriptionInput(msgspec.Struct):
+class SubscriptionInput(msgspec.Struct, forbid_unknown_fields=True):
     """What ``PushSubscription.toJSON()`` gives in the browser (``expirationTime`` ignored)."""
 
     endpoint: Annotated[str, msgspec.Meta(min_length=10, max_length=2048)]
