@@ -99,3 +99,16 @@ async def test_times_in_the_query_are_rfc_3339_text_never_numbers(api: Api) -> N
     assert refusal(problem(refused, 400, "invalid_input"))["key"] == "until"
     answered = await api.client.get("/api/analytics/campaigns?until=2026-01-01T00:00:00Z", headers=marketer)
     assert answered.status_code == 200, answered.text
+
+
+async def test_a_one_value_query_parameter_given_twice_is_refused(api: Api) -> None:
+    _, customer = await api.customer()
+    twice = await api.client.delete(
+        "/api/me/push-subscriptions?endpoint=https://push.example/a&endpoint=https://push.example/b",
+        headers=customer,
+    )
+    entry = refusal(problem(twice, 400, "invalid_input"))
+    assert (entry["key"], entry["source"]) == ("endpoint", "query")
+    marketer = await api.marketer()
+    refused = await api.client.get("/api/campaigns?limit=5&limit=6", headers=marketer)
+    assert refusal(problem(refused, 400, "invalid_input"))["key"] == "limit"

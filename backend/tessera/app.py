@@ -23,6 +23,7 @@ from tessera.core.clock import Clock, SystemClock
 from tessera.core.logs import configure_logging
 from tessera.core.settings import Settings
 from tessera.http import fast_path
+from tessera.http.allowed_methods import allow_for, answer_options, methods_by_path
 from tessera.http.analytics import AnalyticsController
 from tessera.http.auth import AuthController
 from tessera.http.campaigns import CampaignController
@@ -37,10 +38,12 @@ from tessera.http.health import HealthController
 from tessera.http.helpers import TesseraRequest
 from tessera.http.mailmerge import MailMergeController
 from tessera.http.members import MemberCardController, MemberLookupController
+from tessera.http.openapi_contract import install as complete_the_document
 from tessera.http.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.http.publishing import PublishController
 from tessera.http.push import PushSubscriptionController, VapidController
 from tessera.http.pwa import pwa_routers
+from tessera.http.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.http.redemptions import RedemptionController
 from tessera.http.services import Services
 from tessera.http.signin import CustomerSignInController
@@ -48,9 +51,6 @@ from tessera.http.stores import StoreController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
 from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
 from tessera.http.wallet_links import WalletLinkController
-from tessera.http.allowed_methods import allow_for, answer_options, methods_by_path
-from tessera.http.openapi_contract import install as complete_the_document
-from tessera.http.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.worker import background_work
 
 STATIC = Path(__file__).resolve().parent / "static"

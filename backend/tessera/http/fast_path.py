@@ -23,9 +23,9 @@ from litestar.routes import HTTPRoute
 from tessera.core.errors import InvalidInput
 from tessera.http.guards import RoleGuard
 from tessera.http.problems import problem_response
+from tessera.http.query_parameters import refuse_undeclared_query
 from tessera.http.redemptions import REDEEM_PATH, RedemptionController, redemption_answer
 from tessera.idempotency.service import check_key
-from tessera.http.query_parameters import refuse_undeclared_query
 from tessera.redemptions.schemas import RedeemInput
 
 if TYPE_CHECKING:

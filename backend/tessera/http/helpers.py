@@ -19,10 +19,10 @@ from litestar.response import Stream
 
 from tessera.core.errors import InvalidInput
 from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
-from tessera.http.problems import problem
-from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
 from tessera.http.json_nesting import MAX_JSON_DEPTH, nests_deeper_than
+from tessera.http.problems import problem
 from tessera.http.strict_body import body_type, decode_strictly
+from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",

@@ -24,9 +24,9 @@ from litestar.openapi.spec import Components, OpenAPI, Operation, Reference, Sch
 from litestar.params import HeaderParameter
 from litestar.routes import HTTPRoute
 
+from tessera.core.schemas import MAX_BIGINT, MAX_INT
 from tessera.http.guards import RoleGuard
 from tessera.http.openapi_examples import describe_examples
-from tessera.core.schemas import MAX_BIGINT, MAX_INT
 
 BEARER = "bearer"
 APPLE_PASS = "ApplePass"  # noqa: S105 (a scheme's name)

@@ -1,8 +1,10 @@
-"""Query parameters a route does not declare are refused, and times are never numbers.
+"""Query parameters a route does not declare are refused, one value is one value, and times
+are never numbers.
 
 Litestar ignores query parameters a route does not take: ``?status=running`` on a route
 without that filter would answer as if unfiltered, and a caller would not learn of the typo.
-It also reads a time leniently (``until=2026`` as Unix seconds). The one check here runs before
+It also reads a time leniently (``until=2026`` as Unix seconds), and a parameter that takes one
+value given twice (``?endpoint=a&endpoint=b``) as one of them. The one check here runs before
 every route, against the parameters the route and its dependencies declare, which the app
 records on each route when it is built (:func:`record_query_parameters`). Routes outside the
 document (the PWAs' files, which links reach with tracking parameters) are not checked.
@@ -10,8 +12,9 @@ document (the PWAs' files, which links reach with tracking parameters) are not c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 import msgspec
 from litestar import Litestar, Request
@@ -26,6 +29,7 @@ _TIME_EXPECTED = "Expected an RFC 3339 time such as 2026-06-01T00:00:00Z"
 
 class DeclaredQuery(msgspec.Struct, frozen=True):
     names: frozenset[str]
+    single: frozenset[str]  # those that take one value (not a list)
     times: dict[str, Any]
     open: bool  # the route reads the whole query itself
 
@@ -46,14 +50,19 @@ def record_query_parameters(app: Litestar) -> None:
                 for alias, name in expected.items()
                 if name in annotations and _is_time(annotations[name])
             }
+            single = frozenset(
+                alias
+                for alias, name in expected.items()
+                if name in annotations and not _takes_many(annotations[name])
+            )
             handler.opt[_DECLARED] = DeclaredQuery(
-                frozenset(expected), times, "query" in kwargs_model.expected_reserved_kwargs
+                frozenset(expected), single, times, "query" in kwargs_model.expected_reserved_kwargs
             )
 
 
 async def refuse_undeclared_query(request: Request[Any, Any, Any]) -> None:
-    """Refuse, with 400 naming them, query parameters the route does not declare and times
-    given as anything but RFC 3339 text."""
+    """Refuse, with 400 naming them, query parameters the route does not declare, one-value
+    parameters given more than once, and times given as anything but RFC 3339 text."""
     if not request.scope["query_string"]:
         return
     declared: DeclaredQuery | None = request.route_handler.opt.get(_DECLARED)
@@ -64,18 +73,17 @@ async def refuse_undeclared_query(request: Request[Any, Any, Any]) -> None:
         for name in request.query_params
         if name not in declared.names
     ]
+    errors.extend(
+        {"message": "Given more than once; this parameter takes one value", "key": name, "source": "query"}
+        for name in declared.single
+        if len(request.query_params.getall(name, [])) > 1
+    )
     for name, annotation in declared.times.items():
         for value in request.query_params.getall(name, []):
             try:
                 msgspec.convert(value, annotation, strict=True)
             except msgspec.ValidationError:
-                errors.append(
-                    {
-                        "message": "Expected an RFC 3339 time such as 2026-06-01T00:00:00Z",
-                        "key": name,
-                        "source": "query",
-                    }
-                )
+                errors.append({"message": _TIME_EXPECTED, "key": name, "source": "query"})
     if errors:
         raise ValidationException("The query is not valid", extra=errors)
 
@@ -91,3 +99,11 @@ def _annotations(handler: HTTPRouteHandler) -> dict[str, Any]:
 
 def _is_time(annotation: Any) -> bool:
     return annotation in _TIMES or any(_is_time(argument) for argument in get_args(annotation))
+
+
+def _takes_many(annotation: Any) -> bool:
+    """Whether a parameter of this type takes several values (a list of them, or optional)."""
+    origin = get_origin(annotation)
+    if isinstance(origin, type) and issubclass(origin, Sequence) and origin is not str:
+        return True
+    return any(_takes_many(argument) for argument in get_args(annotation) if argument is not type(None))
