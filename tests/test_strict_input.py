@@ -112,3 +112,22 @@ async def test_a_one_value_query_parameter_given_twice_is_refused(api: Api) -> N
     marketer = await api.marketer()
     refused = await api.client.get("/api/campaigns?limit=5&limit=6", headers=marketer)
     assert refusal(problem(refused, 400, "invalid_input"))["key"] == "limit"
+
+
+async def test_a_number_with_no_fraction_is_an_integer_and_one_with_a_fraction_is_not(api: Api) -> None:
+    marketer = await api.marketer()
+    created = await api.client.post("/api/stores", json={"name": "Whole", "id_hint": 1}, headers=marketer)
+    assert created.status_code == 400  # unknown fields stay refused
+    store = (await api.client.post("/api/stores", json={"name": "Whole"}, headers=marketer)).json()["id"]
+    staff = await api.client.post(
+        "/api/staff",
+        json={"username": "whole.number", "password": "a-long-password-1", "store_id": float(store)},
+        headers=marketer,
+    )
+    assert staff.status_code == 201, staff.text
+    fraction = await api.client.post(
+        "/api/staff",
+        json={"username": "half.number", "password": "a-long-password-1", "store_id": store + 0.5},
+        headers=marketer,
+    )
+    assert refusal(problem(fraction, 400, "invalid_input"))["key"] == "store_id"
