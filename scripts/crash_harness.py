@@ -36,7 +36,7 @@ STAFF_PASSWORD = "crash-test-password"  # noqa: S105 (a throwaway test account)
 
 
 def uvicorn_command(port: int) -> list[str]:
-    """The server command line of ``tests/servers.py``, on a port chosen by the caller."""
+    """The server command line of ``tests/support/servers.py``, on a port chosen by the caller."""
     return [
         sys.executable,
         "-m",

@@ -38,7 +38,7 @@ from tessera.core.settings import (
 from tessera.models import Base
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
-from tests.support import Api
+from tests.support.api import Api
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST = os.environ.get("TESSERA_TEST_PG_HOST", "127.0.0.1")

@@ -12,8 +12,8 @@ import pytest
 
 from tessera.core.clock import SystemClock
 from tessera.core.settings import Settings, WorkerSettings
-from tests.browser import live_server
-from tests.support import Api
+from tests.support.api import Api
+from tests.support.browser import live_server
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.browser import accessibility_violations, chromium, file_text, request_log, screenshot
-from tests.support import Api
+from tests.support.api import Api
+from tests.support.browser import accessibility_violations, chromium, file_text, request_log, screenshot
 
 pytestmark = pytest.mark.browser
 

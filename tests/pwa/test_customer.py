@@ -22,15 +22,15 @@ from playwright.async_api import BrowserContext, Page, expect
 from scripts.crash_harness import poll
 
 from tessera.core.settings import Settings
-from tests.browser import (
+from tests.fakes.push import FakePushService, running_fake_push
+from tests.support.api import Api, bearer
+from tests.support.browser import (
     PHONE,
     accessibility_violations,
     chromium,
     screenshot,
     service_worker_registration,
 )
-from tests.fake_push import FakePushService, running_fake_push
-from tests.support import Api, bearer
 
 pytestmark = pytest.mark.browser
 

@@ -13,10 +13,10 @@ from playwright.async_api import BrowserContext, Page, expect
 from tessera.codes.keys import CodeKeys
 from tessera.contests.keys import ContestKeys
 from tessera.core.settings import Settings
-from tests.browser import accessibility_violations, chromium, screenshot
-from tests.contest_support import contest, printed_codes
 from tests.pwa.test_customer import customer_token, open_app, register
-from tests.support import Api, bearer
+from tests.support.api import Api, bearer
+from tests.support.browser import accessibility_violations, chromium, screenshot
+from tests.support.contests import contest, printed_codes
 
 pytestmark = pytest.mark.browser
 

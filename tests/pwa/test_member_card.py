@@ -23,9 +23,9 @@ from tessera.codes.formats import MEMBER_CODE_LENGTH, MEMBER_RESIDUE, group, ran
 from tessera.core.db.base import sqlite_time
 from tessera.core.settings import Settings
 from tessera.wallet.google.service_account import ServiceAccount
-from tests.browser import accessibility_violations, camera_frame, chromium, request_log, screenshot
 from tests.pwa.test_staff import qr_picture, redemption_media, sign_in, staff_account, store
-from tests.support import Api, Headers, bearer, iso
+from tests.support.api import Api, Headers, bearer, iso
+from tests.support.browser import accessibility_violations, camera_frame, chromium, request_log, screenshot
 
 pytestmark = pytest.mark.browser
 

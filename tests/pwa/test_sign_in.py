@@ -12,9 +12,9 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tessera.core.settings import MessageSettings, Settings
-from tests.browser import accessibility_violations, chromium, screenshot
-from tests.fake_messages import FakeMessageWebhook, running_fake_webhook
-from tests.support import Api, bearer
+from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.support.api import Api, bearer
+from tests.support.browser import accessibility_violations, chromium, screenshot
 
 pytestmark = pytest.mark.browser
 

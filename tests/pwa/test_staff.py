@@ -20,7 +20,8 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, Request, Route, expect
 
-from tests.browser import (
+from tests.support.api import Api
+from tests.support.browser import (
     accessibility_violations,
     camera_frame,
     chromium,
@@ -28,7 +29,6 @@ from tests.browser import (
     screenshot,
     service_worker_registration,
 )
-from tests.support import Api
 
 pytestmark = pytest.mark.browser
 
