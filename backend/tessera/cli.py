@@ -35,7 +35,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         http=PROTOCOL,
     )
 

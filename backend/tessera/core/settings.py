@@ -406,6 +406,14 @@ class Settings:
         "Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer): "
         "comma-separated addresses, or `*`.",
     )
+    # Below the supervisor's own stop timeout (Kubernetes 30 s by default), so that the server,
+    # not the supervisor's SIGKILL, decides what a long stream (a code export) gets.
+    shutdown_grace_seconds: int = env(
+        "TESSERA_SHUTDOWN_GRACE_SECONDS",
+        25,
+        "On SIGTERM, how long `tessera serve` lets requests and streams under way finish before "
+        "it closes their connections.",
+    )
     log_level: LogLevel = env("TESSERA_LOG_LEVEL", "INFO", "Least severe level logged.")
     log_json: bool = env("TESSERA_LOG_JSON", False, "Log JSON lines instead of text.")
     pwa_dir: Path = env("TESSERA_PWA_DIR", REPOSITORY / "pwa", "The customer and staff web apps.")
