@@ -22,13 +22,14 @@ from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 from tessera.http.json_nesting import MAX_JSON_DEPTH, nests_deeper_than
 from tessera.http.problems import problem
 from tessera.http.strict_body import body_type, decode_strictly
-from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
+from tessera.idempotency.service import KEY_PATTERN, IdempotencyKeyReused, RequestInProgress, StoredAnswer
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
     required=False,
     description="Retries with the same key get the first answer; see the README.",
     max_length=255,
+    pattern=KEY_PATTERN,
 )
 # What a route taking an Idempotency-Key may answer besides its own errors (see ``raises``).
 IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, RequestInProgress)

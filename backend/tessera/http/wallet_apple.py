@@ -73,11 +73,11 @@ PASS_VALIDATORS = [
 UPDATED_SINCE = QueryParameter(name="passesUpdatedSince", required=False, max_length=32)
 
 
-class Registration(msgspec.Struct):
+class Registration(msgspec.Struct, forbid_unknown_fields=True):
     pushToken: str
 
 
-class DeviceLog(msgspec.Struct):
+class DeviceLog(msgspec.Struct, forbid_unknown_fields=True):
     logs: Annotated[list[Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=100)]
 
 
