@@ -10,6 +10,7 @@ each from the code that decides it, so the document cannot drift from the server
   pattern on every string and key that has none; the constraints Litestar drops (those of list
   items: ``tags: list[Tag]`` lost ``Tag``'s bounds; a bound of 0), from msgspec's JSON Schema;
 - integer bounds as integers (Litestar stores them as floats: 2**63 - 1 became 9.2e18);
+- ``int | float`` as one ``number`` option of a ``oneOf`` (a whole number matched both);
 - query parameters: refused when undeclared (``tessera.http.query_parameters``), which is said;
 - descriptions and examples (``tessera.http.openapi_examples``).
 """
@@ -107,6 +108,7 @@ def complete(app: Litestar, document: OpenAPI) -> OpenAPI:
                 _no_nul(media.schema, schemas, set())
     for schema in _every_schema(document):
         _integer_bounds(schema)
+        _one_number_type(schema)
     return document
 
 
@@ -379,6 +381,19 @@ def _integer_bounds(schema: Schema) -> None:
         value = getattr(schema, name)
         if isinstance(value, float) and value.is_integer():
             setattr(schema, name, _EXACT_BOUNDS.get(value, int(value)))
+
+
+def _one_number_type(schema: Schema) -> None:
+    """``int | float`` became ``oneOf: [integer, number]``, which no whole number satisfies (it
+    is both): keep ``number``, which holds every integer."""
+    options = schema.one_of or []
+    kinds = {str(option.type) for option in options if isinstance(option, Schema)}
+    if kinds & {"integer", "OpenAPIType.INTEGER"} and kinds & {"number", "OpenAPIType.NUMBER"}:
+        schema.one_of = [
+            option
+            for option in options
+            if not (isinstance(option, Schema) and str(option.type) in ("integer", "OpenAPIType.INTEGER"))
+        ]
 
 
 def _path_operations(path: Any) -> Iterator[Operation]:
