@@ -276,9 +276,12 @@ function formProblem(form, body) {
   return null;
 }
 
-/** The contact field the server refused (it reads a phone number more strictly than the form). */
+/** The contact field the server refused (it reads a phone number more strictly than the form):
+ * 400 `invalid_input` when the field does not match the API document, 422 `invalid_value` when
+ * it does but is not a number or an address. */
+const FIELD_REFUSALS = new Set(["invalid_input", "invalid_value"]);
 function refusedField(form, failure) {
-  if (!(failure instanceof ApiError) || failure.code !== "invalid_input") return null;
+  if (!(failure instanceof ApiError) || !FIELD_REFUSALS.has(failure.code)) return null;
   if (failure.fields.includes("phone")) return [ui.t("form.bad_phone"), form.phone];
   if (failure.fields.includes("email")) return [ui.t("form.bad_email"), form.email];
   return null;

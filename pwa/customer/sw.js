@@ -4,7 +4,7 @@
 
 // VERSION is a digest of the shell files; `python scripts/pwa_version.py` refreshes it and a
 // test fails when it is stale, so a changed shell always reaches installed apps.
-const VERSION = "bd06ab5b5453";
+const VERSION = "722c900f5378";
 const SHELL = [
   "/",
   "/app.css",

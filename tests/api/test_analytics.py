@@ -274,9 +274,15 @@ async def test_analytics_are_for_marketers_and_check_their_window(api: Api) -> N
     now = api.clock.now()
     backwards = {"since": iso(now), "until": iso(now - timedelta(hours=1))}
     naive = {"since": "2026-06-01T12:00:00"}
-    for params in (backwards, naive, {"by": "colour"}, {"campaign_id": "x"}):
+    # Not what the document says (no UTC offset, an unknown value, not a number): 400.
+    for params in (naive, {"by": "colour"}, {"campaign_id": "x"}):
         answer = await api.client.get("/api/analytics/channels", params=params, headers=marketer)
         problem(answer, 400, "invalid_input")
+    # What the document says, but a window that ends before it starts: 422, naming the field.
+    answer = await api.client.get("/api/analytics/channels", params=backwards, headers=marketer)
+    assert problem(answer, 422, "invalid_value")["errors"] == [
+        {"message": "since must be before until", "key": "since", "source": "query"}
+    ]
     empty = await api.client.get("/api/analytics/channels", params={"campaign_id": 12345}, headers=marketer)
     assert empty.json() == {"by": "channel", "rows": [], "currency": "EUR"}
 
@@ -403,8 +409,8 @@ async def test_campaign_store_daily_customer_and_csv_figures(api: Api) -> None:
 
     problem(
         await api.client.get("/api/analytics/daily", params={"tz": "Mars/Olympus"}, headers=marketer),
-        400,
-        "invalid_input",
+        422,
+        "invalid_value",
     )
 
 

@@ -337,14 +337,14 @@ async def test_contest_validation(api: Api) -> None:
     async def create(**body: Any) -> Any:
         return await api.client.post("/api/contests", json={"name": "X", **window, **body}, headers=marketer)
 
-    problem(await create(kind="instant_win", prizes=[{"name": "A"}]), 400, "invalid_input")
+    problem(await create(kind="instant_win", prizes=[{"name": "A"}]), 422, "invalid_value")
     problem(
         await create(kind="instant_win", pool_size=2, prizes=[{"name": "A", "count": 3}]),
-        400,
-        "invalid_input",
+        422,
+        "invalid_value",
     )
-    problem(await create(kind="points", pool_size=10), 400, "invalid_input")
-    problem(await create(kind="points", timezone="Mars/Olympus"), 400, "invalid_input")
+    problem(await create(kind="points", pool_size=10), 422, "invalid_value")
+    problem(await create(kind="points", timezone="Mars/Olympus"), 422, "invalid_value")
     problem(
         await create(kind="points", prizes=[{"name": "A", "campaign_id": 999}]),
         422,
@@ -367,8 +367,8 @@ async def test_contest_validation(api: Api) -> None:
     points = await contest(api)
     problem(
         await api.client.post(f"/api/contests/{points['id']}/codes", json={"count": 5}, headers=marketer),
-        400,
-        "invalid_input",
+        422,
+        "invalid_value",
     )
     listed = (await api.client.get("/api/contests?status=running")).json()
     assert [item["id"] for item in listed["items"]] == [points["id"]]

@@ -289,20 +289,20 @@ async def test_problems_of_the_request_come_before_anything_is_issued(api: Api) 
     one = [{"customer_id": customer_id}]
     unknown = problem(
         await merge(api, one, template={"body": "{{coupon:spring-20}} {{coupom:spring-20}}"}),
-        400,
+        422,
         "invalid_template",
     )
     assert unknown["placeholder"] == "{{coupom:spring-20}}"
     assert unknown["errors"][0]["key"] == "template.body"
-    problem(await merge(api, one, template={"body": "{{coupon:Spring-20}}"}), 400, "invalid_template")
+    problem(await merge(api, one, template={"body": "{{coupon:Spring-20}}"}), 422, "invalid_template")
     problem(
-        await merge(api, one, template={"subject": "{{name", "body": "{{total}}"}), 400, "invalid_template"
+        await merge(api, one, template={"subject": "{{name", "body": "{{total}}"}), 422, "invalid_template"
     )
-    problem(await merge(api, one, template={"body": "Hello {{name}}"}), 400, "invalid_template")
+    problem(await merge(api, one, template={"body": "Hello {{name}}"}), 422, "invalid_template")
     missing = problem(await merge(api, one, template={"body": "{{coupon:autumn}}"}), 422, "unknown_campaign")
     assert missing["slugs"] == ["autumn"]
     both = problem(
-        await merge(api, [{"customer_id": customer_id, "email": "x@example.com"}]), 400, "invalid_input"
+        await merge(api, [{"customer_id": customer_id, "email": "x@example.com"}]), 422, "invalid_value"
     )
     assert both["errors"][0]["key"] == "recipients[0]"
     problem(await merge(api, []), 400, "invalid_input")

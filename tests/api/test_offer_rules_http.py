@@ -48,7 +48,7 @@ async def test_unknown_stores_are_refused_and_null_opens_every_store(api: Api) -
     changed = await api.client.patch(
         f"/api/campaigns/{campaign['id']}", json={"stores": [store, 999]}, headers=marketer
     )
-    assert problem(changed, 400, "invalid_input")["errors"][0]["key"] == "stores"
+    assert problem(changed, 422, "invalid_value")["errors"][0]["key"] == "stores"
     opened = await api.client.patch(
         f"/api/campaigns/{campaign['id']}", json={"stores": None}, headers=marketer
     )

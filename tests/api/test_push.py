@@ -125,7 +125,7 @@ async def test_unsubscribe_and_bad_subscriptions(api: Api, push_service: FakePus
     )
     ftp = {**subscription, "endpoint": "ftp://example.com/x"}
     problem(
-        await api.client.post("/api/me/push-subscriptions", json=ftp, headers=customer), 400, "invalid_input"
+        await api.client.post("/api/me/push-subscriptions", json=ftp, headers=customer), 422, "invalid_value"
     )
     problem(await api.client.post("/api/me/push-subscriptions", json=subscription), 401, "not_authenticated")
     removed = await api.client.delete("/api/me/push-subscriptions", headers=customer)

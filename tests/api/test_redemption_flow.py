@@ -169,8 +169,8 @@ async def test_staff_see_their_store_and_its_scanner_setting(api: Api) -> None:
         await api.client.patch(
             f"/api/stores/{store_id}", json={"timezone": "Mars/Olympus"}, headers=await api.marketer()
         ),
-        400,
-        "invalid_input",
+        422,
+        "invalid_value",
     )
     problem(
         await api.client.patch("/api/stores/9999", json={}, headers=await api.marketer()),

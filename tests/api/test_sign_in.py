@@ -379,13 +379,13 @@ async def test_a_code_that_expires_before_delivery_is_given_up(api: Api, webhook
 
 
 async def test_contact_and_code_are_checked(api: Api) -> None:
-    problem(await ask_code(api), 400, "invalid_input")
+    problem(await ask_code(api), 422, "invalid_value")
     problem(
         await api.client.post(
             "/api/auth/customer/code", json={"email": "a@example.com", "phone": "+3930000003"}
         ),
-        400,
-        "invalid_input",
+        422,
+        "invalid_value",
     )
     problem(await ask_code(api, email="not-an-address"), 400, "invalid_input")
     problem(await login(api, "12345", email="a@example.com"), 401, "invalid_sign_in_code")

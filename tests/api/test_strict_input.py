@@ -1,4 +1,8 @@
-"""What the server refuses of loose input, and the one shape of every 400 answer."""
+"""What the server refuses of loose input, and the one shape of every 400 answer.
+
+400 ``invalid_input`` is a request that does not match the OpenAPI document; 422
+``invalid_value`` is one that matches it but breaks a rule the document cannot state. Both name
+what is wrong in ``errors``."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ CAMPAIGN = {
 
 
 def refusal(body: dict[str, Any]) -> dict[str, Any]:
-    """The one entry of a 400 answer's ``errors``."""
+    """The one entry of a 400 (or 422 ``invalid_value``) answer's ``errors``."""
     [entry] = body["errors"]
     assert isinstance(entry["message"], str), body
     assert entry["message"], body
@@ -41,13 +45,19 @@ async def test_body_values_are_not_coerced(api: Api) -> None:
     loose = [
         ({**CAMPAIGN, "discount": {"kind": "percent", "value": "10"}}, "discount.value"),
         ({**CAMPAIGN, "starts_at": 1780272000}, "starts_at"),
-        ({**CAMPAIGN, "coupon_valid_days": 7.0}, "coupon_valid_days"),
+        ({**CAMPAIGN, "coupon_valid_days": 7.5}, "coupon_valid_days"),
     ]
     for body, field in loose:
         refused = problem(
             await api.client.post("/api/campaigns", json=body, headers=marketer), 400, "invalid_input"
         )
         assert refusal(refused) | {"message": ""} == {"message": "", "key": field, "source": "body"}, refused
+    # A number with no fraction is an integer to JSON Schema, optional fields included.
+    whole = await api.client.post(
+        "/api/campaigns", json={**CAMPAIGN, "coupon_valid_days": 7.0}, headers=marketer
+    )
+    assert whole.status_code == 201, whole.text
+    assert whole.json()["coupon_valid_days"] == 7
     store = await api.store()
     staff = await api.client.post(
         "/api/staff",
@@ -70,13 +80,13 @@ async def test_domain_refusals_have_the_same_shape_as_decoding_refusals(api: Api
     marketer = await api.marketer()
     bad_percent = {**CAMPAIGN, "discount": {"kind": "percent", "value": 120}}
     domain = problem(
-        await api.client.post("/api/campaigns", json=bad_percent, headers=marketer), 400, "invalid_input"
+        await api.client.post("/api/campaigns", json=bad_percent, headers=marketer), 422, "invalid_value"
     )
     assert refusal(domain)["key"] == "discount.value"
     assert refusal(domain)["source"] == "body"
     assert "field" not in domain
     cursor = problem(
-        await api.client.get("/api/campaigns?cursor=abc", headers=marketer), 400, "invalid_input"
+        await api.client.get("/api/campaigns?cursor=3000000000", headers=marketer), 422, "invalid_value"
     )
     assert refusal(cursor) | {"message": ""} == {"message": "", "key": "cursor", "source": "query"}
 
@@ -131,3 +141,37 @@ async def test_a_number_with_no_fraction_is_an_integer_and_one_with_a_fraction_i
         headers=marketer,
     )
     assert refusal(problem(fraction, 400, "invalid_input"))["key"] == "store_id"
+
+
+async def test_a_rule_refuses_with_422_what_the_document_accepts_and_400_is_what_it_does_not(
+    api: Api,
+) -> None:
+    marketer = await api.marketer()
+    document = (await api.client.get("/schema/openapi.json")).json()
+    create = document["paths"]["/api/campaigns"]["post"]
+    assert "invalid_value" in create["responses"]["422"]["description"]
+    assert "invalid_input" in create["responses"]["400"]["description"]
+    # ends_at before starts_at: every field is what the document says, a rule refuses it.
+    backwards = {**CAMPAIGN, "ends_at": "2026-05-01T00:00:00Z"}
+    refused = await api.client.post("/api/campaigns", json=backwards, headers=marketer)
+    entry = refusal(problem(refused, 422, "invalid_value"))
+    assert entry | {"message": ""} == {"message": "", "key": "ends_at", "source": "body"}
+    assert "field" not in refused.json()
+    # A time that is not a date-time: the document refuses it.
+    not_a_time = {**CAMPAIGN, "ends_at": "soon"}
+    refused = await api.client.post("/api/campaigns", json=not_a_time, headers=marketer)
+    assert refusal(problem(refused, 400, "invalid_input"))["key"] == "ends_at"
+    # A cursor is up to ten digits to the document; one past the ids there are is refused by a
+    # rule, one that is not digits by the document.
+    cursor = await api.client.get("/api/customers?cursor=3000000000", headers=marketer)
+    entry = refusal(problem(cursor, 422, "invalid_value"))
+    assert entry | {"message": ""} == {"message": "", "key": "cursor", "source": "query"}
+    cursor = await api.client.get("/api/customers?cursor=abc", headers=marketer)
+    assert refusal(problem(cursor, 400, "invalid_input"))["key"] == "cursor"
+    assert (await api.sql("SELECT count(*) FROM campaigns"))[0][0] == 0
+
+
+async def test_google_callbacks_without_root_keys_are_not_found(api: Api) -> None:
+    # No TESSERA_GOOGLE_ROOT_KEYS_PATH here: nothing can verify a callback, so there is no endpoint.
+    answer = await api.client.post("/wallet/google/callback", content=b"{}")
+    problem(answer, 404, "callbacks_not_configured")

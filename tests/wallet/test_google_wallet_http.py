@@ -102,7 +102,9 @@ async def test_save_link_callback_and_state_after_redemption(
         answer = await api.client.post("/wallet/google/callback", content=body)
         assert answer.status_code == 200, answer.text
     tampered = body.replace(b"save", b"del ")
-    problem(await api.client.post("/wallet/google/callback", content=tampered), 400, "invalid_callback")
+    # Well formed but not signed by Google for us: the sender is not Google (403); not a
+    # callback message at all: 400.
+    problem(await api.client.post("/wallet/google/callback", content=tampered), 403, "callback_not_trusted")
     problem(await api.client.post("/wallet/google/callback", content=b"{}"), 400, "invalid_callback")
 
     # Redeeming the object's barcode records the Google Wallet medium ...
@@ -144,7 +146,7 @@ async def test_expired_signing_key_is_refused(api: Api, signer: GoogleSigner, se
     body = signer.callback_body(
         settings.google.issuer_id, message, intermediate_expires_at=START - timedelta(seconds=1)
     )
-    problem(await api.client.post("/wallet/google/callback", content=body), 400, "invalid_callback")
+    problem(await api.client.post("/wallet/google/callback", content=body), 403, "callback_not_trusted")
     assert await api.sql("SELECT count(*) FROM events WHERE type = 'wallet_saved'") == [(0,)]
 
 

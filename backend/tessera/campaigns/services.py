@@ -26,7 +26,7 @@ from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
 from tessera.codes.formats import ean13_campaign_digits
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import representable_in_utc
-from tessera.core.errors import InvalidInput, NotFound, Unprocessable
+from tessera.core.errors import InvalidInput, InvalidValue, NotFound, Unprocessable
 from tessera.core.settings import CodeSettings
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.models.campaigns import Campaign
@@ -99,13 +99,13 @@ def _discount_currency(discount: Discount, currency: str) -> str | None:
     """The currency stored with the discount: the installation's for an amount, none otherwise
     (one currency throughout, so that revenue and discounts add up across campaigns)."""
     if discount.kind == "percent" and not 1 <= discount.value <= 100:
-        raise InvalidInput("A percent discount is between 1 and 100", field="discount.value")
+        raise InvalidValue("A percent discount is between 1 and 100", field="discount.value")
     if discount.kind != "amount":
         return None
     if discount.value < 1:
-        raise InvalidInput("An amount discount needs a positive value", field="discount.value")
+        raise InvalidValue("An amount discount needs a positive value", field="discount.value")
     if discount.currency not in (None, currency):
-        raise InvalidInput(f"Money is counted in {currency} here", field="discount.currency")
+        raise InvalidValue(f"Money is counted in {currency} here", field="discount.currency")
     return currency
 
 
@@ -114,9 +114,9 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
         raise InvalidInput("Times need a UTC offset (RFC 3339)", field="starts_at")
     for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
         if not representable_in_utc(moment):
-            raise InvalidInput("The time is out of range in UTC", field=field)
+            raise InvalidValue("The time is out of range in UTC", field=field)
     if ends_at <= starts_at:
-        raise InvalidInput("ends_at must be after starts_at", field="ends_at")
+        raise InvalidValue("ends_at must be after starts_at", field="ends_at")
 
 
 async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> list[int] | None:
@@ -126,7 +126,7 @@ async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> li
     wanted = sorted(set(stores))
     found = set(await session.scalars(select(Store.id).where(Store.id.in_(wanted))))
     if missing := [store_id for store_id in wanted if store_id not in found]:
-        raise InvalidInput(f"Store {missing[0]} does not exist", field="stores")
+        raise InvalidValue(f"Store {missing[0]} does not exist", field="stores")
     return wanted
 
 
@@ -157,7 +157,7 @@ class CampaignService:
         ean_prefix = ean_number = None
         if data.code.format == "ean13":
             if data.code.length not in (None, 13):
-                raise InvalidInput("EAN-13 codes are 13 digits long", field="code.length")
+                raise InvalidValue("EAN-13 codes are 13 digits long", field="code.length")
             ean_prefix = data.code.prefix or self._codes.ean_prefix
             taken = await session.scalar(select(func.max(Campaign.ean_number)))
             ean_number = (taken or 0) + 1
@@ -166,7 +166,7 @@ class CampaignService:
             length = 13
         else:
             if data.code.prefix is not None:
-                raise InvalidInput("A prefix applies to EAN-13 codes only", field="code.prefix")
+                raise InvalidValue("A prefix applies to EAN-13 codes only", field="code.prefix")
             length = data.code.length or self._codes.random_length
         if data.trigger is not None:
             await check_trigger(session, None, data.trigger)

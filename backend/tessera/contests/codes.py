@@ -20,7 +20,7 @@ from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound
 from tessera.contests.keys import ContestKeys
 from tessera.contests.schemas import ContestBatchCreate
 from tessera.core.clock import Clock
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 from tessera.jobs import BackgroundJobs
 from tessera.models.contests import Contest, ContestCode, ContestCodeBatch
 
@@ -54,9 +54,9 @@ class ContestCodes:
     ) -> ContestCodeBatch:
         """Reserve serials for the batch in the caller's transaction (``contest`` locked)."""
         if contest.kind == "points" and data.points is None:
-            raise InvalidInput("Codes of a points contest need points", field="points")
+            raise InvalidValue("Codes of a points contest need points", field="points")
         if contest.kind == "instant_win" and data.points is not None:
-            raise InvalidInput("Instant-win codes carry prizes, not points", field="points")
+            raise InvalidValue("Instant-win codes carry prizes, not points", field="points")
         limit = contest.pool_size if contest.pool_size is not None else MAX_SERIALS
         if contest.next_serial + data.count > limit:
             raise CodePoolExhausted(available=limit - contest.next_serial)

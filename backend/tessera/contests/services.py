@@ -30,7 +30,7 @@ from tessera.contests.schemas import (
     PrizeView,
 )
 from tessera.core.clock import representable_in_utc
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidInput, InvalidValue
 from tessera.core.settings import CodeSettings
 from tessera.events.log import record
 from tessera.models.campaigns import Campaign
@@ -77,9 +77,9 @@ def _check_window(data: ContestCreate, now: datetime) -> None:
         if moment.tzinfo is None:
             raise InvalidInput("Times need a UTC offset (RFC 3339)", field=field)
         if not representable_in_utc(moment):
-            raise InvalidInput("The time is out of range in UTC", field=field)
+            raise InvalidValue("The time is out of range in UTC", field=field)
     if data.ends_at <= data.starts_at:
-        raise InvalidInput("ends_at must be after starts_at", field="ends_at")
+        raise InvalidValue("ends_at must be after starts_at", field="ends_at")
     if data.ends_at <= now:
         raise ContestNotOpen("The contest would have ended already", contest_status="ended")
 
@@ -88,23 +88,23 @@ def _check_time_zone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-        raise InvalidInput("Unknown time zone", field="timezone") from error
+        raise InvalidValue("Unknown time zone", field="timezone") from error
 
 
 def _check_kind(data: ContestCreate) -> None:
     if data.kind == "points":
         for field in ("pool_size", "max_winners", "budget"):
             if getattr(data, field) is not None:
-                raise InvalidInput(f"{field} applies to instant wins only", field=field)
+                raise InvalidValue(f"{field} applies to instant wins only", field=field)
         return
     if data.consolation:
-        raise InvalidInput("Instant wins have no consolation draw", field="consolation")
+        raise InvalidValue("Instant wins have no consolation draw", field="consolation")
     if not data.prizes:
-        raise InvalidInput("An instant win needs at least one prize", field="prizes")
+        raise InvalidValue("An instant win needs at least one prize", field="prizes")
     if data.pool_size is None:
-        raise InvalidInput("An instant win needs pool_size, the number of codes", field="pool_size")
+        raise InvalidValue("An instant win needs pool_size, the number of codes", field="pool_size")
     if sum(prize.count for prize in data.prizes) > data.pool_size:
-        raise InvalidInput("More winning codes than codes in the pool", field="prizes")
+        raise InvalidValue("More winning codes than codes in the pool", field="prizes")
 
 
 class ContestService:

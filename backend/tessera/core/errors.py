@@ -25,6 +25,9 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
+    """The request does not match the API document: undecodable, a wrong type, a missing or
+    unknown field or query parameter, too deep, a malformed header."""
+
     status = 400
     code = "invalid_input"
     title = "The request is not valid"
@@ -66,6 +69,15 @@ class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
     title = "The request cannot be carried out"
+
+
+class InvalidValue(Unprocessable):
+    """The request matches the API document but a rule the document cannot state refuses it
+    (an unknown time zone, ends_at before starts_at, a store that does not exist). Rendered like
+    ``InvalidInput``: ``errors`` names the field with ``field=`` (and ``source=`` when not the body)."""
+
+    code = "invalid_value"
+    title = "A value breaks a rule"
 
 
 class TooManyRequests(DomainError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 
 
 def e164(raw: str, region: str | None) -> str | None:
@@ -25,7 +25,7 @@ def normalized_phone(raw: str, region: str | None) -> str:
     number = e164(raw, region)
     if number is None:
         hint = "" if region else " with its country code (+…)"
-        raise InvalidInput(f"This is not a phone number; give it{hint} as digits", field="phone")
+        raise InvalidValue(f"This is not a phone number; give it{hint} as digits", field="phone")
     return number
 
 

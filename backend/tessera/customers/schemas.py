@@ -7,7 +7,11 @@ import msgspec
 
 from tessera.core.schemas import AttributeValue, ShortText, Tag
 
-Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# No "@", white space or control character (spelled out: Python's and JavaScript's \s differ).
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f\x85\ufeff]"
+Email = Annotated[
+    str, msgspec.Meta(max_length=320, pattern=rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
+]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{6,15}$")]
 Locale = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 # An IANA zone name such as ``Europe/Rome`` (checked against the zone database).

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.auth.tokens import new_token, token_digest
 from tessera.campaigns.services import CampaignService
 from tessera.core.clock import time_zone
-from tessera.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from tessera.core.errors import Conflict, InvalidValue, NotFound, Unprocessable
 from tessera.customers.phones import normalized_phone
 from tessera.customers.schemas import (
     ConsentState,
@@ -63,7 +63,7 @@ def customer_view(customer: Customer, terms: bool = True) -> CustomerView:
 
 def _checked_zone(name: str | None) -> str | None:
     if name is not None and time_zone(name) is None:
-        raise InvalidInput("Unknown time zone: use an IANA name such as Europe/Rome", field="timezone")
+        raise InvalidValue("Unknown time zone: use an IANA name such as Europe/Rome", field="timezone")
     return name
 
 
@@ -79,7 +79,7 @@ class CustomerService:
         if not data.consent.terms:
             raise TermsRequired("Accepting the terms is required to register")
         if data.email is None and data.phone is None:
-            raise InvalidInput("An e-mail address or a phone number is required", field="email")
+            raise InvalidValue("An e-mail address or a phone number is required", field="email")
         zone = _checked_zone(data.timezone)
         email = data.email.strip().lower() if data.email else None
         phone = normalized_phone(data.phone, self._phone_region) if data.phone else None

@@ -23,7 +23,7 @@ from tessera.analytics.schemas import (
     NamedRow,
 )
 from tessera.core.clock import representable_in_utc
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidInput, InvalidValue
 from tessera.core.schemas import MAX_INT
 from tessera.http.deps import Ctx
 from tessera.http.guards import allow
@@ -60,11 +60,11 @@ def provide_window(
     """The campaign and time window of every analytics query, from its query parameters."""
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
-            raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name)
+            raise InvalidInput("Give a time zone (e.g. Z or +01:00)", field=name, source="query")
         if moment is not None and not representable_in_utc(moment):
-            raise InvalidInput("The time is out of range in UTC", field=name)
+            raise InvalidValue("The time is out of range in UTC", field=name, source="query")
     if since is not None and until is not None and since >= until:
-        raise InvalidInput("since must be before until", field="since")
+        raise InvalidValue("since must be before until", field="since", source="query")
     return Window(campaign_id, since, until)
 
 
@@ -139,7 +139,7 @@ class AnalyticsController(Controller):
         try:
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise InvalidInput("Unknown time zone", field="tz") from error
+            raise InvalidValue("Unknown time zone", field="tz", source="query") from error
         async with ctx.readers() as session:
             days = await daily(session, window, zone)
         return DailySeries(time_zone=tz, days=days, currency=ctx.settings.currency)

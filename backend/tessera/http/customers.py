@@ -6,7 +6,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from tessera.core.errors import InvalidInput, TooManyRequests
+from tessera.core.errors import InvalidValue, TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
@@ -59,7 +59,7 @@ class RegistrationController(Controller):
         if attribute is not None:
             name, _, value = attribute.partition("=")
             if not name:
-                raise InvalidInput("attribute must be name=value", field="attribute", source="query")
+                raise InvalidValue("attribute must be name=value", field="attribute", source="query")
             pair = (name, value)
         async with ctx.readers() as session:
             found = await services.customers.list(

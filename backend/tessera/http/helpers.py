@@ -17,18 +17,19 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidInput, InvalidValue
 from tessera.core.schemas import MAX_BIGINT, MAX_INT, MAX_PAGE
 from tessera.http.json_nesting import MAX_JSON_DEPTH, nests_deeper_than
 from tessera.http.problems import problem
 from tessera.http.strict_body import body_type, decode_strictly
-from tessera.idempotency.service import IdempotencyKeyReused, RequestInProgress, StoredAnswer
+from tessera.idempotency.service import KEY_PATTERN, IdempotencyKeyReused, RequestInProgress, StoredAnswer
 
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
     required=False,
     description="Retries with the same key get the first answer; see the README.",
     max_length=255,
+    pattern=KEY_PATTERN,
 )
 # What a route taking an Idempotency-Key may answer besides its own errors (see ``raises``).
 IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, RequestInProgress)
@@ -63,7 +64,7 @@ def after_id(cursor: str | None) -> int:
         return 0
     # ASCII only: str.isdigit() also holds for "³", which int() refuses.
     if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10 or int(cursor) > MAX_INT:
-        raise InvalidInput("The cursor is not valid", field="cursor", source="query")
+        raise InvalidValue("The cursor is not valid", field="cursor", source="query")
     return int(cursor)
 
 

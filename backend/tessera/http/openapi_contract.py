@@ -6,7 +6,11 @@ each from the code that decides it, so the document cannot drift from the server
 - security: from each route's guards (a role guard is the ``bearer`` scheme naming its roles,
   the Apple pass web service's pass token is the ``ApplePass`` scheme, no guard is public);
 - request bodies: ``additionalProperties: false`` for every struct that forbids unknown fields;
+  no text holding U+0000 (``tessera.http.helpers`` refuses it: PostgreSQL cannot store it), as a
+  pattern on every string and key that has none; the constraints Litestar drops (those of list
+  items: ``tags: list[Tag]`` lost ``Tag``'s bounds; a bound of 0), from msgspec's JSON Schema;
 - integer bounds as integers (Litestar stores them as floats: 2**63 - 1 became 9.2e18);
+- ``int | float`` as one ``number`` option of a ``oneOf`` (a whole number matched both);
 - query parameters: refused when undeclared (``tessera.http.query_parameters``), which is said;
 - descriptions and examples (``tessera.http.openapi_examples``).
 """
@@ -52,6 +56,8 @@ SECURITY_SCHEMES = {
 }
 # Bounds too large for a float to hold exactly; a float bound is mapped back to its integer.
 _EXACT_BOUNDS = {float(bound): bound for bound in (MAX_BIGINT, -MAX_BIGINT - 1, MAX_INT)}
+# Text a JSON body may hold: anything but U+0000 (an escape, so that every regex dialect reads it).
+NO_NUL = r"^[^\u0000]*$"
 _QUERY_RULE = " Query parameters other than the ones listed here are refused with 400."
 _BODY_RULE = (
     " The JSON body is read strictly: no field the schema does not list, no text for a number "
@@ -87,6 +93,7 @@ def complete(app: Litestar, document: OpenAPI) -> OpenAPI:
     document.security = None  # every operation states its own
     schemas = components.schemas or {}
     closed = _closed_struct_names(app)
+    constraints = _msgspec_constraints(app)
     for handler, operation in _operations(app, document):
         operation.security = security_of(handler)
         operation.description = _description(handler, operation)
@@ -97,8 +104,11 @@ def complete(app: Litestar, document: OpenAPI) -> OpenAPI:
         if body is not None and not isinstance(body, Reference):
             for media in body.content.values():
                 _close(media.schema, schemas, closed, set())
+                _complete_constraints(media.schema, schemas, constraints, set())
+                _no_nul(media.schema, schemas, set())
     for schema in _every_schema(document):
         _integer_bounds(schema)
+        _one_number_type(schema)
     return document
 
 
@@ -207,6 +217,134 @@ def _close(
         _close(inner, schemas, closed, seen)
 
 
+def _body_structs(app: Litestar) -> list[type[msgspec.Struct]]:
+    structs: list[type[msgspec.Struct]] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler, _ in route.route_handler_map.values():
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if (
+                data is not None
+                and isinstance(data.annotation, type)
+                and issubclass(data.annotation, msgspec.Struct)
+            ):
+                structs.append(data.annotation)
+    return structs
+
+
+def _msgspec_constraints(app: Litestar) -> dict[str, dict[str, dict[str, Any]]]:
+    """By struct name, by field: the constraints msgspec's JSON Schema gives the field (under
+    ``""``) and the items of a list field (under ``"items"``), when they are no reference."""
+    _, components = msgspec.json.schema_components(_body_structs(app))
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, component in components.items():
+        for field, schema in (component.get("properties") or {}).items():
+            for option in [schema, *schema.get("anyOf", ())]:
+                if option.get("type") == "null" or "$ref" in option:
+                    continue
+                own = {key: value for key, value in option.items() if key in _KEYWORDS or key == _KEYS}
+                if own:
+                    found.setdefault(f"{name}.{field}", {})[""] = own
+                item = option.get("items") if option.get("type") == "array" else None
+                if isinstance(item, dict) and "$ref" not in item:
+                    inner = {key: value for key, value in item.items() if key in _KEYWORDS}
+                    if inner:
+                        found.setdefault(f"{name}.{field}", {})["items"] = inner
+    return found
+
+
+def _complete_constraints(
+    schema: Schema | Reference | None,
+    schemas: dict[str, Schema],
+    constraints: dict[str, dict[str, dict[str, Any]]],
+    seen: set[str],
+) -> None:
+    """Give the body's fields, and the items of its list fields, the constraints of the struct's
+    own types that Litestar left out (bounds inside lists, a bound of 0)."""
+    if isinstance(schema, Reference):
+        name = schema.ref.rsplit("/", 1)[-1]
+        if name in seen or name not in schemas:
+            return
+        seen.add(name)
+        component = schemas[name]
+        struct = name.rsplit("_", 1)[-1]
+        for field, prop in (component.properties or {}).items():
+            found = constraints.get(f"{struct}.{field}", {})
+            if isinstance(prop, Schema) and found:
+                _constrain(prop, found.get("", {}))
+                for option in [prop, *(prop.one_of or ())]:
+                    if isinstance(option, Schema) and isinstance(option.items, Schema):
+                        _constrain(option.items, found.get("items", {}))
+        _complete_constraints(component, schemas, constraints, seen)
+        return
+    if schema is None:
+        return
+    for inner in _children(schema):
+        _complete_constraints(inner, schemas, constraints, seen)
+
+
+_KEYWORDS = {
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "pattern": "pattern",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusiveMinimum": "exclusive_minimum",
+    "exclusiveMaximum": "exclusive_maximum",
+    "minItems": "min_items",
+    "maxItems": "max_items",
+}
+
+
+_KEYS = "propertyNames"  # a dict's key type (``dict[Language, Texts]``)
+
+
+def _constrain(schema: Schema, constraints: dict[str, Any]) -> None:
+    for keyword, value in constraints.items():
+        if keyword == _KEYS:
+            if schema.property_names is None and isinstance(value, dict):
+                keys = Schema()
+                _constrain(keys, {key: inner for key, inner in value.items() if key in _KEYWORDS})
+                schema.property_names = keys
+        elif getattr(schema, _KEYWORDS[keyword]) is None:
+            setattr(schema, _KEYWORDS[keyword], value)
+
+
+def _no_nul(schema: Schema | Reference | None, schemas: dict[str, Schema], seen: set[str]) -> None:
+    """Say that no text of a body holds U+0000: a pattern on every string and every open
+    object's keys that have none (the patterns there exclude it already, or must)."""
+    if isinstance(schema, Reference):
+        name = schema.ref.rsplit("/", 1)[-1]
+        if name not in seen and name in schemas:
+            seen.add(name)
+            _no_nul(schemas[name], schemas, seen)
+        return
+    if schema is None:
+        return
+    if _is_free_text(schema):
+        schema.pattern = NO_NUL
+    is_open = schema.additional_properties is not False
+    if (
+        is_open
+        and schema.property_names is None
+        and (schema.properties is not None or schema.additional_properties)
+    ):
+        schema.property_names = Schema(pattern=NO_NUL)
+    for inner in _children(schema):
+        _no_nul(inner, schemas, seen)
+
+
+def _is_free_text(schema: Schema) -> bool:
+    """A string schema with no pattern, enumeration or format of its own."""
+    kinds = list(schema.type) if isinstance(schema.type, list | tuple) else [schema.type]
+    kinds += [option.type for option in schema.one_of or () if isinstance(option, Schema)]
+    is_text = any(str(kind) in ("string", "OpenAPIType.STRING") for kind in kinds)
+    return (
+        is_text and schema.pattern is None and not schema.enum and schema.const is None and not schema.format
+    )
+
+
 def _children(schema: Schema) -> Iterator[Schema | Reference]:
     yield from (schema.properties or {}).values()
     yield from schema.one_of or ()
@@ -243,6 +381,19 @@ def _integer_bounds(schema: Schema) -> None:
         value = getattr(schema, name)
         if isinstance(value, float) and value.is_integer():
             setattr(schema, name, _EXACT_BOUNDS.get(value, int(value)))
+
+
+def _one_number_type(schema: Schema) -> None:
+    """``int | float`` became ``oneOf: [integer, number]``, which no whole number satisfies (it
+    is both): keep ``number``, which holds every integer."""
+    options = schema.one_of or []
+    kinds = {str(option.type) for option in options if isinstance(option, Schema)}
+    if kinds & {"integer", "OpenAPIType.INTEGER"} and kinds & {"number", "OpenAPIType.NUMBER"}:
+        schema.one_of = [
+            option
+            for option in options
+            if not (isinstance(option, Schema) and str(option.type) in ("integer", "OpenAPIType.INTEGER"))
+        ]
 
 
 def _path_operations(path: Any) -> Iterator[Operation]:

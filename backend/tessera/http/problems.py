@@ -27,7 +27,14 @@ from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 
-from tessera.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
+from tessera.core.errors import (
+    DomainError,
+    InvalidInput,
+    InvalidValue,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from tessera.core.problem_details import TYPE_BASE, database_unavailable_error, unavailable_errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,7 +67,9 @@ class FieldError(msgspec.Struct, omit_defaults=True):
 
 
 class InvalidInputProblem(Problem):
-    """The body of every 400 answer: the problem, with one entry per reason in ``errors``."""
+    """The body of every 400 answer (the request does not match the document) and of a 422
+    ``invalid_value`` (it matches, but a rule refuses a value): the problem, with one entry per
+    reason in ``errors``."""
 
     errors: list[FieldError] = msgspec.field(default_factory=list)
 
@@ -85,7 +94,10 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     instance: str | None = None,
+    field_errors: bool = False,
 ) -> Response[dict[str, Any]]:
+    """The problem-details answer. Every 400, and every answer with ``field_errors`` (a refused
+    value, ``InvalidValue``), lists its reasons in ``errors``."""
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": title,
@@ -97,13 +109,14 @@ def problem(
         body["instance"] = instance
     if extra:
         body.update({k: v for k, v in extra.items() if k not in body})
-    if status == 400:
+    if status == 400 or field_errors:
         body["errors"] = _field_errors(body, detail)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_errors(body: dict[str, Any], detail: str) -> list[dict[str, str]]:
-    """Every 400 answer has the one validation-error shape: ``errors`` lists what is wrong.
+    """Every 400 answer and every refused value (422 ``invalid_value``) has the one
+    validation-error shape: ``errors`` lists what is wrong.
     A domain error names its field with ``field`` (and ``source`` when not the body)."""
     if errors := body.get("errors"):
         return list(errors)
@@ -113,7 +126,14 @@ def _field_errors(body: dict[str, Any], detail: str) -> list[dict[str, str]]:
 
 def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     return problem(
-        exc.status, exc.code, exc.title, exc.detail, exc.data, exc.headers or None, request.url.path
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        exc.data,
+        exc.headers or None,
+        request.url.path,
+        field_errors=isinstance(exc, InvalidValue),
     )
 
 
@@ -228,7 +248,10 @@ def _implied(route: HTTPRoute, handler: HTTPRouteHandler) -> Iterator[type[Domai
     if route.path_parameters:
         yield NotFound
     if _reads_parameters(handler):
+        # Input that does not match the document, and input that does but breaks a rule the
+        # document cannot state (the rules are checked in the services).
         yield InvalidInput
+        yield InvalidValue
     if "data" in handler.parsed_fn_signature.parameters:
         yield PayloadTooLarge
 
@@ -253,7 +276,7 @@ def _problem_response(status: int, codes: Iterable[str]) -> ResponseSpec:
     listed = [f"`{code}`" for code in sorted(codes)]
     alternatives = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
     return ResponseSpec(
-        data_container=InvalidInputProblem if status == 400 else Problem,
+        data_container=InvalidInputProblem if status in (400, 422) else Problem,
         media_type=PROBLEM_JSON,
         description=f"{HTTPStatus(status).phrase}: problem details with code {alternatives}",
         generate_examples=False,

@@ -22,7 +22,7 @@ from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 _LOCATION = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_INTEGRAL_FLOAT = "Expected `int`, got `float`"
+_INTEGRAL_FLOAT = ("Expected `int`, got `float`", "Expected `int | null`, got `float`")
 
 
 @cache

@@ -18,7 +18,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 from tessera.coupons.services import CouponNotFound
 from tessera.events.log import record_for_coupon
 from tessera.http.deps import Caller, Ctx, Svc
@@ -73,11 +73,11 @@ PASS_VALIDATORS = [
 UPDATED_SINCE = QueryParameter(name="passesUpdatedSince", required=False, max_length=32)
 
 
-class Registration(msgspec.Struct):
+class Registration(msgspec.Struct, forbid_unknown_fields=True):
     pushToken: str
 
 
-class DeviceLog(msgspec.Struct):
+class DeviceLog(msgspec.Struct, forbid_unknown_fields=True):
     logs: Annotated[list[Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=100)]
 
 
@@ -88,7 +88,7 @@ class SerialNumbers(msgspec.Struct):
 
 def _device(device_id: str) -> str:
     if not DEVICE_ID.match(device_id):
-        raise InvalidInput("Not a device library identifier", field="deviceLibraryIdentifier", source="path")
+        raise InvalidValue("Not a device library identifier", field="deviceLibraryIdentifier", source="path")
     return device_id
 
 
@@ -181,7 +181,7 @@ class AppleWebServiceController(Controller):
         coupon_id = web.passes.authorize(serial, authorization)
         web.check_pass_type(pass_type)
         if not PUSH_TOKEN.match(data.pushToken):
-            raise InvalidInput("pushToken is not an APNs device token", field="pushToken")
+            raise InvalidValue("pushToken is not an APNs device token", field="pushToken")
         async with ctx.sessions.begin() as session:
             created = await web.register(
                 session, _device(device_id), coupon_id, data.pushToken, ctx.clock.now()

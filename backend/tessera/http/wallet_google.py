@@ -14,7 +14,7 @@ from tessera.http.deps import Caller, Ctx, Svc
 from tessera.http.guards import allow
 from tessera.http.helpers import PathBigId, raw_body
 from tessera.http.problems import raises
-from tessera.wallet.google.services import CallbackRefused
+from tessera.wallet.google.services import CallbackNotTrusted, CallbackRefused, CallbacksNotConfigured
 
 
 class SaveLink(msgspec.Struct):
@@ -48,10 +48,13 @@ class GoogleCallbackController(Controller):
         "/callback",
         status_code=200,
         summary="Save/delete callback from Google Wallet (Google, signed message)",
-        opt=raises(CallbackRefused, PayloadTooLarge),
+        opt=raises(CallbackRefused, CallbackNotTrusted, CallbacksNotConfigured, PayloadTooLarge),
     )
     async def callback(self, ctx: Ctx, services: Svc, request: Request[Any, Any, Any]) -> None:
-        """Verified against Google's signing keys; a repeated nonce is acknowledged and ignored."""
+        """Verified against Google's signing keys; a repeated nonce is acknowledged and ignored.
+        A body that is not a callback message is 400 ``invalid_callback``; a well-formed one that
+        Google did not sign for this issuer (or that has expired) is 403 ``callback_not_trusted``;
+        without configured root keys the endpoint is 404 ``callbacks_not_configured``."""
         now = ctx.clock.now()
         message = services.google_wallet.verify(await raw_body(request), now)
         async with ctx.sessions.begin() as session:

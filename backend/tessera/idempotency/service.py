@@ -10,6 +10,7 @@ taken over after ``STALE_AFTER``.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -24,6 +25,9 @@ from tessera.models.idempotency import IdempotencyRecord
 
 STALE_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255
+# Printable ASCII, as the document states it (a pattern every client and regex dialect reads alike).
+KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 class IdempotencyKeyReused(Unprocessable):
@@ -50,8 +54,8 @@ def request_hash(method: str, path: str, body: bytes) -> bytes:
 
 
 def check_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters")
+    if not _KEY.match(key) or key.endswith("\n"):
+        raise InvalidInput("Idempotency-Key must be 1 to 255 printable ASCII characters")
     return key
 
 

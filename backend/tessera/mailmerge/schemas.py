@@ -13,7 +13,7 @@ from tessera.customers.schemas import Phone
 MAX_RECIPIENTS = 100_000
 # No control characters: nothing a database or a mail header can choke on.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f]"
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f\x85\ufeff]"  # \s: Python's and JavaScript's differ
 RecipientEmail = Annotated[
     str, msgspec.Meta(max_length=320, pattern=rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
 ]

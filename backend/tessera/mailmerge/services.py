@@ -22,7 +22,7 @@ from tessera.campaigns.rules import code_for
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
-from tessera.core.errors import InvalidInput, Unprocessable
+from tessera.core.errors import InvalidValue, Unprocessable
 from tessera.core.problem_details import problem_body
 from tessera.customers.phones import e164
 from tessera.mailmerge.recipients import Found, Held, check, issue_for, line_problem
@@ -109,7 +109,7 @@ class MailMerges:
                 value is not None for value in (recipient.customer_id, recipient.email, recipient.phone)
             )
             if given != 1:
-                raise InvalidInput(
+                raise InvalidValue(
                     "A recipient is exactly one of customer_id, email or phone", field=f"recipients[{index}]"
                 )
         return MergePlan(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tessera.campaigns.slugs import MAX_SLUG_LENGTH
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 
 COUPON_KINDS = ("coupon", "coupon_url", "wallet_link")
 MAX_CAMPAIGNS = 10
@@ -21,7 +21,7 @@ _COUPON = re.compile(rf"^\s*({'|'.join(COUPON_KINDS)})\s*:\s*([a-z0-9]+(?:-[a-z0
 _NAME = re.compile(r"^\s*name\s*$")
 
 
-class InvalidTemplate(InvalidInput):
+class InvalidTemplate(InvalidValue):
     code = "invalid_template"
     title = "The message template is not valid"
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.campaigns.rules import discount_of, discount_text
 from tessera.core.clock import Clock
 from tessera.core.db.base import UTCDateTime
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 from tessera.core.settings import PushSettings
 from tessera.coupons.services import coupon_status
 from tessera.events.log import event_row
@@ -88,7 +88,7 @@ def check_endpoint(endpoint: str, *, production: bool) -> str:
     so it must not be turned against internal addresses."""
     parts = urlsplit(endpoint)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidInput("The endpoint must be an https URL", field="endpoint")
+        raise InvalidValue("The endpoint must be an https URL", field="endpoint")
     if production:
         host = parts.hostname
         try:
@@ -97,7 +97,7 @@ def check_endpoint(endpoint: str, *, production: bool) -> str:
         except ValueError:
             is_address = False
         if parts.scheme != "https" or is_address or host == "localhost" or "." not in host:
-            raise InvalidInput("The endpoint must be an https URL of a push service", field="endpoint")
+            raise InvalidValue("The endpoint must be an https URL of a push service", field="endpoint")
     return endpoint
 
 

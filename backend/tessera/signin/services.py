@@ -21,7 +21,7 @@ from tessera.auth.services import Authenticator
 from tessera.auth.tokens import new_token, token_digest
 from tessera.core.clock import Clock
 from tessera.core.db.base import JSONType, UTCDateTime
-from tessera.core.errors import InvalidInput, NotAuthenticated, TooManyRequests
+from tessera.core.errors import InvalidValue, NotAuthenticated, TooManyRequests
 from tessera.core.settings import SignInSettings
 from tessera.customers.phones import normalized_phone
 from tessera.events.log import record
@@ -53,7 +53,7 @@ class Contact:
     def of(cls, email: str | None, phone: str | None, phone_region: str | None = None) -> Contact:
         """The contact as registration stored it (a phone number in E.164)."""
         if (email is None) == (phone is None):
-            raise InvalidInput("Give either an e-mail address or a phone number", field="email")
+            raise InvalidValue("Give either an e-mail address or a phone number", field="email")
         if email is not None:
             return cls("email", email.strip().lower())
         return cls("sms", normalized_phone(str(phone), phone_region))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.passwords import PasswordHasher
-from tessera.core.errors import Conflict, InvalidInput, NotFound
+from tessera.core.errors import Conflict, InvalidValue, NotFound
 from tessera.models.auth import StaffUser
 from tessera.models.stores import Store
 from tessera.stores.schemas import StaffCreate, StoreCreate, StoreUpdate
@@ -98,4 +98,4 @@ def _check_time_zone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("Unknown time zone", field="timezone") from error
+        raise InvalidValue("Unknown time zone", field="timezone") from error

@@ -10,7 +10,7 @@ from typing import Final
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.core.errors import InvalidInput, Unprocessable
+from tessera.core.errors import InvalidValue, Unprocessable
 from tessera.models.campaigns import Campaign
 from tessera.models.codes import CodeBatch
 from tessera.triggers.schemas import Trigger
@@ -54,17 +54,17 @@ async def check_trigger(session: AsyncSession, campaign: Campaign | None, trigge
     a campaign that has code lists (its coupons belong to nobody)."""
     watching = trigger.kind in _WATCHING
     if watching and trigger.campaign_id is None:
-        raise InvalidInput(
+        raise InvalidValue(
             f"A {trigger.kind} trigger names the campaign it watches", field="trigger.campaign_id"
         )
     if not watching and trigger.campaign_id is not None:
-        raise InvalidInput(f"A {trigger.kind} trigger watches no campaign", field="trigger.campaign_id")
+        raise InvalidValue(f"A {trigger.kind} trigger watches no campaign", field="trigger.campaign_id")
     for name, kinds in _PARAMETERS.items():
         given = getattr(trigger, name) is not None
         if trigger.kind in kinds and not given:
-            raise InvalidInput(f"A {trigger.kind} trigger needs {name}", field=f"trigger.{name}")
+            raise InvalidValue(f"A {trigger.kind} trigger needs {name}", field=f"trigger.{name}")
         if trigger.kind not in kinds and given:
-            raise InvalidInput(f"A {trigger.kind} trigger takes no {name}", field=f"trigger.{name}")
+            raise InvalidValue(f"A {trigger.kind} trigger takes no {name}", field=f"trigger.{name}")
     if trigger.campaign_id is not None:
         await _check_chain(session, campaign.id if campaign else None, trigger.campaign_id)
     if campaign is not None and await session.scalar(

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from PIL import Image
 
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidValue
 
 HexColour = Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
@@ -74,23 +74,23 @@ def view_of(data: dict[str, Any], has_logo: bool) -> WalletDesignView:
 
 
 def checked_logo(data: bytes) -> bytes:
-    """``data`` if it is a PNG Tessera can scale into a wallet logo; else ``InvalidInput``."""
+    """``data`` if it is a PNG Tessera can scale into a wallet logo; else ``InvalidValue``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 image_format, (width, height) = image.format, image.size
                 if max(width, height) > MAX_LOGO_SIDE:
-                    raise InvalidInput(
+                    raise InvalidValue(
                         f"The logo may be at most {MAX_LOGO_SIDE} px on a side", field="wallet.logo_png"
                     )
                 image.verify()
-    except InvalidInput:
+    except InvalidValue:
         raise
     except Exception as error:
-        raise InvalidInput("The logo is not a readable PNG image", field="wallet.logo_png") from error
+        raise InvalidValue("The logo is not a readable PNG image", field="wallet.logo_png") from error
     if image_format != "PNG":
-        raise InvalidInput("The logo must be a PNG image", field="wallet.logo_png")
+        raise InvalidValue("The logo must be a PNG image", field="wallet.logo_png")
     if height < MIN_LOGO_HEIGHT:
-        raise InvalidInput(f"The logo must be at least {MIN_LOGO_HEIGHT} px high", field="wallet.logo_png")
+        raise InvalidValue(f"The logo must be at least {MIN_LOGO_HEIGHT} px high", field="wallet.logo_png")
     return data

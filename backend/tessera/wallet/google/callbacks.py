@@ -9,7 +9,9 @@ each UTF-8 string with its length as 4 little-endian bytes. Signatures are DER E
 SHA-256; keys are base64 X.509 SubjectPublicKeyInfo. The issuer id in the signed bytes binds the
 message to us: a callback meant for another issuer does not verify.
 
-The body is untrusted: whatever its bytes, ``verify`` raises ``InvalidCallback`` and nothing else.
+The body is untrusted: whatever its bytes, ``verify`` raises ``InvalidCallback`` and nothing else;
+``UntrustedCallback`` (one of them) when the body is well formed but Google did not sign it for us
+now (a signature that does not verify, an expired key or message, another issuer's objects).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class InvalidCallback(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class UntrustedCallback(InvalidCallback):
+    """A well-formed callback that cannot be taken as Google's, for us, now: the sender is not
+    Google (a signature does not verify) or the message is no longer valid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +161,7 @@ class CallbackVerifier:
         intermediate = self._intermediate_key(envelope.intermediate_signing_key, now_ms)
         signed = _length_value(self._sender_id, self._issuer_id, PROTOCOL_VERSION, envelope.signed_message)
         if not _verifies(intermediate, _b64(envelope.signature), signed):
-            raise InvalidCallback("the message signature does not verify")
+            raise UntrustedCallback("the message signature does not verify")
         return self._message(envelope.signed_message, now_ms)
 
     def _intermediate_key(self, key: _IntermediateSigningKey, now_ms: int) -> ec.EllipticCurvePublicKey:
@@ -162,24 +169,24 @@ class CallbackVerifier:
         signatures = [_b64(signature) for signature in key.signatures[:16]]
         roots = [root.public_key for root in self._root_keys if _millis(root.expires_at) > now_ms]
         if not roots:
-            raise InvalidCallback("every root key has expired")
+            raise UntrustedCallback("every root key has expired")
         if not any(_verifies(root, signature, signed) for root in roots for signature in signatures):
-            raise InvalidCallback("the intermediate signing key is not signed by a root key")
+            raise UntrustedCallback("the intermediate signing key is not signed by a root key")
         signed_key = _decode(key.signed_key.encode(), _SignedKey, "signedKey")
         if _parse_millis(signed_key.key_expiration, "keyExpiration") <= now_ms:
-            raise InvalidCallback("the intermediate signing key has expired")
+            raise UntrustedCallback("the intermediate signing key has expired")
         return _public_key(signed_key.key_value)
 
     def _message(self, signed_message: str, now_ms: int) -> CallbackMessage:
         message = _decode(signed_message.encode(), _Message, "signedMessage")
         expires_ms = _parse_millis(message.exp_time_millis, "expTimeMillis")
         if expires_ms <= now_ms:
-            raise InvalidCallback("the message has expired")
+            raise UntrustedCallback("the message has expired")
         if message.event_type not in ("save", "del"):
             raise InvalidCallback(f"unknown eventType {message.event_type[:20]!r}")
         prefix = f"{self._issuer_id}."
         if not (message.class_id.startswith(prefix) and message.object_id.startswith(prefix)):
-            raise InvalidCallback("classId and objectId must belong to our issuer")
+            raise UntrustedCallback("classId and objectId must belong to our issuer")
         if not 0 < len(message.nonce) <= 200:
             raise InvalidCallback("nonce must have 1 to 200 characters")
         event: EventType = "save" if message.event_type == "save" else "del"

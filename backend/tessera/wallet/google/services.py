@@ -26,7 +26,13 @@ from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
 from tessera.models.wallet_google import GoogleCallbackNonce, GoogleWalletObject
 from tessera.wallet.design import loaded
-from tessera.wallet.google.callbacks import CallbackMessage, CallbackVerifier, InvalidCallback, load_root_keys
+from tessera.wallet.google.callbacks import (
+    CallbackMessage,
+    CallbackVerifier,
+    InvalidCallback,
+    UntrustedCallback,
+    load_root_keys,
+)
 from tessera.wallet.google.loyalty import LoyaltyContent, LoyaltyTemplates
 from tessera.wallet.google.objects import LocalizedTexts, OfferContent, OfferTemplates, object_id
 from tessera.wallet.google.save_link import loyalty_save_url, save_url
@@ -36,9 +42,29 @@ STATE_OF = {"redeemed": "COMPLETED", "revoked": "INACTIVE", "expired": "EXPIRED"
 
 
 class CallbackRefused(DomainError):
+    """The body is not a Google Wallet callback message (it does not decode as one)."""
+
     status = 400
     code = "invalid_callback"
     title = "The callback is not a valid signed Google Wallet message"
+
+
+class CallbackNotTrusted(DomainError):
+    """A well-formed callback whose signatures do not verify for our issuer, or that has expired:
+    the sender is not Google, or not now."""
+
+    status = 403
+    code = "callback_not_trusted"
+    title = "The callback is not signed by Google for this issuer"
+
+
+class CallbacksNotConfigured(DomainError):
+    """No root keys are configured (``TESSERA_GOOGLE_ROOT_KEYS_PATH``): there is no callback
+    endpoint to deliver to."""
+
+    status = 404
+    code = "callbacks_not_configured"
+    title = "Google Wallet callbacks are not configured"
 
 
 class GoogleWallet:
@@ -140,11 +166,13 @@ class GoogleWallet:
 
     def verify(self, body: bytes, now: datetime) -> CallbackMessage:
         if self._verifier is None:
-            raise CallbackRefused(
+            raise CallbacksNotConfigured(
                 "Google Wallet callbacks are not configured (TESSERA_GOOGLE_ROOT_KEYS_PATH)"
             )
         try:
             return self._verifier.verify(body, now)
+        except UntrustedCallback as error:
+            raise CallbackNotTrusted(f"Callback refused: {error}") from error
         except InvalidCallback as error:
             raise CallbackRefused(f"Callback refused: {error}") from error
 
