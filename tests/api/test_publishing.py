@@ -141,7 +141,6 @@ class Stalling:
         self._inner = inner
         self._left = chunks
         self.stalled = False
-        self.keeps_order = inner.keeps_order
 
     async def write(self, chunk: Chunk) -> Written:
         self._left -= 1
@@ -265,7 +264,6 @@ class TakingSerials:
         self._api = api
         self._inner = inner
         self._left = times
-        self.keeps_order = inner.keeps_order
 
     async def write(self, chunk: Chunk) -> Written:
         if self._left:

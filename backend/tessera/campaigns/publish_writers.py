@@ -58,10 +58,6 @@ class Written:
 
 
 class PublishWriter(Protocol):
-    # Whether chunks handed over before the one ahead is written are still written in order
-    # (SQLite's one thread queues them behind a till's redemptions; PostgreSQL's pool would not).
-    keeps_order: bool
-
     async def write(self, chunk: Chunk) -> Written: ...
 
     async def fail(self, job_id: int, error: str, now: datetime) -> None:
@@ -70,8 +66,6 @@ class PublishWriter(Protocol):
 
 
 class SqlitePublishWriter:
-    keeps_order = True
-
     def __init__(self, worker: SqliteWorker) -> None:
         self._worker = worker
 
@@ -249,8 +243,6 @@ _PG_PUSHES = (
 
 
 class PostgresPublishWriter:
-    keeps_order = False
-
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -241,10 +241,11 @@ class Publisher:
         return False
 
     async def _write(self, chunk: Chunk, before: asyncio.Future[Written] | None) -> Written:
-        """Write ``chunk`` after the one ``before`` it: SQLite's thread takes it at once (it runs
-        background work in order, and only when no till waits, so it goes on without a pause);
-        PostgreSQL's pool would not keep the order, so there it waits for ``before``."""
-        if before is not None and not self._writer.keeps_order:
+        """Write ``chunk`` once the one ``before`` it is written. Not queued behind it at once,
+        though SQLite's thread would keep the order: back-to-back transactions on that thread
+        leave no gap in which SQLite's busy handler lets another connection's writer in (a
+        registration, a marketer's change), and those would wait out the whole publish."""
+        if before is not None:
             await asyncio.wait([before])
         return await self._writer.write(chunk)
 

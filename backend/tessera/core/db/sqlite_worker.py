@@ -23,10 +23,10 @@ T = TypeVar("T")
 
 class SqliteWorker:
     """The thread and its queue. Background work (``background=True``: publish chunks, code
-    batches, roll-ups) runs only when no foreground call (a till's redemption) is waiting, so
-    a bulk job may queue its next chunk while one is written, keeping the thread busy, and a
-    till still waits behind at most the one chunk under way. Under a foreground load that never
-    pauses, one background call in ``FAIRNESS`` still runs, so analytics and jobs move on."""
+    batches, roll-ups) runs only when no foreground call (a till's redemption) is waiting, so a
+    till waits behind at most the one background call under way, however many are queued.
+    Under a foreground load that never pauses, one background call in ``FAIRNESS`` still runs,
+    so analytics and jobs move on."""
 
     FAIRNESS = 16
 
