@@ -52,7 +52,7 @@ PROOF_OF_ROLE = {
 }
 
 # The repository's Schemathesis settings: 422 is an answer to schema-valid data.
-CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 Send = Callable[[schemathesis.Case], None]
 
 
