@@ -222,6 +222,13 @@ def server(store: Store, workdir: Path) -> Iterator[Server]:
             process.kill()
 
 
+def file_size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else 0
+    except FileNotFoundError:
+        return 0
+
+
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/statm", "rb") as statm:
         return round(int(statm.read().split()[1]) * PAGE / MIB, 1)
@@ -419,8 +426,9 @@ def prepare(base: str, marketer: dict[str, str]) -> tuple[list[str], dict[str, s
 
 
 async def publish_under_till(
-    srv: Server, marketer: dict[str, str], campaign_id: int, till: Till
+    srv: Server, marketer: dict[str, str], campaign_id: int, till: Till, wal: Path | None
 ) -> dict[str, Any]:
+    """``wal``: SQLite's WAL file, whose size is sampled at each poll."""
     async with (
         httpx.AsyncClient(base_url=srv.url, timeout=600) as client,
         httpx.AsyncClient(base_url=srv.url, timeout=30) as till_client,
@@ -436,11 +444,13 @@ async def publish_under_till(
             raise RuntimeError(f"publish answered {response.status_code}: {response.text}")
         job = response.json()
         peak = rss_before
+        wal_peak = 0
         polls = 0
         while job["status"] == "running":
             await asyncio.sleep(POLL_SECONDS)
             job = (await client.get(job["progress_url"], headers=marketer)).json()
             peak = max(peak, rss_mib(srv.pid))
+            wal_peak = max(wal_peak, file_size(wal))
             polls += 1
         done = time.perf_counter()
         await asyncio.sleep(1.0)
@@ -463,6 +473,7 @@ async def publish_under_till(
                 "not_201": sum(1 for status in statuses if status != 201),
             },
             "rss_mib": {"start": rss_before, "peak": peak, "end": rss_mib(srv.pid)},
+            "wal_peak_mib": round(wal_peak / MIB, 1) if wal is not None else None,
         }
 
 
@@ -508,7 +519,9 @@ async def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             else:
                 bare_seconds = await bare_postgres(store.target, args.customers, campaign_id)
             print(f"[{kind}] publishing to {args.customers:,} customers under a till …", file=sys.stderr)
-            run = await publish_under_till(srv, marketer, campaign_id, Till(codes, staff, args.till_rate))
+            wal = Path(store.target + "-wal") if kind == "sqlite" else None
+            till = Till(codes, staff, args.till_rate)
+            run = await publish_under_till(srv, marketer, campaign_id, till, wal)
         coupons, events = await count_issued(store, campaign_id)
         job = run["job"]
         publish_rate = args.customers / run["seconds"]
@@ -539,6 +552,7 @@ async def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             },
             "till": run["till"],
             "server_rss_mib": run["rss_mib"],
+            "wal_peak_mib": run["wal_peak_mib"],
         }
     finally:
         await drop_store(store, args.pg_server, args.pg_admin_db)
@@ -582,6 +596,7 @@ def show(report: dict[str, Any]) -> str:
         f"            5xx {till['status_5xx']}, not 201 {till['not_201']}; p50 {till['p50_ms_before']} ms "
         "in the second before the publish",
         f"  server    RSS {rss['start']} MiB at start, peak {rss['peak']} MiB, {rss['end']} MiB at the end",
+        *([f"  WAL       {wal} MiB at its largest"] if (wal := report["wal_peak_mib"]) is not None else []),
     ]
     missed = verdict(report)
     lines.append("  target met" if not missed else "  target missed: " + "; ".join(missed))

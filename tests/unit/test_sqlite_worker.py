@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.core.db.sqlite_worker import SqliteWorker
+from tessera.core.db.sqlite_worker import SqliteWorker, WalCheckpointer, passive_checkpoint
 
 
 @pytest.fixture
@@ -90,3 +90,61 @@ async def test_errors_reach_the_caller_and_serving_waiting_calls_belongs_to_the_
         worker.close()
     with pytest.raises(RuntimeError, match="closed"):
         await worker.run(lambda connection: None)
+
+
+def _write(rows: int) -> Callable[[sqlite3.Connection], None]:
+    def work(connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany("INSERT INTO t (v) VALUES (?)", [(b"x" * 2000,)] * rows)
+        connection.execute("COMMIT")
+
+    return work
+
+
+def _wal_frames(path: Path) -> int:
+    return (path.with_name(path.name + "-wal").stat().st_size - 32) // (4096 + 24)
+
+
+async def test_a_checkpoint_that_left_frames_is_finished_on_the_worker_so_the_wal_starts_over(
+    tmp_path: Path,
+) -> None:
+    """Frames a reader kept the checkpointer's own pass from copying are copied on the worker's
+    thread; the next commit then writes the WAL from its start instead of growing it."""
+    path = tmp_path / "wal.db"
+    worker = SqliteWorker(str(path))
+    checkpointer = WalCheckpointer(str(path), worker=worker, rewind_frames=8)
+    own = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    gate = threading.Event()
+    try:
+        await worker.run(lambda c: c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+        await worker.run(_write(20))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot: frames so far
+        for _ in range(5):
+            await worker.run(_write(20), background=True)
+        busy = asyncio.ensure_future(worker.run(lambda c: gate.wait(10), background=True))
+        passing = asyncio.ensure_future(checkpointer.checkpoint(own))
+        # The own pass stops short at the reader's snapshot and queues the rest on the worker.
+        for _ in range(1000):
+            if worker._background or passing.done():  # the queue is what is observed
+                break
+            await asyncio.sleep(0.01)
+        assert not passing.done()
+        reader.execute("COMMIT")
+        gate.set()
+        await busy
+        assert await passing == 0
+        grown = _wal_frames(path)
+
+        await worker.run(_write(1))
+        # Rewound: the file kept its size, but the commit wrote its frames at its start.
+        assert _wal_frames(path) == grown
+        assert passive_checkpoint(own) == 0
+        frames = await worker.run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+        assert 0 < frames < 8
+    finally:
+        gate.set()
+        own.close()
+        reader.close()
+        worker.close()

@@ -31,7 +31,7 @@ async def open_raw_store(settings: DatabaseSettings) -> RawStore:
         from tessera.redemptions.ledger_sqlite import SqliteLedger
 
         worker = SqliteWorker(settings.sqlite_path)
-        checkpointer = WalCheckpointer(settings.sqlite_path)
+        checkpointer = WalCheckpointer(settings.sqlite_path, worker=worker)
         checkpointer.start()
 
         async def close_worker() -> None:

@@ -146,12 +146,30 @@ def immediate_transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Co
 
 
 class WalCheckpointer:
-    """Copies the WAL back into the database file every ``interval`` seconds (PASSIVE mode: it
-    never blocks a writer), so the hot-path thread's commits stay short and the WAL bounded."""
+    """Copies the WAL back into the database file every ``interval`` seconds, so the hot-path
+    thread's commits stay short and the WAL bounded.
 
-    def __init__(self, path: str, interval: float = 0.5) -> None:
+    The copying runs on the checkpointer's own thread in PASSIVE mode, which never blocks a
+    writer. But SQLite rewinds the WAL only when a checkpoint has copied *every* frame, and
+    under a steady stream of commits (a publish job) the frames written during the copy are
+    always left over: the WAL then grows without end (5 GiB for a publish to 1,000,000
+    customers), and every page read searches its whole index. So when a pass leaves more than
+    ``rewind_frames`` behind, the few frames written meanwhile are copied on ``worker``'s
+    thread, as background work between two of its transactions, where no write can race it;
+    the next transaction then starts the WAL from its beginning."""
+
+    def __init__(
+        self,
+        path: str,
+        interval: float = 0.5,
+        *,
+        worker: SqliteWorker | None = None,
+        rewind_frames: int = 4096,
+    ) -> None:
         self._path = path
         self._interval = interval
+        self._worker = worker
+        self._rewind_frames = rewind_frames
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -165,9 +183,18 @@ class WalCheckpointer:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._interval)
                 # Also once more on the way out, so a stopped server leaves a short WAL.
-                await asyncio.to_thread(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                await self.checkpoint(connection, rewind=not self._stopping.is_set())
         finally:
             connection.close()
+
+    async def checkpoint(self, connection: sqlite3.Connection, *, rewind: bool = True) -> int:
+        """One pass on ``connection`` (the checkpointer's own), finished on the worker's thread
+        when it left too much behind; the frames left uncopied."""
+        left = await asyncio.to_thread(passive_checkpoint, connection)
+        if rewind and left > self._rewind_frames and self._worker is not None:
+            with suppress(RuntimeError):  # the worker closed meanwhile
+                left = await self._worker.run(passive_checkpoint, background=True)
+        return left
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -179,3 +206,11 @@ class WalCheckpointer:
         self._stopping.set()
         if self._task is not None:
             await self._task
+
+
+def passive_checkpoint(connection: sqlite3.Connection) -> int:
+    """A PASSIVE checkpoint; the frames it left in the WAL uncopied (0: the WAL can rewind)."""
+    busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if busy or frames < 0:
+        return 0  # not in WAL mode, or another checkpoint is under way: nothing to add to it
+    return int(frames) - int(copied)
