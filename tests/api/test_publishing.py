@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -338,3 +339,45 @@ async def test_a_chunk_commits_early_for_a_waiting_till_and_still_issues_each_co
     assert await _holdings(api, campaign["id"]) == dict.fromkeys(customers, 1)
     coupons = await api.sql("SELECT id FROM coupons WHERE campaign_id = :c ORDER BY id", c=campaign["id"])
     assert [tuple(row) for row in await _issued_events(api, campaign["id"])] == [(c, 1) for (c,) in coupons]
+
+
+class PausingAfterFirstChunk:
+    """The store's writer, which waits once the first chunk is written until the test lets it
+    go on (the app runs on the test client's own thread and loop)."""
+
+    def __init__(self, inner: PublishWriter) -> None:
+        self._inner = inner
+        self.paused = threading.Event()
+        self.go_on = threading.Event()
+
+    async def write(self, chunk: Chunk) -> Written:
+        if chunk.after and not self.paused.is_set():
+            self.paused.set()
+            assert await asyncio.to_thread(self.go_on.wait, 30)
+        return await self._inner.write(chunk)
+
+    async def fail(self, job_id: int, error: str, now: Any) -> None:
+        await self._inner.fail(job_id, error, now)
+
+
+async def test_a_job_stops_once_tills_spend_the_campaigns_redemptions_while_it_runs(api: Api) -> None:
+    """The job read the campaign's limit when it started; each chunk asks the offer rules again
+    in its own transaction, so nobody gets a coupon that could never be used."""
+    first, first_headers = await api.customer()
+    others = [(await api.customer())[0] for _ in range(8)]
+    campaign = await api.campaign(limits={"per_customer": 1, "max_redemptions": 1})
+    publishing = api.ctx.publishing
+    publishing.chunk, publishing.chunk_range = 3, (3, 3)
+    pausing = PausingAfterFirstChunk(publishing._writer)
+    publishing._writer = pausing
+    marketer, staff = await api.marketer(), await api.staff()
+
+    started = await _publish(api.client, marketer, campaign["id"])
+    assert await asyncio.to_thread(pausing.paused.wait, 30)
+    (coupon,) = await api.coupons(first_headers)
+    assert (await api.redeem(staff, coupon["code"])).status_code == 201
+    pausing.go_on.set()
+    done = await job_done(api.client, marketer, started["progress_url"])
+
+    assert (done["status"], done["error"], done["issued"]) == ("failed", "limit_reached", 3)
+    assert await _holdings(api, campaign["id"]) == dict.fromkeys([first, *others[:2]], 1)

@@ -22,8 +22,9 @@ from typing import Protocol
 
 import asyncpg
 
-from tessera.core.db.base import sqlite_time
+from tessera.core.db.base import parse_sqlite_time, sqlite_time
 from tessera.core.db.sqlite_worker import SqliteWorker, immediate_transaction
+from tessera.offers.rules import IssueTerms, issue_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class Chunk:
 class Outcome(Enum):
     WRITTEN = "written"
     JOB_MOVED = "job_moved"  # another run wrote this chunk, or the job is finished
+    # The campaign cannot issue now (it ended, or tills spent its redemptions while the job ran):
+    # nothing written; the job reads the campaign again and stops with the reason.
+    CAMPAIGN_CHANGED = "campaign_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,11 @@ class SqlitePublishWriter:
         await self._worker.run(work)
 
 
+# What the offer rules ask to know whether the campaign can still issue (``issue_refusal``): the
+# job read them when it started, but tills redeem (and a marketer may end the campaign) meanwhile.
+_SQLITE_CAMPAIGN = (
+    "SELECT next_serial, ends_at, max_redemptions, redemption_count FROM campaigns WHERE id = ?"
+)
 # Origin ``campaign`` and channel ``pwa``, as ``coupons.issuing``: the one coupon per customer.
 _SQLITE_INSERT = (
     "INSERT INTO coupons (campaign_id, serial, code_digest, customer_id, origin, channel, issued_at, "
@@ -144,11 +153,14 @@ def _sqlite_chunk(connection: sqlite3.Connection, chunk: Chunk, tills: Tills) ->
             row = connection.execute(
                 "SELECT last_customer_id, finished_at FROM publish_jobs WHERE id = ?", (chunk.job_id,)
             ).fetchone()
-            (next_serial,) = connection.execute(
-                "SELECT next_serial FROM campaigns WHERE id = ?", (chunk.campaign_id,)
+            next_serial, ends_at, max_redemptions, redemption_count = connection.execute(
+                _SQLITE_CAMPAIGN, (chunk.campaign_id,)
             ).fetchone()
             if row is None or row[0] != after or row[1] is not None:
                 return Written(Outcome.JOB_MOVED, next_serial, issued, held)
+            terms = IssueTerms(parse_sqlite_time(ends_at), max_redemptions, redemption_count)
+            if issue_refusal(terms, chunk.issued_at) is not None:
+                return Written(Outcome.CAMPAIGN_CHANGED, next_serial, issued, held)
             if done < n and next_serial != offset + done:
                 digests[done:] = chunk.digests_for(next_serial, n - done)
                 offset = next_serial - done
@@ -279,6 +291,12 @@ async def _postgres_chunk(connection: asyncpg.Connection, chunk: Chunk) -> Writt
     )
     if row is None or row["last_customer_id"] != chunk.after or row["finished_at"] is not None:
         raise _Refused(Outcome.JOB_MOVED)
+    campaign = await connection.fetchrow(
+        "SELECT ends_at, max_redemptions, redemption_count FROM campaigns WHERE id = $1", chunk.campaign_id
+    )
+    terms = IssueTerms(campaign["ends_at"], campaign["max_redemptions"], campaign["redemption_count"])
+    if issue_refusal(terms, chunk.issued_at) is not None:
+        raise _Refused(Outcome.CAMPAIGN_CHANGED)
     n = len(chunk.customer_ids)
     first, digests = chunk.first_serial, chunk.digests
     issued = 0

@@ -167,7 +167,8 @@ class Publisher:
     async def run(self, job_id: int) -> None:
         """Write every remaining chunk of the job, from where the database says it stands."""
         while await self._run_from_stored(job_id):
-            log.info("publish_job_moved", job_id=job_id)  # a chunk found the job elsewhere: look again
+            # A chunk found the job elsewhere, or its campaign changed: look again.
+            log.info("publish_job_moved", job_id=job_id)
 
     async def _run_from_stored(self, job_id: int) -> bool:
         async with self._readers() as session:
@@ -231,8 +232,8 @@ class Publisher:
                     continue
                 chunk, task = writing.popleft()
                 written = await task
-                if written.outcome is Outcome.JOB_MOVED:
-                    return True
+                if written.outcome is not Outcome.WRITTEN:
+                    return True  # read the job and its campaign again
                 sizer.after(written, len(chunk.customer_ids))
                 # Another issuer took serials: the chunks under way compute theirs again.
                 serial = written.next_serial + sum(len(c.customer_ids) for c, _ in writing)
