@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from litestar.static_files import create_static_files_router
 
 from tessera.assembly.context import open_context
 from tessera.assembly.devkit import with_development_credentials
-from tessera.assembly.services import build_services
+from tessera.assembly.services import Services, build_services
 from tessera.auth.principal import Principal
 from tessera.core.clock import Clock, SystemClock
 from tessera.core.logs import configure_logging
@@ -45,7 +46,6 @@ from tessera.http.push import PushSubscriptionController, VapidController
 from tessera.http.pwa import pwa_routers
 from tessera.http.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.http.redemptions import RedemptionController
-from tessera.http.services import Services
 from tessera.http.signin import CustomerSignInController
 from tessera.http.stores import StoreController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
@@ -62,9 +62,13 @@ def _context(state: State) -> AppContext:
     return context
 
 
-def _services(state: State) -> Services:
-    services: Services = state.services
-    return services
+def _service(name: str) -> Provide:
+    """The dependency ``name``: the app's service of that name, built at startup."""
+
+    def service(state: State) -> object:
+        return getattr(state.services, name)
+
+    return Provide(service, sync_to_thread=False)
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -187,8 +191,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
         ],
         dependencies={
             "ctx": Provide(_context, sync_to_thread=False),
-            "services": Provide(_services, sync_to_thread=False),
             "principal": Provide(_principal, sync_to_thread=False),
+            **{field.name: _service(field.name) for field in fields(Services)},
         },
         exception_handlers=exception_handlers(),
         before_request=refuse_undeclared_query,

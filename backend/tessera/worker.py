@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from tessera.analytics.rollup import Rollup
+from tessera.assembly.services import Services
 from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.http.context import AppContext
-from tessera.http.services import Services
 from tessera.messages.webhook import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender

@@ -14,10 +14,9 @@ from litestar import Litestar
 
 from tessera.app import create_app
 from tessera.assembly.devkit import with_development_credentials
-from tessera.assembly.services import build_services
+from tessera.assembly.services import Services, build_services
 from tessera.core.settings import Settings
 from tessera.http.context import AppContext
-from tessera.http.services import Services
 from tessera.redemptions.ledger_postgres import create_pool
 from tests.oracles.naive_ledger import NaiveLedger
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tessera.campaigns.services import CampaignService
 from tessera.contests.codes import ContestCodes
 from tessera.contests.draws import ContestDraws
@@ -11,7 +13,6 @@ from tessera.contests.services import ContestService
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
 from tessera.http.context import AppContext
-from tessera.http.services import Services
 from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
@@ -21,6 +22,31 @@ from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
 from tessera.wallet.links.tokens import WalletLinks
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Built in one place because several share collaborators (the wallet builders, the contest
+    keys). ``create_app`` offers each to the route handlers as a dependency named as its field,
+    so a handler declares only the services it uses."""
+
+    campaigns: CampaignService
+    customers: CustomerService
+    coupons: CouponService
+    redemptions: RedemptionService
+    stores: StoreService
+    apple_passes: ApplePasses
+    apple_web: AppleWebService
+    google_wallet: GoogleWallet
+    push: PushSubscriptions
+    members: MemberCards
+    wallet_links: WalletLinks
+    mail_merges: MailMerges
+    contests: ContestService
+    contest_codes: ContestCodes
+    contest_entries: ContestEntries
+    contest_draws: ContestDraws
+    sign_in: SignIn
 
 
 def build_services(ctx: AppContext) -> Services:

@@ -5,15 +5,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from tessera.auth.services import InvalidCredentials
 from tessera.core.errors import TooManyRequests
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.problems import raises
 from tessera.stores.schemas import StaffSessionView, StoreView
+from tessera.stores.services import StoreService
 
 
 class StaffLoginInput(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,9 +54,11 @@ class AuthController(Controller):
         return StaffToken(token=token, expires_at=expires_at, store_id=store_id, staff_id=staff_id)
 
     @get("/staff/me", guards=allow("staff"), summary="Who holds this staff token, and their store (staff)")
-    async def staff_me(self, ctx: Ctx, services: Svc, principal: Caller) -> StaffSessionView:
+    async def staff_me(
+        self, ctx: Ctx, stores: NamedDependency[StoreService], principal: Caller
+    ) -> StaffSessionView:
         async with ctx.readers() as session:
-            user, store = await services.stores.staff_session(session, principal.id)
+            user, store = await stores.staff_session(session, principal.id)
         return StaffSessionView(user.id, user.username, user.can_void, StoreView.of(store))
 
     @post(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from tessera.campaigns.services import (
     CampaignEnded,
     CampaignLocked,
     CampaignNotFound,
+    CampaignService,
     CustomerNotEligible,
     view,
 )
@@ -25,7 +27,8 @@ from tessera.core.errors import Unprocessable
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.coupons.services import CouponService
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import (
     CURSOR,
@@ -59,7 +62,7 @@ class CampaignController(Controller):
     async def create(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
         principal: Caller,
         data: JSONBody[CampaignCreate],
         request: Request[Any, Any, Any],
@@ -72,7 +75,7 @@ class CampaignController(Controller):
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, object]:
-            return 201, view(await services.campaigns.create(session, data, now), now)
+            return 201, view(await campaigns.create(session, data, now), now)
 
         answer = await ctx.idempotency.run(
             f"campaigns:{principal.subject}",
@@ -86,19 +89,21 @@ class CampaignController(Controller):
     async def list_campaigns(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
         limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, CURSOR] = None,
     ) -> Page[CampaignView]:
         now = ctx.clock.now()
         async with ctx.readers() as session:
-            found = await services.campaigns.list(session, limit, after_id(cursor))
+            found = await campaigns.list(session, limit, after_id(cursor))
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
     @get("/{campaign_id:int}", summary="One campaign (marketer)", opt=raises(CampaignNotFound))
-    async def get_campaign(self, ctx: Ctx, services: Svc, campaign_id: PathId) -> CampaignView:
+    async def get_campaign(
+        self, ctx: Ctx, campaigns: NamedDependency[CampaignService], campaign_id: PathId
+    ) -> CampaignView:
         async with ctx.readers() as session:
-            return view(await services.campaigns.get(session, campaign_id), ctx.clock.now())
+            return view(await campaigns.get(session, campaign_id), ctx.clock.now())
 
     @patch(
         "/{campaign_id:int}",
@@ -106,14 +111,18 @@ class CampaignController(Controller):
         opt=raises(CampaignNotFound, CampaignLocked, SlugTaken, *TRIGGER_ERRORS),
     )
     async def update(
-        self, ctx: Ctx, services: Svc, campaign_id: PathId, data: JSONBody[CampaignUpdate]
+        self,
+        ctx: Ctx,
+        campaigns: NamedDependency[CampaignService],
+        campaign_id: PathId,
+        data: JSONBody[CampaignUpdate],
     ) -> CampaignView:
         """Discount, start and how the campaign is issued (publish or which trigger) are fixed
         once published; adding a limit counts past redemptions. A new ``slug`` takes effect for
         the next mail merge (409 when another campaign has it)."""
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            return view(await services.campaigns.update(session, campaign_id, data, now), now)
+            return view(await campaigns.update(session, campaign_id, data, now), now)
 
     @post(
         "/{campaign_id:int}/coupons",
@@ -126,7 +135,8 @@ class CampaignController(Controller):
     async def issue_personal(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
+        coupons: NamedDependency[CouponService],
         principal: Caller,
         campaign_id: PathId,
         data: JSONBody[PersonalCouponCreate],
@@ -138,8 +148,8 @@ class CampaignController(Controller):
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, object]:
-            coupon_id = await services.campaigns.issue_personal(session, campaign_id, data, now)
-            return 201, await services.coupons.view_for_marketer(session, coupon_id, now)
+            coupon_id = await campaigns.issue_personal(session, campaign_id, data, now)
+            return 201, await coupons.view_for_marketer(session, coupon_id, now)
 
         answer = await ctx.idempotency.run(
             f"coupons:{principal.subject}",

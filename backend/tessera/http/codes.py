@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.services import CampaignNotFound
+from tessera.campaigns.services import CampaignNotFound, CampaignService
 from tessera.codes.bulk import BatchNotFound
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
 from tessera.core.errors import Unprocessable
 from tessera.core.schemas import MAX_INT
 from tessera.coupons.issuing import CodeSpaceExhausted
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.http.problems import raises
@@ -57,7 +58,7 @@ class CodeController(Controller):
     async def create_batch(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
         principal: Caller,
         campaign_id: PathId,
         data: JSONBody[CodeBatchCreate],
@@ -70,7 +71,7 @@ class CodeController(Controller):
         created: list[int] = []
 
         async def effect(session: AsyncSession) -> tuple[int, CodeBatchView]:
-            campaign = await services.campaigns.get(session, campaign_id, lock=True)
+            campaign = await campaigns.get(session, campaign_id, lock=True)
             batch = await ctx.bulk_codes.reserve(session, campaign, data.count, data.channel, now)
             created.append(batch.id)
             return 202, batch_view(batch)
@@ -99,14 +100,14 @@ class CodeController(Controller):
     async def export(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
         campaign_id: PathId,
         format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
         batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1, le=MAX_INT)] = None,
     ) -> Stream:
         """Streamed in serial order, a page at a time: a million codes never sit in memory."""
         async with ctx.readers() as session:
-            campaign = await services.campaigns.get(session, campaign_id)
+            campaign = await campaigns.get(session, campaign_id)
 
         rows = ctx.bulk_codes.export_rows(campaign, batch_id)
         return csv_download(CSV_HEADER, rows, f"campaign-{campaign_id}-codes.csv")

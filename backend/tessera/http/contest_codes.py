@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.contests.codes import ContestCodes
 from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound, ContestNotFound
 from tessera.contests.schemas import ContestBatchCreate, ContestBatchView
+from tessera.contests.services import ContestService
 from tessera.core.schemas import MAX_INT
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, csv_download, stored_response
 from tessera.http.problems import raises
@@ -53,7 +56,8 @@ class ContestCodeController(Controller):
     async def create_batch(
         self,
         ctx: Ctx,
-        services: Svc,
+        contests: NamedDependency[ContestService],
+        contest_codes: NamedDependency[ContestCodes],
         principal: Caller,
         contest_id: PathId,
         data: JSONBody[ContestBatchCreate],
@@ -66,8 +70,8 @@ class ContestCodeController(Controller):
         created: list[int] = []
 
         async def effect(session: AsyncSession) -> tuple[int, ContestBatchView]:
-            contest = await services.contests.get(session, contest_id, lock=True)
-            batch = await services.contest_codes.reserve(session, contest, data, now)
+            contest = await contests.get(session, contest_id, lock=True)
+            batch = await contest_codes.reserve(session, contest, data, now)
             created.append(batch.id)
             return 202, batch_view(batch)
 
@@ -78,7 +82,7 @@ class ContestCodeController(Controller):
             effect,
         )
         for batch_id in created:
-            services.contest_codes.generate_in_background(batch_id)
+            contest_codes.generate_in_background(batch_id)
         return stored_response(answer)
 
     @get(
@@ -87,10 +91,10 @@ class ContestCodeController(Controller):
         opt=raises(ContestBatchNotFound),
     )
     async def get_batch(
-        self, ctx: Ctx, services: Svc, contest_id: PathId, batch_id: PathId
+        self, ctx: Ctx, contest_codes: NamedDependency[ContestCodes], contest_id: PathId, batch_id: PathId
     ) -> ContestBatchView:
         async with ctx.readers() as session:
-            return batch_view(await services.contest_codes.get(session, contest_id, batch_id))
+            return batch_view(await contest_codes.get(session, contest_id, batch_id))
 
     @get(
         "/",
@@ -101,13 +105,14 @@ class ContestCodeController(Controller):
     async def export(
         self,
         ctx: Ctx,
-        services: Svc,
+        contests: NamedDependency[ContestService],
+        contest_codes: NamedDependency[ContestCodes],
         contest_id: PathId,
         format: Annotated[Literal["csv"], QueryParameter(name="format")] = "csv",
         batch_id: Annotated[int | None, QueryParameter(name="batch_id", ge=1, le=MAX_INT)] = None,
     ) -> Stream:
         """For the printer: the code, its grouped form and the QR payload, per serial."""
         async with ctx.readers() as session:
-            contest = await services.contests.get(session, contest_id)
-        rows = services.contest_codes.export_rows(contest, batch_id)
+            contest = await contests.get(session, contest_id)
+        rows = contest_codes.export_rows(contest, batch_id)
         return csv_download(CSV_HEADER, rows, f"contest-{contest_id}-codes.csv")

@@ -3,11 +3,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.codes.payloads import InvalidCode
+from tessera.contests.draws import ContestDraws
+from tessera.contests.entries import ContestEntries
 from tessera.contests.errors import (
     CodeAlreadyEntered,
     ConsentRequired,
@@ -29,11 +32,12 @@ from tessera.contests.schemas import (
     EntryView,
     Leaderboard,
 )
+from tessera.contests.services import ContestService
 from tessera.contests.standings import leaderboard
 from tessera.core.errors import TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import (
     CURSOR,
@@ -69,7 +73,7 @@ class ContestController(Controller):
     async def create(
         self,
         ctx: Ctx,
-        services: Svc,
+        contests: NamedDependency[ContestService],
         principal: Caller,
         data: JSONBody[ContestCreate],
         request: Request[Any, Any, Any],
@@ -80,7 +84,7 @@ class ContestController(Controller):
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, ContestView]:
-            return 201, await services.contests.create(session, data, now)
+            return 201, await contests.create(session, data, now)
 
         answer = await ctx.idempotency.run(
             f"contests:{principal.subject}",
@@ -96,10 +100,12 @@ class ContestController(Controller):
         summary="A contest's figures (marketer)",
         opt=raises(ContestNotFound),
     )
-    async def report(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestReport:
+    async def report(
+        self, ctx: Ctx, contests: NamedDependency[ContestService], contest_id: PathId
+    ) -> ContestReport:
         """Codes, entries, participants, and for instant wins the winners and budget spent."""
         async with ctx.readers() as session:
-            return await services.contests.report(session, contest_id, ctx.clock.now())
+            return await contests.report(session, contest_id, ctx.clock.now())
 
     @post(
         "/{contest_id:int}/close",
@@ -108,9 +114,11 @@ class ContestController(Controller):
         summary="Close a contest's entries (marketer)",
         opt=raises(ContestNotFound),
     )
-    async def close(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+    async def close(
+        self, ctx: Ctx, contests: NamedDependency[ContestService], contest_id: PathId
+    ) -> ContestView:
         async with ctx.sessions.begin() as session:
-            return await services.contests.close(session, contest_id, ctx.clock.now())
+            return await contests.close(session, contest_id, ctx.clock.now())
 
     @post(
         "/{contest_id:int}/draw",
@@ -119,18 +127,20 @@ class ContestController(Controller):
         summary="Draw a points contest's winners (marketer)",
         opt=raises(ContestNotFound, NotAPointsContest, ContestStillOpen, CodeSpaceExhausted),
     )
-    async def run_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+    async def run_draw(
+        self, ctx: Ctx, contest_draws: NamedDependency[ContestDraws], contest_id: PathId
+    ) -> DrawRecord:
         """Once entries are closed (or the contest has ended): top places by points, consolation
         prizes drawn with the committed seed, prizes given, the seed revealed. Calling it again
         answers the same record."""
         async with ctx.sessions.begin() as session:
-            return await services.contest_draws.run(session, contest_id, ctx.clock.now())
+            return await contest_draws.run(session, contest_id, ctx.clock.now())
 
     @get("/", summary="List contests (public)")
     async def list_contests(
         self,
         ctx: Ctx,
-        services: Svc,
+        contests: NamedDependency[ContestService],
         limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, CURSOR] = None,
         status: Annotated[
@@ -140,8 +150,8 @@ class ContestController(Controller):
     ) -> Page[ContestView]:
         now = ctx.clock.now()
         async with ctx.readers() as session:
-            found = await services.contests.list(session, limit, after_id(cursor))
-            views = [await services.contests.view_of(session, contest, now) for contest in found]
+            found = await contests.list(session, limit, after_id(cursor))
+            views = [await contests.view_of(session, contest, now) for contest in found]
         shown = [view for view in views if status is None or view.status == status]
         return Page(shown, next_cursor([contest.id for contest in found], limit))
 
@@ -150,10 +160,12 @@ class ContestController(Controller):
         summary="One contest, with the draw's commitment (public)",
         opt=raises(ContestNotFound),
     )
-    async def get_contest(self, ctx: Ctx, services: Svc, contest_id: PathId) -> ContestView:
+    async def get_contest(
+        self, ctx: Ctx, contests: NamedDependency[ContestService], contest_id: PathId
+    ) -> ContestView:
         async with ctx.readers() as session:
-            contest = await services.contests.get(session, contest_id)
-            return await services.contests.view_of(session, contest, ctx.clock.now())
+            contest = await contests.get(session, contest_id)
+            return await contests.view_of(session, contest, ctx.clock.now())
 
     @get(
         "/{contest_id:int}/leaderboard",
@@ -163,7 +175,6 @@ class ContestController(Controller):
     async def get_leaderboard(
         self,
         ctx: Ctx,
-        services: Svc,
         contest_id: PathId,
         request: Request[Any, Any, Any],
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="How many leaders")] = 10,
@@ -179,11 +190,17 @@ class ContestController(Controller):
         summary="The draw's public record: seed, participants, winners (public)",
         opt=raises(ContestNotFound, DrawNotFound),
     )
-    async def get_draw(self, ctx: Ctx, services: Svc, contest_id: PathId) -> DrawRecord:
+    async def get_draw(
+        self,
+        ctx: Ctx,
+        contests: NamedDependency[ContestService],
+        contest_draws: NamedDependency[ContestDraws],
+        contest_id: PathId,
+    ) -> DrawRecord:
         """Recompute it with ``scripts/verify_draw.py``."""
         async with ctx.readers() as session:
-            contest = await services.contests.get(session, contest_id)
-            return await services.contest_draws.record(session, contest)
+            contest = await contests.get(session, contest_id)
+            return await contest_draws.record(session, contest)
 
     @post(
         "/{contest_id:int}/entries",
@@ -204,8 +221,7 @@ class ContestController(Controller):
     )
     async def enter(
         self,
-        ctx: Ctx,
-        services: Svc,
+        contest_entries: NamedDependency[ContestEntries],
         principal: Caller,
         contest_id: PathId,
         data: JSONBody[EntryInput],
@@ -215,7 +231,7 @@ class ContestController(Controller):
         """Each code counts once, whoever enters it (409 afterwards). Points contests answer the
         points and the customer's place; instant wins answer ``win`` with the prize, or ``lose``.
         Unknown and forged codes answer 404 and count against a throttle (429)."""
-        answer = await services.contest_entries.submit(
+        answer = await contest_entries.submit(
             principal.id,
             contest_id,
             data.code,

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
-from tessera.coupons.services import CouponNotFound
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.coupons.services import CouponNotFound, CouponService
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathBigId
 from tessera.http.problems import raises
@@ -20,11 +21,13 @@ class CouponController(Controller):
         media_type="image/svg+xml",
         opt=raises(CouponNotFound),
     )
-    async def qr_svg(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> Response[str]:
+    async def qr_svg(
+        self, ctx: Ctx, coupons: NamedDependency[CouponService], principal: Caller, coupon_id: PathBigId
+    ) -> Response[str]:
         async with ctx.readers() as session:
-            coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
+            coupon, campaign = await coupons.owned(session, coupon_id, principal.id)
         return Response(
-            services.coupons.qr_svg(coupon, campaign),
+            coupons.qr_svg(coupon, campaign),
             media_type="image/svg+xml",
             headers={"Cache-Control": "private, max-age=86400"},
         )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -10,9 +11,16 @@ from tessera.core.errors import InvalidValue, TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
+from tessera.coupons.services import CouponService
 from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
-from tessera.customers.services import CustomerExists, CustomerNotFound, TermsRequired, customer_view
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.customers.services import (
+    CustomerExists,
+    CustomerNotFound,
+    CustomerService,
+    TermsRequired,
+    customer_view,
+)
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
 from tessera.http.problems import raises
@@ -29,7 +37,11 @@ class RegistrationController(Controller):
         opt=raises(CustomerExists, TermsRequired, CodeSpaceExhausted, TooManyRequests),
     )
     async def register(
-        self, ctx: Ctx, services: Svc, data: JSONBody[CustomerCreate], request: Request[Any, Any, Any]
+        self,
+        ctx: Ctx,
+        customers: NamedDependency[CustomerService],
+        data: JSONBody[CustomerCreate],
+        request: Request[Any, Any, Any],
     ) -> CustomerCreated:
         """Registration with consent is the precondition for any offer. The answer's ``token``
         is the customer's bearer token; coupons of running campaigns they match are issued.
@@ -40,14 +52,14 @@ class RegistrationController(Controller):
             raise TooManyRequests(rule.retry_after(now), "Too many registrations from this address")
         await ctx.ledger.record_failure(rule, now)
         async with ctx.sessions.begin() as session:
-            customer, token, issued = await services.customers.register(session, data, ctx.clock.now())
+            customer, token, issued = await customers.register(session, data, ctx.clock.now())
         return CustomerCreated(id=customer.id, token=token, coupons_issued=issued)
 
     @get("/", guards=allow("marketer"), summary="List customers (marketer)")
     async def list_customers(
         self,
         ctx: Ctx,
-        services: Svc,
+        customers: NamedDependency[CustomerService],
         limit: Annotated[int, LIMIT] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, CURSOR] = None,
         tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -62,7 +74,7 @@ class RegistrationController(Controller):
                 raise InvalidValue("attribute must be name=value", field="attribute", source="query")
             pair = (name, value)
         async with ctx.readers() as session:
-            found = await services.customers.list(
+            found = await customers.list(
                 session, tag=tag, attribute=pair, after_id=after_id(cursor), limit=limit
             )
         return Page([customer_view(c) for c in found], next_cursor([c.id for c in found], limit))
@@ -75,30 +87,42 @@ class MeController(Controller):
 
     # Another process may still accept the token of a customer erased a moment ago.
     @get("/", summary="My profile (customer)", opt=raises(CustomerNotFound))
-    async def me(self, ctx: Ctx, services: Svc, principal: Caller) -> CustomerView:
+    async def me(
+        self, ctx: Ctx, customers: NamedDependency[CustomerService], principal: Caller
+    ) -> CustomerView:
         async with ctx.readers() as session:
-            return customer_view(await services.customers.get(session, principal.id))
+            return customer_view(await customers.get(session, principal.id))
 
     @patch("/", summary="Change my profile or consents (customer)", opt=raises(CustomerNotFound))
     async def update_me(
-        self, ctx: Ctx, services: Svc, principal: Caller, data: JSONBody[CustomerUpdate]
+        self,
+        ctx: Ctx,
+        customers: NamedDependency[CustomerService],
+        principal: Caller,
+        data: JSONBody[CustomerUpdate],
     ) -> CustomerView:
         """Consent changes are recorded with their time."""
         async with ctx.sessions.begin() as session:
-            customer = await services.customers.update(session, principal.id, data, ctx.clock.now())
+            customer = await customers.update(session, principal.id, data, ctx.clock.now())
             return customer_view(customer)
 
     @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Erase me (customer)", opt=raises(CustomerNotFound))
     async def erase_me(
-        self, ctx: Ctx, services: Svc, principal: Caller, request: Request[Any, Any, Any]
+        self,
+        ctx: Ctx,
+        customers: NamedDependency[CustomerService],
+        principal: Caller,
+        request: Request[Any, Any, Any],
     ) -> None:
         """Personal data is removed and open coupons revoked; analytics keep anonymous events."""
         async with ctx.sessions.begin() as session:
-            await services.customers.erase(session, principal.id, ctx.clock.now())
+            await customers.erase(session, principal.id, ctx.clock.now())
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
         ctx.authenticator.forget_principal(principal)  # the tokens of the customer's other devices
 
     @get("/coupons", summary="My coupons (customer)")
-    async def my_coupons(self, ctx: Ctx, services: Svc, principal: Caller) -> list[CouponView]:
+    async def my_coupons(
+        self, ctx: Ctx, coupons: NamedDependency[CouponService], principal: Caller
+    ) -> list[CouponView]:
         async with ctx.readers() as session:
-            return await services.coupons.for_customer(session, principal.id, ctx.clock.now())
+            return await coupons.for_customer(session, principal.id, ctx.clock.now())

@@ -1,15 +1,15 @@
-"""Typed names for the dependencies every controller takes (see ``create_app``)."""
+"""Typed names for the dependencies most controllers take (see ``create_app``).
+
+A service is declared by the handler that uses it, under its own name and class
+(``campaigns: NamedDependency[CampaignService]``), so a controller imports only its own.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from litestar.di import Dependency
+from litestar.di import NamedDependency
 
 from tessera.auth.principal import Principal
 from tessera.http.context import AppContext
-from tessera.http.services import Services
 
-Ctx = Annotated[AppContext, Dependency(kind="named")]
-Svc = Annotated[Services, Dependency(kind="named")]
-Caller = Annotated[Principal, Dependency(kind="named")]
+Ctx = NamedDependency[AppContext]
+Caller = NamedDependency[Principal]

@@ -106,7 +106,7 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     except (msgspec.MsgspecError, InvalidInput):
         return replay
     try:
-        answer = await redemption_answer(app.state.services, principal, data, key, body)
+        answer = await redemption_answer(app.state.services.redemptions, principal, data, key, body)
     except Exception as error:  # every refusal and failure is answered through the problem map
         await _problem(scope, replay, send, error)
         return None

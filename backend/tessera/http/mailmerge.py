@@ -9,17 +9,19 @@ from typing import Annotated, Any
 import msgspec
 import structlog
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.response import Stream
 
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.context import AppContext
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, closing_stream
 from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
 from tessera.mailmerge.schemas import MailMergeCreate, MergeLine
-from tessera.mailmerge.services import MergePlan, Tally, UnknownCampaign
+from tessera.mailmerge.services import MailMerges, MergePlan, Tally, UnknownCampaign
 from tessera.mailmerge.templates import InvalidTemplate
 
 NDJSON = "application/x-ndjson"
@@ -60,7 +62,7 @@ class MailMergeController(Controller):
     async def merge(
         self,
         ctx: Ctx,
-        services: Svc,
+        mail_merges: NamedDependency[MailMerges],
         principal: Caller,
         data: JSONBody[MailMergeCreate],
         request: Request[Any, Any, Any],
@@ -74,7 +76,7 @@ class MailMergeController(Controller):
         first still streams gets 409; a repeat after it ended streams the answer again
         (``Idempotent-Replayed: true``)."""
         async with ctx.readers() as session:
-            plan = await services.mail_merges.plan(session, data)
+            plan = await mail_merges.plan(session, data)
         scope = f"mail-merges:{principal.subject}"
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
         reserved = None
@@ -84,25 +86,25 @@ class MailMergeController(Controller):
                 reserved = idempotency_key
             else:
                 headers["Idempotent-Replayed"] = "true"
-        answer = self._answer(ctx, services, plan, scope, reserved)
+        answer = self._answer(ctx, mail_merges, plan, scope, reserved)
         return closing_stream(answer, media_type=NDJSON, headers=headers)
 
     @staticmethod
     async def _answer(
-        ctx: Ctx, services: Svc, plan: MergePlan, scope: str, key: str | None
+        ctx: AppContext, mail_merges: MailMerges, plan: MergePlan, scope: str, key: str | None
     ) -> AsyncGenerator[bytes, None]:
         """The lines; a reserved key is completed when the answer is whole, released otherwise
         (a stopped stream, a dropped client), so a retry runs at once."""
         tally = Tally()
         try:
-            async with aclosing(services.mail_merges.lines(plan, tally)) as answer:
+            async with aclosing(mail_merges.lines(plan, tally)) as answer:
                 async for lines in answer:
                     yield lines
         finally:
             await MailMergeController._settle(ctx, scope, key, tally)
 
     @staticmethod
-    async def _settle(ctx: Ctx, scope: str, key: str | None, tally: Tally) -> None:
+    async def _settle(ctx: AppContext, scope: str, key: str | None, tally: Tally) -> None:
         if key is None:
             return
         try:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from tessera.codes.payloads import InvalidMemberCode
 from tessera.core.errors import TooManyRequests
 from tessera.customers.services import CustomerNotFound
-from tessera.http.deps import Caller, Svc
+from tessera.http.deps import Caller
 from tessera.http.guards import allow
 from tessera.http.problems import raises
 from tessera.http.wallet_apple import PKPASS
 from tessera.http.wallet_google import SaveLink
 from tessera.members.schemas import LookupInput, MemberCardView, MemberLookupView
+from tessera.members.services import MemberCards
 
 
 class MemberCardController(Controller):
@@ -23,11 +25,11 @@ class MemberCardController(Controller):
     guards = allow("customer")
 
     @get("/", summary="My member card (customer)", opt=raises(CustomerNotFound))
-    async def card(self, services: Svc, principal: Caller) -> MemberCardView:
+    async def card(self, members: NamedDependency[MemberCards], principal: Caller) -> MemberCardView:
         """The member code, its QR payload (``TSM1:P:…``) and the QR code as SVG. A till that
         scans it sees the customer's open coupons."""
-        card, _ = await services.members.card(principal.id)
-        return services.members.view(card)
+        card, _ = await members.card(principal.id)
+        return members.view(card)
 
     @get(
         "/pass.pkpass",
@@ -35,8 +37,8 @@ class MemberCardController(Controller):
         media_type=PKPASS,
         opt=raises(CustomerNotFound),
     )
-    async def apple_pass(self, services: Svc, principal: Caller) -> Response[bytes]:
-        content = await services.members.apple_pass(principal.id)
+    async def apple_pass(self, members: NamedDependency[MemberCards], principal: Caller) -> Response[bytes]:
+        content = await members.apple_pass(principal.id)
         return Response(
             content,
             media_type=PKPASS,
@@ -51,8 +53,8 @@ class MemberCardController(Controller):
         summary="Google Wallet save link of my member card (customer)",
         opt=raises(CustomerNotFound),
     )
-    async def google_wallet(self, services: Svc, principal: Caller) -> SaveLink:
-        return SaveLink(save_url=await services.members.google_link(principal.id))
+    async def google_wallet(self, members: NamedDependency[MemberCards], principal: Caller) -> SaveLink:
+        return SaveLink(save_url=await members.google_link(principal.id))
 
 
 class MemberLookupController(Controller):
@@ -66,9 +68,11 @@ class MemberLookupController(Controller):
         summary="Look up a scanned member card and its open coupons (staff)",
         opt=raises(InvalidMemberCode, TooManyRequests),
     )
-    async def lookup(self, services: Svc, principal: Caller, data: JSONBody[LookupInput]) -> MemberLookupView:
+    async def lookup(
+        self, members: NamedDependency[MemberCards], principal: Caller, data: JSONBody[LookupInput]
+    ) -> MemberLookupView:
         """The member's display name and open coupons (redeemable now). Redeem one by sending its
         ``redeem_code`` to ``POST /api/redemptions``: the redemption records the medium
         ``member_card``. Unknown, forged, malformed and erased cards, and coupons, all get the
         same 404 and count as failed scans."""
-        return await services.members.lookup(principal, data)
+        return await members.lookup(principal, data)

@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.publish_schemas import AudienceView, PublishJobView, job_view
 from tessera.campaigns.publishing import PublishJobNotFound
-from tessera.campaigns.services import CampaignEnded, CampaignNotFound
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.campaigns.services import CampaignEnded, CampaignNotFound, CampaignService
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, stored_response
 from tessera.http.problems import raises
@@ -29,7 +30,7 @@ class PublishController(Controller):
     async def publish(
         self,
         ctx: Ctx,
-        services: Svc,
+        campaigns: NamedDependency[CampaignService],
         principal: Caller,
         campaign_id: PathId,
         request: Request[Any, Any, Any],
@@ -44,13 +45,13 @@ class PublishController(Controller):
         fires."""
         now = ctx.clock.now()
         async with ctx.readers() as session:
-            campaign = await services.campaigns.get(session, campaign_id)
+            campaign = await campaigns.get(session, campaign_id)
         # Counted before the write transaction: on SQLite it would hold the write lock.
         counted = (0, 0) if campaign.trigger_kind else await ctx.publishing.audience(campaign)
         started: list[int] = []
 
         async def effect(session: AsyncSession) -> tuple[int, PublishJobView]:
-            campaign = await services.campaigns.get(session, campaign_id, lock=True)
+            campaign = await campaigns.get(session, campaign_id, lock=True)
             if now >= campaign.ends_at:
                 raise CampaignEnded(f"Campaign {campaign_id} ended at {campaign.ends_at.isoformat()}")
             if campaign.published_at is None:
@@ -84,7 +85,9 @@ class PublishController(Controller):
         summary="How many customers a publish would reach now (marketer)",
         opt=raises(CampaignNotFound),
     )
-    async def audience(self, ctx: Ctx, services: Svc, campaign_id: PathId) -> AudienceView:
+    async def audience(
+        self, ctx: Ctx, campaigns: NamedDependency[CampaignService], campaign_id: PathId
+    ) -> AudienceView:
         """``count``: customers with marketing consent, not erased, in the campaign's segment
         (any of ``tags_any``, every attribute equal), who do not hold this campaign's coupon from
         publishing or registration yet; personal (mail-merge) coupons and code lists do not
@@ -92,7 +95,7 @@ class PublishController(Controller):
         campaign's window (publishing an ended campaign is refused). 0 for a triggered
         campaign: publishing it issues nothing."""
         async with ctx.readers() as session:
-            campaign = await services.campaigns.get(session, campaign_id)
+            campaign = await campaigns.get(session, campaign_id)
         if campaign.trigger_kind is not None:
             return AudienceView(0)
         to_reach, _ = await ctx.publishing.audience(campaign)

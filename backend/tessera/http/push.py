@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.push.schemas import SubscriptionInput, SubscriptionView, VapidPublicKey
+from tessera.push.services import PushSubscriptions
 
 ENDPOINT = QueryParameter(required=False, max_length=2048, description="Only this subscription")
 
@@ -18,8 +20,8 @@ class VapidController(Controller):
     tags = ["push"]
 
     @get("/vapid-public-key", summary="The applicationServerKey for subscribing (public)")
-    async def vapid_public_key(self, ctx: Ctx) -> VapidPublicKey:
-        return VapidPublicKey(public_key=ctx.settings.push.vapid_public_key)
+    async def vapid_public_key(self, push: NamedDependency[PushSubscriptions]) -> VapidPublicKey:
+        return VapidPublicKey(public_key=push.vapid_public_key)
 
 
 class PushSubscriptionController(Controller):
@@ -29,20 +31,24 @@ class PushSubscriptionController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, summary="Keep my browser's push subscription (customer)")
     async def subscribe(
-        self, ctx: Ctx, services: Svc, principal: Caller, data: JSONBody[SubscriptionInput]
+        self,
+        ctx: Ctx,
+        push: NamedDependency[PushSubscriptions],
+        principal: Caller,
+        data: JSONBody[SubscriptionInput],
     ) -> SubscriptionView:
         """Notifications are sent only while the customer's push consent is on."""
         async with ctx.sessions.begin() as session:
-            subscription = await services.push.subscribe(session, principal.id, data, ctx.clock.now())
+            subscription = await push.subscribe(session, principal.id, data, ctx.clock.now())
             return SubscriptionView(id=subscription.id, endpoint=subscription.endpoint)
 
     @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Forget my push subscriptions (customer)")
     async def unsubscribe(
         self,
         ctx: Ctx,
-        services: Svc,
+        push: NamedDependency[PushSubscriptions],
         principal: Caller,
         endpoint: Annotated[str | None, ENDPOINT] = None,
     ) -> None:
         async with ctx.sessions.begin() as session:
-            await services.push.unsubscribe(session, principal.id, endpoint)
+            await push.unsubscribe(session, principal.id, endpoint)

@@ -4,13 +4,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.principal import Principal
 from tessera.core.errors import TooManyRequests
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow, current_principal
 from tessera.http.helpers import (
     IDEMPOTENCY_ERRORS,
@@ -20,12 +21,12 @@ from tessera.http.helpers import (
     stored_response,
 )
 from tessera.http.problems import raises
-from tessera.http.services import Services
 from tessera.idempotency.service import StoredAnswer, check_key, request_hash
 from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNotAllowed, error_for
 from tessera.redemptions.ledger import IdempotencyClaim
 from tessera.redemptions.schemas import RedeemInput, RedemptionView, ValidateInput, ValidationView, VoidView
+from tessera.redemptions.services import RedemptionService
 
 # What a presented code can meet, in validation as in redemption: every refusal of the offer
 # rules, and the failed-attempt budget.
@@ -36,7 +37,11 @@ REDEEM_PATH = "/api/redemptions"
 
 
 async def redemption_answer(
-    services: Services, principal: Principal, data: RedeemInput, idempotency_key: str | None, body: bytes
+    redemptions: RedemptionService,
+    principal: Principal,
+    data: RedeemInput,
+    idempotency_key: str | None,
+    body: bytes,
 ) -> StoredAnswer:
     """The 201 of a redemption, or the domain error of its refusal; ``body`` is the request's
     body as received, which an ``Idempotency-Key`` is bound to."""
@@ -47,7 +52,7 @@ async def redemption_answer(
             key=check_key(idempotency_key),
             request_hash=request_hash("POST", REDEEM_PATH, body),
         )
-    outcome = await services.redemptions.redeem(principal, data, claim)
+    outcome = await redemptions.redeem(principal, data, claim)
     if outcome.status != 201:
         raise error_for(outcome.body)
     return StoredAnswer(201, msgspec.json.encode(outcome.body), outcome.replayed)
@@ -65,11 +70,14 @@ class RedemptionController(Controller):
         opt=raises(*CODE_ERRORS),
     )
     async def validate(
-        self, services: Svc, principal: Caller, data: JSONBody[ValidateInput]
+        self,
+        redemptions: NamedDependency[RedemptionService],
+        principal: Caller,
+        data: JSONBody[ValidateInput],
     ) -> ValidationView:
         """What the code is, without redeeming it: the coupon, its campaign, discount, validity
         and the stores where it may be redeemed, for a till to show before it redeems."""
-        return await services.redemptions.validate(principal, data)
+        return await redemptions.validate(principal, data)
 
     @hot_path_post(
         "/",
@@ -88,9 +96,9 @@ class RedemptionController(Controller):
         # Ordinary redemptions are answered before they reach here (``fast_path``); this serves
         # the rest, and documents the operation. It takes no injected dependencies: two of them
         # make Litestar start a task group per request (README, Performance).
-        services: Services = request.app.state.services
+        redemptions: RedemptionService = request.app.state.services.redemptions
         answer = await redemption_answer(
-            services, current_principal(request), data, idempotency_key, await request.body()
+            redemptions, current_principal(request), data, idempotency_key, await request.body()
         )
         return stored_response(answer)
 
@@ -103,7 +111,7 @@ class RedemptionController(Controller):
     async def void(
         self,
         ctx: Ctx,
-        services: Svc,
+        redemptions: NamedDependency[RedemptionService],
         principal: Caller,
         redemption_id: PathBigId,
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
@@ -111,7 +119,7 @@ class RedemptionController(Controller):
         """The coupon becomes usable again; the void is a row of its own, never a delete."""
 
         async def effect(session: AsyncSession) -> tuple[int, VoidView]:
-            return 200, await services.redemptions.void(session, principal, redemption_id)
+            return 200, await redemptions.void(session, principal, redemption_id)
 
         answer = await ctx.idempotency.run(
             f"void:{principal.subject}",

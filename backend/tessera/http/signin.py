@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from tessera.core.errors import TooManyRequests
-from tessera.http.deps import Caller, Svc
+from tessera.http.deps import Caller
 from tessera.http.guards import allow
 from tessera.http.problems import raises
 from tessera.signin.schemas import CustomerLoginInput, CustomerToken, SignInCodeRequest, SignInCodeSent
-from tessera.signin.services import InvalidSignInCode
+from tessera.signin.services import InvalidSignInCode, SignIn
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -31,16 +32,19 @@ class CustomerSignInController(Controller):
         opt=raises(TooManyRequests),
     )
     async def request_code(
-        self, services: Svc, data: JSONBody[SignInCodeRequest], request: Request[Any, Any, Any]
+        self,
+        sign_in: NamedDependency[SignIn],
+        data: JSONBody[SignInCodeRequest],
+        request: Request[Any, Any, Any],
     ) -> SignInCodeSent:
         """If a customer is registered with this e-mail address or phone number, a one-time code
         goes there (it replaces any earlier one). The answer is the same either way. Requests
         per contact and per client address are limited (429 with ``Retry-After``)."""
-        contact = services.sign_in.contact(data.email, data.phone)
-        await services.sign_in.request_code(contact, data.locale, _client(request))
+        contact = sign_in.contact(data.email, data.phone)
+        await sign_in.request_code(contact, data.locale, _client(request))
         return SignInCodeSent(
             channel=contact.channel,
-            expires_in_seconds=int(services.sign_in.code_lifetime.total_seconds()),
+            expires_in_seconds=int(sign_in.code_lifetime.total_seconds()),
             detail="If this e-mail address or phone number is registered, a sign-in code is on its way.",
         )
 
@@ -51,13 +55,16 @@ class CustomerSignInController(Controller):
         opt=raises(InvalidSignInCode, TooManyRequests),
     )
     async def login(
-        self, services: Svc, data: JSONBody[CustomerLoginInput], request: Request[Any, Any, Any]
+        self,
+        sign_in: NamedDependency[SignIn],
+        data: JSONBody[CustomerLoginInput],
+        request: Request[Any, Any, Any],
     ) -> CustomerToken:
         """The code → a new customer token for this device. A wrong, used or expired code gets
         one answer (401 ``invalid_sign_in_code``); after too many failures for this contact or
         from this client address, even the right code gets 429 until the window ends."""
-        contact = services.sign_in.contact(data.email, data.phone)
-        token, customer_id = await services.sign_in.login(contact, data.code, _client(request))
+        contact = sign_in.contact(data.email, data.phone)
+        token, customer_id = await sign_in.login(contact, data.code, _client(request))
         return CustomerToken(token=token, customer_id=customer_id)
 
     @post(
@@ -66,6 +73,8 @@ class CustomerSignInController(Controller):
         guards=allow("customer"),
         summary="Sign out: revoke this customer token (customer)",
     )
-    async def logout(self, services: Svc, principal: Caller, request: Request[Any, Any, Any]) -> None:
+    async def logout(
+        self, sign_in: NamedDependency[SignIn], principal: Caller, request: Request[Any, Any, Any]
+    ) -> None:
         token = request.headers.get("authorization", "").partition(" ")[2].strip()
-        await services.sign_in.logout(principal.id, token)
+        await sign_in.logout(principal.id, token)

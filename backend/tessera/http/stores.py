@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from tessera.http.deps import Ctx, Svc
+from tessera.http.deps import Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathId
 from tessera.http.problems import raises
 from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
-from tessera.stores.services import StoreNotFound, UsernameTaken
+from tessera.stores.services import StoreNotFound, StoreService, UsernameTaken
 
 
 class StoreController(Controller):
@@ -18,9 +19,11 @@ class StoreController(Controller):
     guards = allow("marketer")
 
     @post("/stores", status_code=HTTP_201_CREATED, summary="Create a store (marketer)")
-    async def create_store(self, ctx: Ctx, services: Svc, data: JSONBody[StoreCreate]) -> StoreView:
+    async def create_store(
+        self, ctx: Ctx, stores: NamedDependency[StoreService], data: JSONBody[StoreCreate]
+    ) -> StoreView:
         async with ctx.sessions.begin() as session:
-            store = await services.stores.create_store(session, data, ctx.clock.now())
+            store = await stores.create_store(session, data, ctx.clock.now())
             return StoreView.of(store)
 
     @patch(
@@ -29,15 +32,15 @@ class StoreController(Controller):
         opt=raises(StoreNotFound),
     )
     async def update_store(
-        self, ctx: Ctx, services: Svc, store_id: PathId, data: JSONBody[StoreUpdate]
+        self, ctx: Ctx, stores: NamedDependency[StoreService], store_id: PathId, data: JSONBody[StoreUpdate]
     ) -> StoreView:
         async with ctx.sessions.begin() as session:
-            return StoreView.of(await services.stores.update_store(session, store_id, data))
+            return StoreView.of(await stores.update_store(session, store_id, data))
 
     @get("/stores", summary="List stores (marketer)")
-    async def list_stores(self, ctx: Ctx, services: Svc) -> list[StoreView]:
+    async def list_stores(self, ctx: Ctx, stores: NamedDependency[StoreService]) -> list[StoreView]:
         async with ctx.readers() as session:
-            return [StoreView.of(store) for store in await services.stores.list_stores(session)]
+            return [StoreView.of(store) for store in await stores.list_stores(session)]
 
     @post(
         "/staff",
@@ -45,7 +48,9 @@ class StoreController(Controller):
         summary="Create a staff account (marketer)",
         opt=raises(StoreNotFound, UsernameTaken),
     )
-    async def create_staff(self, ctx: Ctx, services: Svc, data: JSONBody[StaffCreate]) -> StaffView:
+    async def create_staff(
+        self, ctx: Ctx, stores: NamedDependency[StoreService], data: JSONBody[StaffCreate]
+    ) -> StaffView:
         async with ctx.sessions.begin() as session:
-            user = await services.stores.create_staff(session, data, ctx.clock.now())
+            user = await stores.create_staff(session, data, ctx.clock.now())
             return StaffView(user.id, user.username, user.store_id, user.can_void)

@@ -15,19 +15,22 @@ import msgspec
 import structlog
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from tessera.core.errors import InvalidValue
-from tessera.coupons.services import CouponNotFound
+from tessera.coupons.services import CouponNotFound, CouponService
 from tessera.events.log import record_for_coupon
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathBigId
 from tessera.http.problems import raises
 from tessera.models.coupons import Coupon
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import (
+    ApplePasses,
+    AppleWebService,
     PassNotFound,
     PassUnauthorized,
     pass_etag,
@@ -144,13 +147,18 @@ class ApplePassController(Controller):
         opt=raises(CouponNotFound),
     )
     async def download(
-        self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId
+        self,
+        ctx: Ctx,
+        coupons: NamedDependency[CouponService],
+        apple_passes: NamedDependency[ApplePasses],
+        principal: Caller,
+        coupon_id: PathBigId,
     ) -> Response[bytes]:
         now = ctx.clock.now()
         async with ctx.readers() as session:
-            coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
-            stores = await services.apple_passes.stores(session)
-        content = await services.apple_passes.build(coupon, campaign, stores, now)
+            coupon, campaign = await coupons.owned(session, coupon_id, principal.id)
+            stores = await apple_passes.stores(session)
+        content = await apple_passes.build(coupon, campaign, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
         return _pkpass(content, coupon)
@@ -170,20 +178,19 @@ class AppleWebServiceController(Controller):
     async def register(
         self,
         ctx: Ctx,
-        services: Svc,
+        apple_web: NamedDependency[AppleWebService],
         device_id: FromPath[str],
         pass_type: FromPath[str],
         serial: FromPath[str],
         data: JSONBody[Registration],
         authorization: Annotated[str | None, AUTHORIZATION] = None,
     ) -> Response[None]:
-        web = services.apple_web
-        coupon_id = web.passes.authorize(serial, authorization)
-        web.check_pass_type(pass_type)
+        coupon_id = apple_web.passes.authorize(serial, authorization)
+        apple_web.check_pass_type(pass_type)
         if not PUSH_TOKEN.match(data.pushToken):
             raise InvalidValue("pushToken is not an APNs device token", field="pushToken")
         async with ctx.sessions.begin() as session:
-            created = await web.register(
+            created = await apple_web.register(
                 session, _device(device_id), coupon_id, data.pushToken, ctx.clock.now()
             )
         return Response(None, status_code=201 if created else 200)
@@ -197,17 +204,16 @@ class AppleWebServiceController(Controller):
     async def unregister(
         self,
         ctx: Ctx,
-        services: Svc,
+        apple_web: NamedDependency[AppleWebService],
         device_id: FromPath[str],
         pass_type: FromPath[str],
         serial: FromPath[str],
         authorization: Annotated[str | None, AUTHORIZATION] = None,
     ) -> Response[None]:
-        web = services.apple_web
-        coupon_id = web.passes.authorize(serial, authorization)
-        web.check_pass_type(pass_type)
+        coupon_id = apple_web.passes.authorize(serial, authorization)
+        apple_web.check_pass_type(pass_type)
         async with ctx.sessions.begin() as session:
-            await web.unregister(session, _device(device_id), coupon_id, ctx.clock.now())
+            await apple_web.unregister(session, _device(device_id), coupon_id, ctx.clock.now())
         return Response(None, status_code=200)
 
     @get(
@@ -219,15 +225,14 @@ class AppleWebServiceController(Controller):
     async def changed(
         self,
         ctx: Ctx,
-        services: Svc,
+        apple_web: NamedDependency[AppleWebService],
         device_id: FromPath[str],
         pass_type: FromPath[str],
         since: Annotated[str | None, UPDATED_SINCE] = None,
     ) -> Response[SerialNumbers | None]:
-        web = services.apple_web
-        web.check_pass_type(pass_type)
+        apple_web.check_pass_type(pass_type)
         async with ctx.readers() as session:
-            found = await web.changed_serials(session, _device(device_id), since)
+            found = await apple_web.changed_serials(session, _device(device_id), since)
         if found is None:
             return Response(None, status_code=204)
         serials, tag = found
@@ -251,19 +256,19 @@ class AppleWebServiceController(Controller):
     async def latest(
         self,
         ctx: Ctx,
-        services: Svc,
+        apple_passes: NamedDependency[ApplePasses],
+        apple_web: NamedDependency[AppleWebService],
         pass_type: FromPath[str],
         serial: FromPath[str],
         authorization: Annotated[str | None, AUTHORIZATION] = None,
         if_none_match: Annotated[str | None, IF_NONE_MATCH] = None,
         if_modified_since: Annotated[str | None, IF_MODIFIED_SINCE] = None,
     ) -> Response[bytes]:
-        passes = services.apple_passes
-        coupon_id = passes.authorize(serial, authorization)
-        services.apple_web.check_pass_type(pass_type)
+        coupon_id = apple_passes.authorize(serial, authorization)
+        apple_web.check_pass_type(pass_type)
         async with ctx.readers() as session:
-            coupon, campaign = await passes.coupon(session, coupon_id)
-            stores = await passes.stores(session)
+            coupon, campaign = await apple_passes.coupon(session, coupon_id)
+            stores = await apple_passes.stores(session)
         now = ctx.clock.now()
         if _not_modified(coupon, if_none_match, if_modified_since, now):
             return Response(
@@ -271,7 +276,7 @@ class AppleWebServiceController(Controller):
                 status_code=304,
                 headers={**pass_validators(coupon), "Cache-Control": "private, no-cache"},
             )
-        content = await passes.build(coupon, campaign, stores, now)
+        content = await apple_passes.build(coupon, campaign, stores, now)
         return _pkpass(content, coupon)
 
     @post(

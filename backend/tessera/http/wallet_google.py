@@ -6,15 +6,21 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 
 from tessera.core.errors import PayloadTooLarge
-from tessera.coupons.services import CouponNotFound
+from tessera.coupons.services import CouponNotFound, CouponService
 from tessera.events.log import record_for_coupon
-from tessera.http.deps import Caller, Ctx, Svc
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathBigId, raw_body
 from tessera.http.problems import raises
-from tessera.wallet.google.services import CallbackNotTrusted, CallbackRefused, CallbacksNotConfigured
+from tessera.wallet.google.services import (
+    CallbackNotTrusted,
+    CallbackRefused,
+    CallbacksNotConfigured,
+    GoogleWallet,
+)
 
 
 class SaveLink(msgspec.Struct):
@@ -31,11 +37,18 @@ class GoogleWalletController(Controller):
         summary="Google Wallet save link of my coupon (customer, owner only)",
         opt=raises(CouponNotFound),
     )
-    async def save_link(self, ctx: Ctx, services: Svc, principal: Caller, coupon_id: PathBigId) -> SaveLink:
+    async def save_link(
+        self,
+        ctx: Ctx,
+        coupons: NamedDependency[CouponService],
+        google_wallet: NamedDependency[GoogleWallet],
+        principal: Caller,
+        coupon_id: PathBigId,
+    ) -> SaveLink:
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            coupon, campaign = await services.coupons.owned(session, coupon_id, principal.id)
-            url = await services.google_wallet.save_link(session, coupon, campaign, now)
+            coupon, campaign = await coupons.owned(session, coupon_id, principal.id)
+            url = await google_wallet.save_link(session, coupon, campaign, now)
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="google_wallet")
         return SaveLink(save_url=url)
 
@@ -50,12 +63,14 @@ class GoogleCallbackController(Controller):
         summary="Save/delete callback from Google Wallet (Google, signed message)",
         opt=raises(CallbackRefused, CallbackNotTrusted, CallbacksNotConfigured, PayloadTooLarge),
     )
-    async def callback(self, ctx: Ctx, services: Svc, request: Request[Any, Any, Any]) -> None:
+    async def callback(
+        self, ctx: Ctx, google_wallet: NamedDependency[GoogleWallet], request: Request[Any, Any, Any]
+    ) -> None:
         """Verified against Google's signing keys; a repeated nonce is acknowledged and ignored.
         A body that is not a callback message is 400 ``invalid_callback``; a well-formed one that
         Google did not sign for this issuer (or that has expired) is 403 ``callback_not_trusted``;
         without configured root keys the endpoint is 404 ``callbacks_not_configured``."""
         now = ctx.clock.now()
-        message = services.google_wallet.verify(await raw_body(request), now)
+        message = google_wallet.verify(await raw_body(request), now)
         async with ctx.sessions.begin() as session:
-            await services.google_wallet.record_callback(session, message, now)
+            await google_wallet.record_callback(session, message, now)

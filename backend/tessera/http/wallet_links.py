@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, PathParameter
 from litestar.response import Redirect
 
@@ -18,14 +19,16 @@ from tessera.campaigns.rules import code_for, discount_of
 from tessera.codes.formats import group
 from tessera.core.errors import TooManyRequests
 from tessera.events.log import record_for_coupon
-from tessera.http.deps import Ctx, Svc
+from tessera.http.context import AppContext
+from tessera.http.deps import Ctx
 from tessera.http.problems import raises
 from tessera.http.wallet_apple import PASS_VALIDATORS, PKPASS
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
-from tessera.wallet.apple.services import PassNotFound, pass_validators
+from tessera.wallet.apple.services import ApplePasses, PassNotFound, pass_validators
+from tessera.wallet.google.services import GoogleWallet
 from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
-from tessera.wallet.links.tokens import InvalidLink, LinkExpired
+from tessera.wallet.links.tokens import InvalidLink, LinkExpired, WalletLinks
 
 Token = Annotated[str, PathParameter(description="The token of a wallet link (43 characters)")]
 ACCEPT_LANGUAGE = HeaderParameter(name="Accept-Language", required=False, max_length=200)
@@ -35,18 +38,20 @@ class WalletLinkController(Controller):
     path = "/wallet/links/{token:str}"
     tags = ["wallet"]
 
-    async def _coupon(self, ctx: Ctx, services: Svc, token: str) -> tuple[Coupon, Campaign]:
-        coupon_id = services.wallet_links.coupon_id(token, ctx.clock.now())
+    async def _coupon(
+        self, ctx: AppContext, links: WalletLinks, passes: ApplePasses, token: str
+    ) -> tuple[Coupon, Campaign]:
+        coupon_id = links.coupon_id(token, ctx.clock.now())
         async with ctx.readers() as session:
             try:
-                coupon, campaign = await services.apple_passes.coupon(session, coupon_id)
+                coupon, campaign = await passes.coupon(session, coupon_id)
             except PassNotFound:
                 raise InvalidLink from None
         if coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
             raise LinkExpired("This coupon was withdrawn")
         return coupon, campaign
 
-    async def _use(self, ctx: Ctx, coupon_id: int) -> None:
+    async def _use(self, ctx: AppContext, coupon_id: int) -> None:
         """Count one use of the coupon's link against its budget (429 once spent)."""
         now = ctx.clock.now()
         rule = ctx.throttles.wallet_link(coupon_id)
@@ -65,12 +70,13 @@ class WalletLinkController(Controller):
     async def page(
         self,
         ctx: Ctx,
-        services: Svc,
+        wallet_links: NamedDependency[WalletLinks],
+        apple_passes: NamedDependency[ApplePasses],
         token: Token,
         accept_language: Annotated[str | None, ACCEPT_LANGUAGE] = None,
     ) -> Response[str]:
         """The offer with its code and the "Add to Apple Wallet" / "Add to Google Wallet" links."""
-        coupon, campaign = await self._coupon(ctx, services, token)
+        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
         code = code_for(ctx.code_keys, campaign, coupon.serial)
         offer = Offer(
             organization=ctx.settings.apple.organization_name,
@@ -93,13 +99,19 @@ class WalletLinkController(Controller):
         response_headers=PASS_VALIDATORS,
         opt=raises(InvalidLink, LinkExpired, TooManyRequests),
     )
-    async def apple_pass(self, ctx: Ctx, services: Svc, token: Token) -> Response[bytes]:
-        coupon, campaign = await self._coupon(ctx, services, token)
+    async def apple_pass(
+        self,
+        ctx: Ctx,
+        wallet_links: NamedDependency[WalletLinks],
+        apple_passes: NamedDependency[ApplePasses],
+        token: Token,
+    ) -> Response[bytes]:
+        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.readers() as session:
-            stores = await services.apple_passes.stores(session)
-        content = await services.apple_passes.build(coupon, campaign, stores, now)
+            stores = await apple_passes.stores(session)
+        content = await apple_passes.build(coupon, campaign, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
         return Response(
@@ -119,13 +131,20 @@ class WalletLinkController(Controller):
         status_code=303,
         opt=raises(InvalidLink, LinkExpired, TooManyRequests),
     )
-    async def google_wallet(self, ctx: Ctx, services: Svc, token: Token) -> Redirect:
+    async def google_wallet(
+        self,
+        ctx: Ctx,
+        wallet_links: NamedDependency[WalletLinks],
+        apple_passes: NamedDependency[ApplePasses],
+        google_wallet: NamedDependency[GoogleWallet],
+        token: Token,
+    ) -> Redirect:
         """303 to Google's "save to wallet" page for the coupon."""
-        coupon, campaign = await self._coupon(ctx, services, token)
+        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            url = await services.google_wallet.save_link(session, coupon, campaign, now)
+            url = await google_wallet.save_link(session, coupon, campaign, now)
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="google_wallet")
         return Redirect(
             url, status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

@@ -106,6 +106,11 @@ class PushSubscriptions:
         self.settings = settings
         self._production = production
 
+    @property
+    def vapid_public_key(self) -> str:
+        """The ``applicationServerKey`` a browser subscribes with."""
+        return self.settings.vapid_public_key
+
     async def subscribe(
         self, session: AsyncSession, customer_id: int, data: SubscriptionInput, now: datetime
     ) -> PushSubscription:
