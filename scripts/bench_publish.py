@@ -345,6 +345,7 @@ class Till:
     staff: dict[str, str]
     rate: float
     answers: list[tuple[float, float, int]] = field(default_factory=list)  # sent, ms, status
+    refusals: list[str] = field(default_factory=list)  # the first few answers other than 201
 
     async def run(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         keys = itertools.count()
@@ -368,8 +369,11 @@ class Till:
                 "/api/redemptions", json={"code": code}, headers={**self.staff, "Idempotency-Key": key}
             )
             status = response.status_code
-        except httpx.HTTPError:
-            status = 599
+            detail = response.text[:200]
+        except httpx.HTTPError as error:
+            status, detail = 599, repr(error)
+        if status != 201 and len(self.refusals) < 5:
+            self.refusals.append(f"{status} {detail}")
         self.answers.append((sent, (time.perf_counter() - sent) * 1000, status))
 
 
@@ -471,6 +475,7 @@ async def publish_under_till(
                 "max_ms": round(during[-1], 1) if during else None,
                 "status_5xx": sum(1 for status in statuses if status >= 500),
                 "not_201": sum(1 for status in statuses if status != 201),
+                "refusals": till.refusals,
             },
             "rss_mib": {"start": rss_before, "peak": peak, "end": rss_mib(srv.pid)},
             "wal_peak_mib": round(wal_peak / MIB, 1) if wal is not None else None,
@@ -595,6 +600,7 @@ def show(report: dict[str, Any]) -> str:
         f"p99 {till['p99_ms']} ms, max {till['max_ms']} ms",
         f"            5xx {till['status_5xx']}, not 201 {till['not_201']}; p50 {till['p50_ms_before']} ms "
         "in the second before the publish",
+        *(f"            answered {refusal}" for refusal in till["refusals"]),
         f"  server    RSS {rss['start']} MiB at start, peak {rss['peak']} MiB, {rss['end']} MiB at the end",
         *([f"  WAL       {wal} MiB at its largest"] if (wal := report["wal_peak_mib"]) is not None else []),
     ]
