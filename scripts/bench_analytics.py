@@ -59,12 +59,12 @@ import asyncpg
 import httpx
 
 from tessera.analytics.rollup import Rollup
+from tessera.assembly.migrate import upgrade
 from tessera.auth.services import create_api_key
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import SystemClock
 from tessera.core.db.base import sqlite_time
 from tessera.core.db.engine import create_engine, session_factory
-from tessera.core.db.migrate import upgrade
 from tessera.core.logs import configure_logging
 from tessera.core.settings import DatabaseSettings
 from tessera.triggers.events import EventTriggers

@@ -1,7 +1,7 @@
 """Bulk code generation: the real batch path against a bare stdlib insert of as many codes.
 
 What is measured
-    *Real path*: in a fresh, migrated database (``tessera.core.db.migrate.upgrade``) a campaign is
+    *Real path*: in a fresh, migrated database (``tessera.assembly.migrate.upgrade``) a campaign is
     created with ``CampaignService``; then, timed, a batch of ``--codes`` codes is reserved in a
     session (``BulkCodes.reserve``) and written by ``BulkCodes.generate(batch_id)`` through the
     chunk writer the app wires up: ``SqliteChunkWriter(SqliteWorker(path))`` on SQLite,
@@ -108,11 +108,11 @@ class PeakRss:
 
 async def _create_campaign(url: str, secret: str) -> int:
     """Migrate ``url`` and create a running random-code campaign; returns its id."""
+    from tessera.assembly.migrate import upgrade
     from tessera.campaigns.schemas import CampaignCreate, CodeSpec, Discount, Limits
     from tessera.campaigns.services import CampaignService
     from tessera.codes.keys import CodeKeys
     from tessera.core.db.engine import create_engine, session_factory
-    from tessera.core.db.migrate import upgrade
     from tessera.core.settings import CodeSettings, DatabaseSettings, Settings
 
     await asyncio.to_thread(upgrade, url)

@@ -62,12 +62,12 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tessera.assembly.migrate import upgrade
 from tessera.auth.services import create_api_key
 from tessera.campaigns.publishing import SQLITE_CHUNK
 from tessera.core.clock import SystemClock
 from tessera.core.db.base import sqlite_time
 from tessera.core.db.engine import SQLITE_PRAGMAS, create_engine, session_factory
-from tessera.core.db.migrate import upgrade
 from tessera.core.settings import DatabaseSettings
 
 HOST = "127.0.0.1"

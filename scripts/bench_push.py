@@ -38,13 +38,13 @@ from pywebpush import webpush_async
 from sqlalchemy import insert
 
 from tessera.assembly.devkit import with_development_credentials
+from tessera.assembly.migrate import upgrade
 from tessera.campaigns.publishing import publish_inline
 from tessera.campaigns.schemas import CampaignCreate, Discount
 from tessera.campaigns.services import CampaignService
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import FrozenClock
 from tessera.core.db.engine import create_engine, session_factory
-from tessera.core.db.migrate import upgrade
 from tessera.core.settings import DatabaseSettings, Settings, WorkerSettings
 from tessera.models.customers import Customer
 from tessera.models.push import PushSubscription

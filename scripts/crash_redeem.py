@@ -53,7 +53,7 @@ from pathlib import Path
 import asyncpg
 
 from crash_harness import CrashLoad, Findings, KillableServer, check, free_port, seed_codes
-from tessera.core.db.migrate import upgrade
+from tessera.assembly.migrate import upgrade
 
 
 async def _pg_admin(dsn: str, statement: str) -> None:

@@ -22,8 +22,8 @@ from litestar.testing import AsyncTestClient
 
 from tessera.app import create_app
 from tessera.assembly.devkit import with_development_credentials
+from tessera.assembly.migrate import upgrade
 from tessera.core.clock import FrozenClock
-from tessera.core.db.migrate import upgrade
 from tessera.core.settings import (
     DEVELOPMENT_PASS_TYPE,
     DEVELOPMENT_TEAM,

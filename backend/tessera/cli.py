@@ -13,7 +13,7 @@ from tessera.core.settings import Settings
 
 
 def _migrate(settings: Settings) -> None:
-    from tessera.core.db.migrate import upgrade
+    from tessera.assembly.migrate import upgrade
 
     upgrade(settings.database.url)
     print(f"database migrated: {_safe_url(settings.database.url)}")

@@ -1,4 +1,7 @@
-"""Alembic, driven from code: ``tessera migrate`` and the test fixtures call ``upgrade``."""
+"""Alembic, driven from code: ``tessera migrate`` and the test fixtures call ``upgrade``.
+
+Here in the assembly, not in ``core.db``: Alembic's environment (``migrations/env.py``) imports
+every model, so whoever runs migrations depends on the models, though no import line says so."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
