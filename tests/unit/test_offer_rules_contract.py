@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.assembly.raw_store import open_raw_store
@@ -29,8 +30,8 @@ from tessera.models.redemptions import CustomerRedemptionCount, Redemption
 from tessera.models.stores import Store
 from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.offers.refusals import BY_CODE
-from tessera.offers.rules import Attempt, decide
-from tessera.offers.state import presented
+from tessera.offers.rules import Attempt, OfferTerms, decide, limit_refusal
+from tessera.offers.state import limits_open, presented
 from tessera.redemptions.ledger import Outcome, RedeemRequest, RedemptionLedger, ThrottleRule
 from tessera.redemptions.ledger_postgres import create_pool
 from tests.conftest import START
@@ -352,6 +353,24 @@ async def test_validate_and_the_ledgers_give_the_tables_verdicts(database_url: s
         assert await _run_ledger(NaiveLedger(pool), seeded, copy=1) == expected
     finally:
         await pool.close()
+
+
+async def test_the_limits_in_sql_are_the_rules_limits(seeded: Seeded) -> None:
+    """``offers.state.limits_open``, with which jobs pick coupons to remind of, says of every
+    case's coupon what ``rules.limit_refusal`` says."""
+    async with seeded.sessions() as session:
+        found = set(await session.scalars(select(Coupon.code_digest).where(limits_open())))
+    for case in CASES:
+        if case.name == "unknown code":
+            continue
+        terms = OfferTerms(
+            max_redemptions=case.terms.max_redemptions,
+            redemption_count=case.terms.redemption_count,
+            per_customer_limit=case.terms.per_customer_limit,
+        )
+        owner = 1 if case.coupon.owner else None
+        expected = limit_refusal(terms, owner, case.terms.customer_redeemed) is None
+        assert (seeded.digests[(case.name, 0)] in found) == expected, case.name
 
 
 def test_every_verdict_of_the_table_carries_exactly_the_refusal_tables_fields() -> None:
