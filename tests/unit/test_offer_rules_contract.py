@@ -388,7 +388,7 @@ _LEDGER_OWN = {"too_many_attempts": 429, "idempotency_key_reused": 422, "request
 
 
 def test_the_sql_functions_codes_and_statuses_are_the_refusal_tables() -> None:
-    text = (_SQL / "tessera_redeem_v5.sql").read_text()
+    text = (_SQL / "tessera_redeem_v6.sql").read_text()
     pairs = set()
     for status, body in re.findall(r"status := (\d{3});\s*body := (.+?);\n", text, flags=re.DOTALL):
         found = re.search(r"""'code', '(\w+)'|"code": "(\w+)\"""", body)

@@ -21,9 +21,7 @@ from tessera.events.log import record_for_coupon
 from tessera.http.deps import Ctx, Svc
 from tessera.http.problems import raises
 from tessera.http.wallet_apple import PASS_VALIDATORS, PKPASS
-from tessera.models.campaigns import Campaign
-from tessera.models.coupons import Coupon
-from tessera.wallet.apple.services import PassNotFound, pass_validators
+from tessera.wallet.apple.services import PassNotFound, ShownPass
 from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
 from tessera.wallet.links.tokens import InvalidLink, LinkExpired
 
@@ -35,16 +33,18 @@ class WalletLinkController(Controller):
     path = "/wallet/links/{token:str}"
     tags = ["wallet"]
 
-    async def _coupon(self, ctx: Ctx, services: Svc, token: str) -> tuple[Coupon, Campaign]:
-        coupon_id = services.wallet_links.coupon_id(token, ctx.clock.now())
+    async def _coupon(self, ctx: Ctx, services: Svc, token: str) -> ShownPass:
+        """The link's coupon as the offer rules show it now (with its pass's version)."""
+        now = ctx.clock.now()
+        coupon_id = services.wallet_links.coupon_id(token, now)
         async with ctx.readers() as session:
             try:
-                coupon, campaign = await services.apple_passes.coupon(session, coupon_id)
+                shown = await services.apple_passes.coupon(session, coupon_id, now)
             except PassNotFound:
                 raise InvalidLink from None
-        if coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
+        if shown.coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
             raise LinkExpired("This coupon was withdrawn")
-        return coupon, campaign
+        return shown
 
     async def _use(self, ctx: Ctx, coupon_id: int) -> None:
         """Count one use of the coupon's link against its budget (429 once spent)."""
@@ -70,7 +70,8 @@ class WalletLinkController(Controller):
         accept_language: Annotated[str | None, ACCEPT_LANGUAGE] = None,
     ) -> Response[str]:
         """The offer with its code and the "Add to Apple Wallet" / "Add to Google Wallet" links."""
-        coupon, campaign = await self._coupon(ctx, services, token)
+        shown = await self._coupon(ctx, services, token)
+        coupon, campaign = shown.coupon, shown.campaign
         code = code_for(ctx.code_keys, campaign, coupon.serial)
         offer = Offer(
             organization=ctx.settings.apple.organization_name,
@@ -79,6 +80,7 @@ class WalletLinkController(Controller):
             discount=discount_of(campaign),
             code_display=group(code) if campaign.code_format == "random" else code,
             expires_at=coupon.expires_at,
+            status=shown.status,
         )
         return Response(
             landing_page(offer, token, language(accept_language)),
@@ -94,12 +96,13 @@ class WalletLinkController(Controller):
         opt=raises(InvalidLink, LinkExpired, TooManyRequests),
     )
     async def apple_pass(self, ctx: Ctx, services: Svc, token: Token) -> Response[bytes]:
-        coupon, campaign = await self._coupon(ctx, services, token)
+        shown = await self._coupon(ctx, services, token)
+        coupon = shown.coupon
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.readers() as session:
             stores = await services.apple_passes.stores(session)
-        content = await services.apple_passes.build(coupon, campaign, stores, now)
+        content = await services.apple_passes.build(shown, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
         return Response(
@@ -107,7 +110,7 @@ class WalletLinkController(Controller):
             media_type=PKPASS,
             headers={
                 "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
-                **pass_validators(coupon),
+                **shown.validators(),
                 "Cache-Control": "private, no-store",
                 "Referrer-Policy": "no-referrer",
             },
@@ -121,11 +124,12 @@ class WalletLinkController(Controller):
     )
     async def google_wallet(self, ctx: Ctx, services: Svc, token: Token) -> Redirect:
         """303 to Google's "save to wallet" page for the coupon."""
-        coupon, campaign = await self._coupon(ctx, services, token)
+        shown = await self._coupon(ctx, services, token)
+        coupon = shown.coupon
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            url = await services.google_wallet.save_link(session, coupon, campaign, now)
+            url = await services.google_wallet.save_link(session, coupon, shown.campaign, now)
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="google_wallet")
         return Redirect(
             url, status_code=303, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
