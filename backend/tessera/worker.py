@@ -25,7 +25,7 @@ from tessera.signin.services import SIGN_IN_CODE
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient
-from tessera.wallet.changes import APPLE_PUSH, GOOGLE_STATE
+from tessera.wallet.changes import APPLE_PUSH, CAMPAIGN_PASSES, GOOGLE_STATE
 from tessera.wallet.delivery import WalletDelivery
 from tessera.wallet.google.api import HttpGoogleWalletApi
 
@@ -123,6 +123,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         {
             APPLE_PUSH: delivery.apple_push,
             GOOGLE_STATE: delivery.google_state,
+            CAMPAIGN_PASSES: delivery.campaign_passes,
             NEW_OFFER: push.deliver,
             EXPIRY_REMINDER: push.deliver,
             CONTEST_PRIZE: contest_push.deliver,

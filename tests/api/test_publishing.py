@@ -18,6 +18,7 @@ from tessera.app import create_app
 from tessera.campaigns import publish_writers
 from tessera.campaigns.publish_writers import Chunk, PublishWriter, SqlitePublishWriter, Written
 from tessera.core.clock import FrozenClock
+from tessera.core.db.base import sqlite_time
 from tessera.core.settings import Settings
 from tessera.push.services import NEW_OFFER
 from tests.support.api import Api, Headers, iso, job_done, problem
@@ -381,3 +382,46 @@ async def test_a_job_stops_once_tills_spend_the_campaigns_redemptions_while_it_r
 
     assert (done["status"], done["error"], done["issued"]) == ("failed", "limit_reached", 3)
     assert await _holdings(api, campaign["id"]) == dict.fromkeys([first, *others[:2]], 1)
+
+
+_BULK_CUSTOMERS = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+INSERT INTO customers (email, tags, attributes, marketing_consent, push_consent, created_at, last_active_at)
+SELECT 'audience' || i || '@example.com', '[]', '{}', 1, 0, :now, :now FROM n
+"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_registration_gets_in_while_a_long_publish_writes_and_holds_one_coupon(api: Api) -> None:
+    """The publish writes on the hot-path thread, the registration through the ORM on another
+    connection: it waits its turn between two chunks, never for a lock it cannot get."""
+    audience = 6_000
+    await api.sql(_BULK_CUSTOMERS, count=audience, now=sqlite_time(api.clock.now()))
+    campaign = await api.campaign()
+    publishing = api.ctx.publishing
+    publishing.chunk, publishing.chunk_range = 50, (50, 50)  # over a hundred chunks
+    marketer = await api.marketer()
+
+    started = await _publish(api.client, marketer, campaign["id"])
+    for _ in range(1_000):
+        progress = (await api.client.get(started["progress_url"], headers=marketer)).json()
+        if progress["issued"] or progress["status"] != "running":
+            break
+        await asyncio.sleep(0.005)
+    assert progress["status"] == "running"
+    assert 0 < progress["issued"] < audience
+
+    registration = {"email": "newcomer@example.com", "consent": {"terms": True, "marketing": True}}
+    response = await api.client.post("/api/customers", json=registration)
+    assert response.status_code == 201, response.text
+    newcomer = response.json()["id"]
+
+    done = await job_done(api.client, marketer, started["progress_url"])
+    # The registration issued the newcomer's coupon in its own transaction; the publish found it
+    # there (``already_had``) if it read the newcomer at all, and issued everyone else's.
+    assert (done["status"], done["eligible"], done["issued"]) == ("done", audience, audience)
+    assert done["already_had"] in (0, 1)
+    holdings = await _holdings(api, campaign["id"])
+    assert len(holdings) == audience + 1
+    assert set(holdings.values()) == {1}
+    assert newcomer in holdings

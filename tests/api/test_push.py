@@ -17,6 +17,7 @@ from tessera.core.clock import FrozenClock
 from tessera.core.settings import Settings, WorkerSettings
 from tests.fakes.push import FakePushService, running_fake_push
 from tests.support.api import Api, Headers, problem
+from tests.support.background import run_worker
 
 
 @pytest.fixture
@@ -176,3 +177,43 @@ async def test_two_app_processes_never_send_a_notification_twice(
 def _as_datetime(value: Any) -> datetime:
     """SQLite hands back text, PostgreSQL a datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+async def test_a_used_up_coupon_is_neither_announced_nor_reminded_until_usable_again(
+    push_service: FakePushService, settings: Settings, clock: FrozenClock
+) -> None:
+    """The campaign's one redemption goes to Anna before the worker delivers: Bela's coupon is
+    used up, so her queued new-offer push is dropped and the reminder job passes her coupon by;
+    once a void frees the offer, her reminder comes."""
+    quiet = replace(settings, worker=WorkerSettings(embedded=False))
+    async with AsyncTestClient(app=create_app(quiet, clock)) as client:
+        api = Api(client, clock, quiet)
+        consent = {"terms": True, "marketing": True, "push": True}
+        _, anna = await api.customer(consent=consent)
+        _, bela = await api.customer(consent=consent)
+        await subscribe(api, anna, push_service.add("anna").subscription(push_service.url))
+        await subscribe(api, bela, push_service.add("bela").subscription(push_service.url))
+        campaign = await api.campaign(limits={"per_customer": None, "max_redemptions": 1})
+        await api.publish(campaign["id"])
+        (annas,) = await api.coupons(anna)
+        (belas,) = await api.coupons(bela)
+        staff = await api.staff()
+        redeemed = await api.redeem(staff, annas["code"])
+        assert redeemed.status_code == 201, redeemed.text
+        assert (await api.coupons(bela))[0]["status"] == "used_up"
+
+        await run_worker(quiet, clock)
+        assert push_service.delivered == []
+        clock.advance(timedelta(days=6, hours=1))
+        await run_worker(quiet, clock)
+        assert push_service.delivered == []
+        reminded = await api.sql("SELECT push_reminded_at FROM coupons WHERE id = :c", c=belas["id"])
+        assert reminded == [(None,)]
+
+        # A week on, the staff login has ended: a colleague at the same store voids.
+        colleague = await api.staff(redeemed.json()["store_id"])
+        void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=colleague)
+        assert void.status_code == 200, void.text
+        await run_worker(quiet, clock)
+    assert [m["kind"] for m in push_service.messages("bela")] == ["expiry_reminder"]
+    assert [m["kind"] for m in push_service.messages("anna")] == ["expiry_reminder"]

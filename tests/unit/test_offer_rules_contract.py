@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.assembly.raw_store import open_raw_store
@@ -29,8 +30,8 @@ from tessera.models.redemptions import CustomerRedemptionCount, Redemption
 from tessera.models.stores import Store
 from tessera.offers.errors import REFUSAL_ERRORS
 from tessera.offers.refusals import BY_CODE
-from tessera.offers.rules import Attempt, decide
-from tessera.offers.state import presented
+from tessera.offers.rules import Attempt, OfferTerms, decide, limit_refusal
+from tessera.offers.state import limits_open, presented
 from tessera.redemptions.ledger import Outcome, RedeemRequest, RedemptionLedger, ThrottleRule
 from tessera.redemptions.ledger_postgres import create_pool
 from tests.conftest import START
@@ -354,6 +355,24 @@ async def test_validate_and_the_ledgers_give_the_tables_verdicts(database_url: s
         await pool.close()
 
 
+async def test_the_limits_in_sql_are_the_rules_limits(seeded: Seeded) -> None:
+    """``offers.state.limits_open``, with which jobs pick coupons to remind of, says of every
+    case's coupon what ``rules.limit_refusal`` says."""
+    async with seeded.sessions() as session:
+        found = set(await session.scalars(select(Coupon.code_digest).where(limits_open())))
+    for case in CASES:
+        if case.name == "unknown code":
+            continue
+        terms = OfferTerms(
+            max_redemptions=case.terms.max_redemptions,
+            redemption_count=case.terms.redemption_count,
+            per_customer_limit=case.terms.per_customer_limit,
+        )
+        owner = 1 if case.coupon.owner else None
+        expected = limit_refusal(terms, owner, case.terms.customer_redeemed) is None
+        assert (seeded.digests[(case.name, 0)] in found) == expected, case.name
+
+
 def test_every_verdict_of_the_table_carries_exactly_the_refusal_tables_fields() -> None:
     for case in CASES:
         status, body = case.expected
@@ -369,7 +388,7 @@ _LEDGER_OWN = {"too_many_attempts": 429, "idempotency_key_reused": 422, "request
 
 
 def test_the_sql_functions_codes_and_statuses_are_the_refusal_tables() -> None:
-    text = (_SQL / "tessera_redeem_v5.sql").read_text()
+    text = (_SQL / "tessera_redeem_v6.sql").read_text()
     pairs = set()
     for status, body in re.findall(r"status := (\d{3});\s*body := (.+?);\n", text, flags=re.DOTALL):
         found = re.search(r"""'code', '(\w+)'|"code": "(\w+)\"""", body)

@@ -15,7 +15,7 @@ from tessera.core.clock import FrozenClock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings, WorkerSettings
 from tessera.models.outbox import OutboxMessage
-from tessera.outbox.service import GiveUp, Outbox, OutboxItem, RetryLater
+from tessera.outbox.service import GiveUp, Outbox, OutboxItem, Outcome, RetryLater, delivered_with
 from tessera.outbox.worker import OutboxWorker
 
 WORKER = WorkerSettings(embedded=False, max_attempts=3, retry_base_seconds=10, lease_seconds=60)
@@ -135,3 +135,25 @@ async def test_a_stopped_worker_records_the_delivery_under_way_and_hands_back_th
     assert first.delivered_at is not None
     assert [(row.claimed_until, row.attempts, row.delivered_at) for row in rest] == [(None, 0, None)] * 5
     assert sorted(item.target for item in await outbox.claim(10)) == ["t1", "t2", "t3", "t4", "t5"]
+
+
+async def test_a_delivery_recorded_in_its_effects_transaction_holds_only_under_its_own_claim(
+    outbox: Outbox, clock: FrozenClock
+) -> None:
+    """``delivered_with``: a handler whose effect is rows of the database records its delivery in
+    the same transaction; a worker whose lease ran out and was taken over records nothing, and
+    the worker's own completion of an item so recorded changes nothing."""
+    await add(outbox, clock, 1)
+    (late,) = await outbox.claim(1)
+    clock.advance(timedelta(seconds=61))
+    (current,) = await outbox.claim(1)
+    async with outbox._sessions.begin() as session:
+        assert not await delivered_with(session, late, clock.now())
+    (row,) = await rows(outbox)
+    assert row.delivered_at is None
+    async with outbox._sessions.begin() as session:
+        assert await delivered_with(session, current, clock.now())
+    clock.advance(timedelta(seconds=1))
+    await outbox.complete([Outcome(current)])
+    (row,) = await rows(outbox)
+    assert (row.delivered_at, row.claimed_until) == (clock.now() - timedelta(seconds=1), None)

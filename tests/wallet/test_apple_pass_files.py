@@ -238,10 +238,11 @@ def test_threads_share_one_builder(
         replace(CONTENT, status="redeemed", redeemed_at=datetime(2026, 5, 1, 9, 30, tzinfo=UTC)),
         replace(CONTENT, status="expired"),
         replace(CONTENT, status="revoked"),
+        replace(CONTENT, status="used_up"),
         replace(CONTENT, expiring_soon=True),
         replace(CONTENT, details="", terms="", locations=(), background_color=None, texts={}),
     ],
-    ids=["active", "redeemed", "expired", "revoked", "expiring", "minimal"],
+    ids=["active", "redeemed", "expired", "revoked", "used_up", "expiring", "minimal"],
 )
 def test_pass_json_passes_the_strict_validator(
     builder: ApplePassBuilder, tmp_path: Path, content: PassContent
@@ -315,7 +316,8 @@ def test_dates_are_iso_8601_with_an_offset(builder: ApplePassBuilder) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "shown"), [("redeemed", "Redeemed"), ("expired", "Expired"), ("revoked", "Revoked")]
+    ("status", "shown"),
+    [("redeemed", "Redeemed"), ("expired", "Expired"), ("revoked", "Revoked"), ("used_up", "Used up")],
 )
 def test_an_ended_coupon_is_voided_and_announces_it(
     builder: ApplePassBuilder, status: str, shown: str
@@ -415,6 +417,7 @@ def test_the_template_strings_translate_every_text_the_pass_shows(builder: Apple
         replace(CONTENT, status="redeemed", redeemed_at=CONTENT.expires_at),
         replace(CONTENT, status="expired"),
         replace(CONTENT, status="revoked"),
+        replace(CONTENT, status="used_up"),
         replace(CONTENT, expiring_soon=True),
         CONTENT,
     ):

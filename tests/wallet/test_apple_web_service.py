@@ -493,3 +493,134 @@ async def test_a_redemption_and_its_void_at_the_same_instant_are_two_versions(ap
     assert (
         await api.client.get(latest_url, headers={**auth(data), "If-None-Match": either})
     ).status_code == 304
+
+
+def status_of(pkpass: bytes) -> tuple[bool, str]:
+    """Whether the pass is void, and what its status field says."""
+    data = pass_json(pkpass)
+    (field,) = [field for field in data["coupon"]["auxiliaryFields"] if field["key"] == "status"]
+    return data.get("voided", False), field["value"]
+
+
+async def test_passes_read_used_up_when_another_customer_spends_the_campaign_and_are_pushed(
+    api: Api, fake_apns: FakeApns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The campaign's last redemption changes the passes of everyone else who holds one: each
+    device is pushed once (the campaign's passes walked two at a time), lists the pass as
+    changed and gets it void and "Used up", never a 304; a void, and a raised limit, bring it
+    back."""
+    monkeypatch.setattr("tessera.wallet.delivery.CAMPAIGN_CHUNK", 2)
+    staff = await api.staff()
+    _, spender = await api.customer()
+    holders = [await api.customer() for _ in range(3)]
+    campaign = await api.campaign(limits={"per_customer": None, "max_redemptions": 1})
+    await api.publish(campaign["id"])
+    tokens = [f"{number:02d}" * 32 for number in range(3)]
+    passes = []
+    for (_, customer), token in zip(holders, tokens, strict=True):
+        (coupon,) = await api.coupons(customer)
+        data = pass_json((await api.client.get(coupon["apple_pass_url"], headers=customer)).content)
+        pass_type, serial = data["passTypeIdentifier"], data["serialNumber"]
+        device = f"/wallet/apple/v1/devices/device-{token[:2]}/registrations/{pass_type}"
+        registered = await api.client.post(
+            f"{device}/{serial}", json={"pushToken": token}, headers=auth(data)
+        )
+        assert registered.status_code == 201, registered.text
+        passes.append((data, f"/wallet/apple/v1/passes/{pass_type}/{serial}", device))
+    data, latest_url, listing_url = passes[0]
+    before = await api.client.get(latest_url, headers=auth(data))
+    assert status_of(before.content) == (False, "Valid")
+    tag = (await api.client.get(listing_url)).json()["lastUpdated"]
+
+    api.clock.advance(timedelta(minutes=5))
+    (spent,) = await api.coupons(spender)
+    redeemed = await api.redeem(staff, spent["code"])
+    assert redeemed.status_code == 201, redeemed.text
+    await wait_for(lambda: outbox_settled(api), "the pushes after the campaign was spent")
+    assert sorted(fake_apns.tokens()) == sorted(tokens)
+    chunks = await api.sql("SELECT count(*) FROM outbox WHERE topic = 'campaign_passes'")
+    assert chunks == [(2,)]
+    listed = await api.client.get(listing_url, params={"passesUpdatedSince": tag})
+    assert listed.status_code == 200
+    assert listed.json()["serialNumbers"] == [data["serialNumber"]]
+    for sent in (
+        validators(before),
+        {"If-Modified-Since": before.headers["last-modified"]},
+        {"If-None-Match": before.headers["etag"]},
+    ):
+        used_up = await api.client.get(latest_url, headers={**auth(data), **sent})
+        assert used_up.status_code == 200, sent
+        assert status_of(used_up.content) == (True, "Used up")
+        assert used_up.headers["last-modified"] != before.headers["last-modified"]
+        assert used_up.headers["etag"] != before.headers["etag"]
+    assert (await api.coupons(holders[0][1]))[0]["status"] == "used_up"
+
+    # The void frees the offer again: pushed, usable, never a 304 for the used-up version.
+    api.clock.advance(timedelta(minutes=1))
+    void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
+    assert void.status_code == 200, void.text
+    await wait_for(lambda: outbox_settled(api), "the pushes after the void")
+    assert sorted(fake_apns.tokens()) == sorted(tokens * 2)
+    usable = await api.client.get(latest_url, headers={**auth(data), **validators(used_up)})
+    assert usable.status_code == 200
+    assert status_of(usable.content) == (False, "Valid")
+
+    # Spent once more, then the marketer raises the limit: usable again, pushed again.
+    api.clock.advance(timedelta(minutes=1))
+    assert (await api.redeem(staff, spent["code"])).status_code == 201
+    await wait_for(lambda: outbox_settled(api), "the pushes after the second redemption")
+    again = await api.client.get(latest_url, headers={**auth(data), **validators(usable)})
+    assert status_of(again.content) == (True, "Used up")
+    api.clock.advance(timedelta(minutes=1))
+    raised = await api.client.patch(
+        f"/api/campaigns/{campaign['id']}",
+        json={"limits": {"max_redemptions": 2}},
+        headers=await api.marketer(),
+    )
+    assert raised.status_code == 200, raised.text
+    await wait_for(lambda: outbox_settled(api), "the pushes after the limit was raised")
+    assert sorted(fake_apns.tokens()) == sorted(tokens * 4)
+    reopened = await api.client.get(latest_url, headers={**auth(data), **validators(again)})
+    assert status_of(reopened.content) == (False, "Valid")
+
+
+async def test_the_owners_other_pass_reads_used_up_once_their_own_limit_is_spent(
+    api: Api, fake_apns: FakeApns
+) -> None:
+    staff = await api.staff()
+    customer_id, customer = await api.customer()
+    campaign = await api.campaign(limits={"per_customer": 1})
+    await api.publish(campaign["id"])
+    personal = await api.client.post(
+        f"/api/campaigns/{campaign['id']}/coupons",
+        json={"customer_id": customer_id, "channel": "email", "message_id": "m-1"},
+        headers=await api.marketer(),
+    )
+    assert personal.status_code == 201, personal.text
+    first, second = sorted(await api.coupons(customer), key=lambda coupon: coupon["id"])
+    data = pass_json((await api.client.get(second["apple_pass_url"], headers=customer)).content)
+    pass_type, serial = data["passTypeIdentifier"], data["serialNumber"]
+    path = f"/wallet/apple/v1/devices/d/registrations/{pass_type}/{serial}"
+    assert (await api.client.post(path, json={"pushToken": TOKEN_A}, headers=auth(data))).status_code == 201
+    latest_url = f"/wallet/apple/v1/passes/{pass_type}/{serial}"
+    before = await api.client.get(latest_url, headers=auth(data))
+    assert status_of(before.content) == (False, "Valid")
+
+    api.clock.advance(timedelta(minutes=5))
+    redeemed = await api.redeem(staff, first["code"])
+    assert redeemed.status_code == 201, redeemed.text
+    await wait_for(lambda: outbox_settled(api), "the push of the owner's other pass")
+    assert fake_apns.tokens() == [TOKEN_A]
+    used_up = await api.client.get(latest_url, headers={**auth(data), **validators(before)})
+    assert used_up.status_code == 200
+    assert status_of(used_up.content) == (True, "Used up")
+    assert used_up.headers["last-modified"] == "Mon, 01 Jun 2026 12:05:00 GMT"
+
+    api.clock.advance(timedelta(minutes=1))
+    void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
+    assert void.status_code == 200, void.text
+    await wait_for(lambda: outbox_settled(api), "the push after the void")
+    assert fake_apns.tokens() == [TOKEN_A, TOKEN_A]
+    usable = await api.client.get(latest_url, headers={**auth(data), **validators(used_up)})
+    assert usable.status_code == 200
+    assert status_of(usable.content) == (False, "Valid")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jwt
 import pytest
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tessera.core.clock import FrozenClock
+from tessera.offers.refusals import CouponStatus
 from tessera.wallet.google.api import (
     HttpGoogleWalletApi,
     PermanentWalletApiError,
@@ -34,6 +35,8 @@ from tessera.wallet.google.callbacks import (
 )
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tessera.wallet.google.objects import (
+    OFFER_STATES,
+    STATES,
     LocalizedTexts,
     OfferContent,
     OfferTemplates,
@@ -190,6 +193,12 @@ def test_the_object_state_follows_the_coupon(templates: OfferTemplates) -> None:
         content(background_color="red")
     with pytest.raises(ValueError, match="aware"):
         content(valid_until=datetime(2026, 7, 1))  # noqa: DTZ001 - the naive datetime is the point
+
+
+def test_every_status_an_owner_is_shown_has_an_object_state() -> None:
+    assert set(OFFER_STATES) == set(get_args(CouponStatus))
+    assert set(OFFER_STATES.values()) <= STATES
+    assert OFFER_STATES["used_up"] == "INACTIVE"
 
 
 def test_ids_are_prefixed_by_the_issuer_and_restricted() -> None:

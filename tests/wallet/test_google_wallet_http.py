@@ -154,3 +154,53 @@ async def test_save_link_is_for_the_owner_only(api: Api) -> None:
     _, coupon, _ = await save_link(api)
     _, stranger = await api.customer()
     problem(await api.client.get(coupon["google_wallet_url"], headers=stranger), 404, "coupon_not_found")
+
+
+async def test_a_saved_offer_turns_inactive_when_the_campaign_is_spent_by_another(
+    api: Api, google: FakeGoogle, signer: GoogleSigner, settings: Settings
+) -> None:
+    """Google's state follows what the offer rules show the owner: INACTIVE (no longer valid)
+    once someone else's redemption spends the campaign, ACTIVE again after the void."""
+    staff = await api.staff()
+    _, spender = await api.customer()
+    _, holder = await api.customer()
+    campaign = await api.campaign(limits={"per_customer": None, "max_redemptions": 1})
+    await api.publish(campaign["id"])
+    (held,) = await api.coupons(holder)
+    link = await api.client.get(held["google_wallet_url"], headers=holder)
+    claims = jwt.decode(
+        link.json()["save_url"].removeprefix(SAVE_PREFIX),
+        key=google.account.public_key(),
+        algorithms=["RS256"],
+        audience="google",
+    )
+    (offer_object,) = claims["payload"]["offerObjects"]
+    assert offer_object["state"] == "ACTIVE"
+    saved = callback(signer, settings, offer_object["id"], "save", "nonce-saved")
+    assert (await api.client.post("/wallet/google/callback", content=saved)).status_code == 200
+
+    (spent,) = await api.coupons(spender)
+    redeemed = await api.redeem(staff, spent["code"])
+    assert redeemed.status_code == 201, redeemed.text
+    await wait_for_state(google, offer_object["id"], "INACTIVE")
+    # A save link made now carries the same state.
+    again = await api.client.get(held["google_wallet_url"], headers=holder)
+    claims = jwt.decode(
+        again.json()["save_url"].removeprefix(SAVE_PREFIX),
+        key=google.account.public_key(),
+        algorithms=["RS256"],
+        audience="google",
+    )
+    assert claims["payload"]["offerObjects"][0]["state"] == "INACTIVE"
+
+    void = await api.client.post(f"/api/redemptions/{redeemed.json()['id']}/void", headers=staff)
+    assert void.status_code == 200, void.text
+    await wait_for_state(google, offer_object["id"], "ACTIVE")
+
+
+async def wait_for_state(google: FakeGoogle, object_id: str, state: str) -> None:
+    for _ in range(750):
+        if google.states.get(object_id) == state:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{object_id} never became {state}: {google.states}")

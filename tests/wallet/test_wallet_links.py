@@ -196,3 +196,29 @@ async def test_a_link_used_too_often_waits_for_the_next_window(api: Api) -> None
     assert downloads[0][0] == USES + 1
     api.clock.advance(timedelta(seconds=api.settings.throttle.window_seconds))
     assert (await api.client.get(link + "/pass.pkpass")).status_code == 200
+
+
+async def test_a_used_up_coupons_page_says_so_and_its_pass_is_void(api: Api) -> None:
+    mine, theirs = await merged(api)
+    link = path_of(mine["wallet_link"], api)
+    assert "Add to Apple Wallet" in (await api.client.get(link)).text
+    # The campaign's one redemption goes to the other customer: this offer is used up.
+    [(campaign_id,)] = await api.sql("SELECT campaign_id FROM coupons WHERE id = :c", c=mine["coupon_id"])
+    limited = await api.client.patch(
+        f"/api/campaigns/{campaign_id}",
+        json={"limits": {"max_redemptions": 1}},
+        headers=await api.marketer(),
+    )
+    assert limited.status_code == 200, limited.text
+    assert (await api.redeem(await api.staff(), theirs["code"])).status_code == 201
+
+    page = await api.client.get(link)
+    assert page.status_code == 200
+    assert "This offer is used up" in page.text
+    assert "Add to Apple Wallet" not in page.text
+    assert "/pass.pkpass" not in page.text
+    italian = await api.client.get(link, headers={"Accept-Language": "it"})
+    assert "Questa offerta è esaurita" in italian.text
+    data = pass_json(await api.client.get(link + "/pass.pkpass"))
+    assert data["voided"] is True
+    assert "Used up" in json.dumps(data["coupon"])

@@ -34,7 +34,7 @@ from tessera.models.coupons import Coupon
 from tessera.models.customers import Customer
 from tessera.models.redemptions import CustomerRedemptionCount, Redemption
 from tessera.models.stores import Store
-from tessera.offers.state import cannot_issue
+from tessera.offers.state import campaign_spent, cannot_issue
 from tessera.triggers.rules import apply_trigger, check_trigger, trigger_of
 from tessera.triggers.schemas import Trigger
 from tessera.wallet.changes import campaign_passes_changed
@@ -247,6 +247,7 @@ class CampaignService:
             campaign.coupon_valid_days = data.coupon_valid_days
         if data.segment is not UNSET:
             campaign.segment = {"tags_any": data.segment.tags_any, "attributes": data.segment.attributes}
+        spent_before, per_customer_before = campaign_spent(campaign), campaign.per_customer_limit
         if data.limits is not UNSET:
             await self._change_limits(session, campaign, data.limits)
         if data.stores is not UNSET:
@@ -267,9 +268,14 @@ class CampaignService:
             elif data.wallet.remove_logo:
                 campaign.wallet_logo = None
             await session.flush()
-        pass_fields = (data.wallet, data.name, data.description)
-        if published and any(value is not UNSET for value in pass_fields):
-            await campaign_passes_changed(session, campaign.id, now)
+        looks_changed = any(value is not UNSET for value in (data.wallet, data.name, data.description))
+        # Whether its coupons can be used may change with a limit: the whole campaign's turning
+        # (spent or open again), or any customer's under a new per-customer limit.
+        use_changed = (
+            campaign_spent(campaign) != spent_before or campaign.per_customer_limit != per_customer_before
+        )
+        if published and (looks_changed or use_changed):
+            await campaign_passes_changed(session, campaign.id, now, open_only=not looks_changed)
         return campaign
 
     async def _change_trigger(

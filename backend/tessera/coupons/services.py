@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import cast
 
 import segno
 from cachetools import LRUCache
@@ -20,23 +19,12 @@ from tessera.core.errors import NotFound
 from tessera.coupons.schemas import CouponView
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
-from tessera.offers.refusals import ANSWERS, OwnStatus
-from tessera.offers.rules import coupon_refusal, listing_status
-from tessera.offers.state import redeemed_by, state_of, terms_of
+from tessera.offers.state import listed, redeemed_by
 
 
 class CouponNotFound(NotFound):
     code = "coupon_not_found"
     title = "No such coupon"
-
-
-def coupon_status(coupon: Coupon, now: datetime) -> OwnStatus:
-    """The coupon's own state, as its wallet pass shows it (the offer's limits aside)."""
-    refusal = coupon_refusal(state_of(coupon), now)
-    if refusal is None:
-        return "active"
-    # The coupon's own refusals list as one of its own states, never as ``used_up``.
-    return cast(OwnStatus, ANSWERS[refusal.reason].listing or "active")
 
 
 class CouponService:
@@ -114,7 +102,7 @@ class CouponService:
             valid_from=coupon.starts_at,
             expires_at=coupon.expires_at,
             redeemed_at=coupon.redeemed_at,
-            status=listing_status(state_of(coupon), terms_of(campaign, {}), customer_redeemed, now),
+            status=listed(coupon, campaign, customer_redeemed, now),
             qr_svg_url=f"/api/coupons/{coupon.id}/qr.svg",
             apple_pass_url=f"/api/coupons/{coupon.id}/pass.pkpass" if coupon.customer_id else None,
             google_wallet_url=f"/api/coupons/{coupon.id}/google-wallet" if coupon.customer_id else None,

@@ -26,16 +26,13 @@ from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathBigId
 from tessera.http.problems import raises
-from tessera.models.coupons import Coupon
 from tessera.wallet.apple.apns import PUSH_TOKEN
 from tessera.wallet.apple.services import (
     ApplePasses,
     AppleWebService,
     PassNotFound,
     PassUnauthorized,
-    pass_etag,
-    pass_validators,
-    pass_version,
+    ShownPass,
 )
 
 PKPASS = "application/vnd.apple.pkpass"
@@ -95,20 +92,20 @@ def _device(device_id: str) -> str:
     return device_id
 
 
-def _pkpass(content: bytes, coupon: Coupon) -> Response[bytes]:
+def _pkpass(content: bytes, shown: ShownPass) -> Response[bytes]:
     return Response(
         content,
         media_type=PKPASS,
         headers={
-            "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
-            **pass_validators(coupon),
+            "Content-Disposition": f'attachment; filename="coupon-{shown.coupon.id}.pkpass"',
+            **shown.validators(),
             "Cache-Control": "private, no-cache",
         },
     )
 
 
 def _not_modified(
-    coupon: Coupon, if_none_match: str | None, if_modified_since: str | None, now: datetime
+    shown: ShownPass, if_none_match: str | None, if_modified_since: str | None, now: datetime
 ) -> bool:
     """Whether the device holds the current pass (RFC 9110 13.2.2): If-None-Match first, by
     weak comparison; otherwise only when the version, to the microsecond, is not after the date.
@@ -120,7 +117,7 @@ def _not_modified(
     if if_none_match is not None:
         if if_none_match.strip() == "*":
             return True
-        current = pass_etag(coupon).removeprefix("W/")
+        current = shown.etag.removeprefix("W/")
         return current in ENTITY_TAG.findall(if_none_match)
     if not if_modified_since:
         return False
@@ -131,7 +128,7 @@ def _not_modified(
     # A date still to come was not sent by this service, and would hide the changes before it.
     if seen.tzinfo is None or seen > now:
         return False
-    return pass_version(coupon) <= seen
+    return shown.version <= seen
 
 
 class ApplePassController(Controller):
@@ -157,11 +154,12 @@ class ApplePassController(Controller):
         now = ctx.clock.now()
         async with ctx.readers() as session:
             coupon, campaign = await coupons.owned(session, coupon_id, principal.id)
+            shown = await apple_passes.shown(session, coupon, campaign, now)
             stores = await apple_passes.stores(session)
-        content = await apple_passes.build(coupon, campaign, stores, now)
+        content = await apple_passes.build(shown, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
-        return _pkpass(content, coupon)
+        return _pkpass(content, shown)
 
 
 class AppleWebServiceController(Controller):
@@ -266,18 +264,18 @@ class AppleWebServiceController(Controller):
     ) -> Response[bytes]:
         coupon_id = apple_passes.authorize(serial, authorization)
         apple_web.check_pass_type(pass_type)
-        async with ctx.readers() as session:
-            coupon, campaign = await apple_passes.coupon(session, coupon_id)
-            stores = await apple_passes.stores(session)
         now = ctx.clock.now()
-        if _not_modified(coupon, if_none_match, if_modified_since, now):
+        async with ctx.readers() as session:
+            shown = await apple_passes.coupon(session, coupon_id, now)
+            stores = await apple_passes.stores(session)
+        if _not_modified(shown, if_none_match, if_modified_since, now):
             return Response(
                 b"",
                 status_code=304,
-                headers={**pass_validators(coupon), "Cache-Control": "private, no-cache"},
+                headers={**shown.validators(), "Cache-Control": "private, no-cache"},
             )
-        content = await apple_passes.build(coupon, campaign, stores, now)
-        return _pkpass(content, coupon)
+        content = await apple_passes.build(shown, stores, now)
+        return _pkpass(content, shown)
 
     @post(
         "/log", summary="Messages a device logs about the web service (Apple Wallet device)", status_code=200

@@ -23,9 +23,7 @@ from tessera.http.context import AppContext
 from tessera.http.deps import Ctx
 from tessera.http.problems import raises
 from tessera.http.wallet_apple import PASS_VALIDATORS, PKPASS
-from tessera.models.campaigns import Campaign
-from tessera.models.coupons import Coupon
-from tessera.wallet.apple.services import ApplePasses, PassNotFound, pass_validators
+from tessera.wallet.apple.services import ApplePasses, PassNotFound, ShownPass
 from tessera.wallet.google.services import GoogleWallet
 from tessera.wallet.links.page import SECURITY_HEADERS, Offer, landing_page, language
 from tessera.wallet.links.tokens import InvalidLink, LinkExpired, WalletLinks
@@ -40,16 +38,18 @@ class WalletLinkController(Controller):
 
     async def _coupon(
         self, ctx: AppContext, links: WalletLinks, passes: ApplePasses, token: str
-    ) -> tuple[Coupon, Campaign]:
-        coupon_id = links.coupon_id(token, ctx.clock.now())
+    ) -> ShownPass:
+        """The link's coupon as the offer rules show it now (with its pass's version)."""
+        now = ctx.clock.now()
+        coupon_id = links.coupon_id(token, now)
         async with ctx.readers() as session:
             try:
-                coupon, campaign = await passes.coupon(session, coupon_id)
+                shown = await passes.coupon(session, coupon_id, now)
             except PassNotFound:
                 raise InvalidLink from None
-        if coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
+        if shown.coupon.revoked_at is not None:  # withdrawn, e.g. its owner's data was erased
             raise LinkExpired("This coupon was withdrawn")
-        return coupon, campaign
+        return shown
 
     async def _use(self, ctx: AppContext, coupon_id: int) -> None:
         """Count one use of the coupon's link against its budget (429 once spent)."""
@@ -76,7 +76,8 @@ class WalletLinkController(Controller):
         accept_language: Annotated[str | None, ACCEPT_LANGUAGE] = None,
     ) -> Response[str]:
         """The offer with its code and the "Add to Apple Wallet" / "Add to Google Wallet" links."""
-        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
+        shown = await self._coupon(ctx, wallet_links, apple_passes, token)
+        coupon, campaign = shown.coupon, shown.campaign
         code = code_for(ctx.code_keys, campaign, coupon.serial)
         offer = Offer(
             organization=ctx.settings.apple.organization_name,
@@ -85,6 +86,7 @@ class WalletLinkController(Controller):
             discount=discount_of(campaign),
             code_display=group(code) if campaign.code_format == "random" else code,
             expires_at=coupon.expires_at,
+            status=shown.status,
         )
         return Response(
             landing_page(offer, token, language(accept_language)),
@@ -106,12 +108,13 @@ class WalletLinkController(Controller):
         apple_passes: NamedDependency[ApplePasses],
         token: Token,
     ) -> Response[bytes]:
-        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
+        shown = await self._coupon(ctx, wallet_links, apple_passes, token)
+        coupon = shown.coupon
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.readers() as session:
             stores = await apple_passes.stores(session)
-        content = await apple_passes.build(coupon, campaign, stores, now)
+        content = await apple_passes.build(shown, stores, now)
         async with ctx.sessions.begin() as session:
             await record_for_coupon(session, "pass_downloaded", now, coupon, medium="apple_wallet")
         return Response(
@@ -119,7 +122,7 @@ class WalletLinkController(Controller):
             media_type=PKPASS,
             headers={
                 "Content-Disposition": f'attachment; filename="coupon-{coupon.id}.pkpass"',
-                **pass_validators(coupon),
+                **shown.validators(),
                 "Cache-Control": "private, no-store",
                 "Referrer-Policy": "no-referrer",
             },
@@ -140,7 +143,8 @@ class WalletLinkController(Controller):
         token: Token,
     ) -> Redirect:
         """303 to Google's "save to wallet" page for the coupon."""
-        coupon, campaign = await self._coupon(ctx, wallet_links, apple_passes, token)
+        shown = await self._coupon(ctx, wallet_links, apple_passes, token)
+        coupon, campaign = shown.coupon, shown.campaign
         await self._use(ctx, coupon.id)
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:

@@ -49,5 +49,8 @@ class Campaign(Base):
     # Colours, texts and languages of the wallet passes (``wallet.design.WalletDesign``).
     wallet_design: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # When every pass of the campaign last changed at once: its redemptions spent or freed again,
+    # a limit or its look changed. Part of each pass's version (``wallet.apple.services``).
+    passes_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -23,6 +23,14 @@ class Coupon(Base):
         # carry their own origin.
         Index("uq_coupons_campaign_customer_origin", "campaign_id", "customer_id", "origin", unique=True),
         Index("ix_coupons_customer_issued", "customer_id", "issued_at"),
+        # A campaign's passes in a wallet, to tell them all of a change (``wallet.delivery``).
+        Index(
+            "ix_coupons_campaign_in_wallet",
+            "campaign_id",
+            "id",
+            sqlite_where=text("wallet_added_at IS NOT NULL"),
+            postgresql_where=text("wallet_added_at IS NOT NULL"),
+        ),
         # Coupons whose expiry is still to be recorded (see ``coupons.expiry``).
         Index(
             "ix_coupons_expiry_unrecorded",

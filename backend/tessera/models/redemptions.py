@@ -41,6 +41,9 @@ class CustomerRedemptionCount(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     redeemed: Mapped[int] = mapped_column(default=0)
+    # When the owner's limit was last spent or opened again: their other coupons of the
+    # campaign read differently from then on (part of their passes' version).
+    passes_changed_at: Mapped[datetime | None]
 
 
 class AttemptCounter(Base):

@@ -8,11 +8,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
-OwnStatus = Literal["active", "scheduled", "redeemed", "expired", "revoked"]
-"""A coupon's own state, as its wallet pass shows it."""
-CouponStatus = OwnStatus | Literal["used_up"]
-"""What a customer's listing shows: ``used_up`` is a coupon whose offer allows no more
-redemptions (the campaign's or the customer's limit is spent)."""
+CouponStatus = Literal["active", "scheduled", "redeemed", "expired", "revoked", "used_up"]
+"""What a coupon's owner is shown, wherever: the listing, the wallet passes, the wallet-link
+page. ``used_up`` is a coupon whose offer allows no more redemptions (the campaign's or the
+customer's limit is spent)."""
 
 
 class Reason(StrEnum):

@@ -1,5 +1,7 @@
 """What the offer rules need, read from the database for those who decide by reading: validate,
-the customer's listing and the member-card lookup (the ledgers decide with conditional writes)."""
+what a coupon's owner is shown (the listing, the wallet passes, the wallet-link page), the
+member-card lookup, and the jobs that pick coupons to remind of (the ledgers decide with
+conditional writes)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
 from tessera.models.redemptions import CustomerRedemptionCount, Redemption
 from tessera.models.stores import Store
-from tessera.offers.rules import CouponState, IssueTerms, OfferTerms, StoreRef, issue_refusal
+from tessera.offers.refusals import CouponStatus
+from tessera.offers.rules import (
+    CouponState,
+    IssueTerms,
+    OfferTerms,
+    StoreRef,
+    issue_refusal,
+    limit_refusal,
+    listing_status,
+)
 
 
 def terms_of(campaign: Campaign, store_names: Mapping[int, str]) -> OfferTerms:
@@ -41,6 +53,11 @@ def cannot_issue(campaign: Campaign, now: datetime) -> str | None:
         redemption_count=campaign.redemption_count,
     )
     return issue_refusal(terms, now)
+
+
+def campaign_spent(campaign: Campaign) -> bool:
+    """Whether the campaign's redemptions are spent: ``rules.limit_refusal`` for nobody's coupon."""
+    return limit_refusal(terms_of(campaign, {}), None, 0) is not None
 
 
 def state_of(coupon: Coupon, redeemed_store: StoreRef | None = None) -> CouponState:
@@ -74,6 +91,54 @@ async def redeemed_by(session: AsyncSession, customer_id: int, campaign_ids: Seq
         )
     )
     return {campaign_id: redeemed for campaign_id, redeemed in rows}
+
+
+async def owner_count(
+    session: AsyncSession, coupon: Coupon, campaign: Campaign
+) -> CustomerRedemptionCount | None:
+    """The owner's redemption counter of the campaign, where the rules read one (a per-customer
+    limit); None otherwise, or before the owner's first redemption."""
+    if coupon.customer_id is None or campaign.per_customer_limit is None:
+        return None
+    return await session.get(CustomerRedemptionCount, (campaign.id, coupon.customer_id))
+
+
+def listed(coupon: Coupon, campaign: Campaign, owner_redeemed: int, now: datetime) -> CouponStatus:
+    """``rules.listing_status`` of a coupon row: what its owner is shown now. ``owner_redeemed``
+    is the owner's net redemptions of the campaign (0 where no per-customer limit is set)."""
+    return listing_status(state_of(coupon), terms_of(campaign, {}), owner_redeemed, now)
+
+
+async def listing_of(
+    session: AsyncSession, coupon: Coupon, campaign: Campaign, now: datetime
+) -> CouponStatus:
+    """What the coupon's owner is shown now, read in ``session``."""
+    count = await owner_count(session, coupon, campaign)
+    return listed(coupon, campaign, count.redeemed if count else 0, now)
+
+
+def limits_open() -> ColumnElement[bool]:
+    """``rules.limit_refusal(...) is None`` as SQL on coupon rows (checked against the rule by
+    tests): neither the campaign's redemptions nor the owner's share of them are spent. For jobs
+    that pick coupons to tell their owners about (a reminder of an offer nobody can redeem any
+    more is noise)."""
+    limited = aliased(Campaign)  # its own name: a caller's query may join the coupon's campaign
+    spent_campaigns = select(limited.id).where(
+        limited.max_redemptions.is_not(None), limited.redemption_count >= limited.max_redemptions
+    )
+    owner_spent = (
+        select(CustomerRedemptionCount.campaign_id)
+        .join(limited, limited.id == CustomerRedemptionCount.campaign_id)
+        .where(
+            CustomerRedemptionCount.campaign_id == Coupon.campaign_id,
+            CustomerRedemptionCount.customer_id == Coupon.customer_id,
+            limited.per_customer_limit.is_not(None),
+            CustomerRedemptionCount.redeemed >= limited.per_customer_limit,
+        )
+        .correlate(Coupon)
+        .exists()
+    )
+    return and_(Coupon.campaign_id.not_in(spent_campaigns), ~owner_spent)
 
 
 @dataclass(frozen=True, slots=True)

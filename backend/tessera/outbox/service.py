@@ -78,6 +78,16 @@ def _still_claimed(item: OutboxItem) -> Any:
     )
 
 
+async def delivered_with(session: AsyncSession, item: OutboxItem, now: datetime) -> bool:
+    """Record ``item`` delivered in the caller's transaction, if the claim it was taken with still
+    holds (False: another worker has it now). For a handler whose effect is rows of this database
+    (more outbox rows): the effect and the delivery commit together, so a crash repeats neither."""
+    done = await session.execute(
+        update(OutboxMessage).where(*_still_claimed(item)).values(delivered_at=now, claimed_until=None)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 async def due_backlog(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
     """How many messages are due and not yet delivered (nor given up), and since when the
     oldest of them has been due: how far the workers are behind."""

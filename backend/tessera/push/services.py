@@ -2,7 +2,9 @@
 
 A notification is an outbox row per subscription, queued in the transaction that issues the
 coupon (or, for reminders, by the periodic job). The message itself is composed at delivery
-from the coupon as it is then, so a coupon redeemed in between is not announced.
+from the coupon as it is then: only a coupon the offer rules still show its owner as usable is
+announced, so one redeemed, expired, revoked or used up (its campaign's or its owner's limit
+spent) in between is not. The reminder job does not pick used-up coupons in the first place.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from tessera.core.clock import Clock
 from tessera.core.db.base import UTCDateTime
 from tessera.core.errors import InvalidValue
 from tessera.core.settings import PushSettings
-from tessera.coupons.services import coupon_status
 from tessera.events.log import event_row
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
 from tessera.models.customers import Customer
 from tessera.models.push import PushSubscription
+from tessera.models.redemptions import CustomerRedemptionCount
 from tessera.models.triggers import TRIGGER_ORIGIN
+from tessera.offers.state import limits_open, listed
 from tessera.outbox.service import OutboxItem
 from tessera.push.schemas import SubscriptionInput
 from tessera.push.sender import SubscriptionGone, WebPushSender
@@ -139,6 +142,10 @@ class PushSubscriptions:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# A notification's subscription, coupon, campaign, owner and the owner's redemptions of it.
+_Recipient = tuple[PushSubscription, Coupon, Campaign, Customer, int]
+
+
 class PushDelivery:
     """The outbox handler for notifications and the expiry-reminder job."""
 
@@ -155,9 +162,7 @@ class PushDelivery:
         self._clock = clock
         self._sender = sender
         self._settings = settings
-        self._prefetched: dict[
-            tuple[int, int | None], tuple[PushSubscription, Coupon, Campaign, Customer]
-        ] = {}
+        self._prefetched: dict[tuple[int, int | None], _Recipient] = {}
 
     async def prefetch(self, items: Sequence[OutboxItem]) -> None:
         """Load the subscriptions and coupons of a whole batch in one query."""
@@ -171,9 +176,15 @@ class PushDelivery:
                     )
                 )
             ).all()
-        for subscription, coupon, campaign, customer in rows:
+        for subscription, coupon, campaign, customer, owner_redeemed in rows:
             if (subscription.id, coupon.id) in wanted:
-                self._prefetched[(subscription.id, coupon.id)] = (subscription, coupon, campaign, customer)
+                self._prefetched[(subscription.id, coupon.id)] = (
+                    subscription,
+                    coupon,
+                    campaign,
+                    customer,
+                    owner_redeemed or 0,
+                )
 
     async def deliver(self, item: OutboxItem) -> list[dict[str, Any]]:
         """Send one notification; answers the ``notified`` event it stands for (none when
@@ -190,12 +201,12 @@ class PushDelivery:
                 ).first()
             if found is None:
                 return []  # the subscription or coupon went away: nothing to tell
-            row = (found[0], found[1], found[2], found[3])
-        subscription, coupon, campaign, customer = row
+            row = (found[0], found[1], found[2], found[3], found[4] or 0)
+        subscription, coupon, campaign, customer, owner_redeemed = row
         if not customer.push_consent or customer.erased_at is not None:
             return []
-        if coupon_status(coupon, now) not in ("active", "scheduled"):
-            return []  # redeemed, expired or revoked since: the news is stale
+        if listed(coupon, campaign, owner_redeemed, now) not in ("active", "scheduled"):
+            return []  # redeemed, expired, revoked or used up since: the news is stale
         message = compose(item.topic, coupon, campaign, customer.locale)
         ttl = self._settings.ttl_seconds
         if item.topic == EXPIRY_REMINDER:
@@ -228,12 +239,19 @@ class PushDelivery:
         ]
 
     @staticmethod
-    def _recipients() -> Select[PushSubscription, Coupon, Campaign, Customer]:
+    def _recipients() -> Select[PushSubscription, Coupon, Campaign, Customer, int | None]:
+        """Each subscription with its coupon, campaign, owner and the owner's redemptions of
+        the campaign (what the offer rules ask of a per-customer limit)."""
         return (
-            select(PushSubscription, Coupon, Campaign, Customer)
+            select(PushSubscription, Coupon, Campaign, Customer, CustomerRedemptionCount.redeemed)
             .join(Customer, Customer.id == PushSubscription.customer_id)
             .join(Coupon, Coupon.customer_id == Customer.id)
             .join(Campaign, Campaign.id == Coupon.campaign_id)
+            .outerjoin(
+                CustomerRedemptionCount,
+                (CustomerRedemptionCount.campaign_id == Coupon.campaign_id)
+                & (CustomerRedemptionCount.customer_id == Coupon.customer_id),
+            )
         )
 
     async def remind_expiring(self) -> int:
@@ -246,6 +264,7 @@ class PushDelivery:
             Coupon.revoked_at.is_(None),
             Coupon.expires_at > now,
             Coupon.expires_at <= horizon,
+            limits_open(),
         )
         batch = (
             select(Coupon.id)

@@ -30,7 +30,7 @@ from tessera.redemptions.ledger import (
     ThrottleRule,
     success_body,
 )
-from tessera.wallet.changes import QUEUE_PASS_PUSHES_SQL
+from tessera.wallet.changes import CAMPAIGN_SPENT_SQL, OWNER_OTHERS_IN_WALLET_SQL, QUEUE_PASS_PUSHES_SQL
 
 _REDEEM_COUPON = """
 UPDATE coupons SET redeemed_at = :now, redemption_seq = redemption_seq + 1
@@ -46,14 +46,20 @@ SELECT max_redemptions, per_customer_limit, discount_kind, discount_value, curre
 FROM campaigns WHERE id = ?
 """
 _STORE_NAMES = "SELECT id, name FROM stores WHERE id IN (SELECT value FROM json_each(?))"
+# Each answers whether this redemption spent the limit: then passes that read usable read used
+# up from now on (``wallet.changes``).
 _COUNT_CAMPAIGN = """
 UPDATE campaigns SET redemption_count = redemption_count + 1
 WHERE id = ? AND redemption_count < max_redemptions
+RETURNING redemption_count >= max_redemptions
 """
 _COUNT_CUSTOMER = """
-INSERT INTO customer_redemption_counts (campaign_id, customer_id, redeemed) VALUES (?, ?, 1)
-ON CONFLICT (campaign_id, customer_id) DO UPDATE SET redeemed = redeemed + 1
-WHERE customer_redemption_counts.redeemed < ?
+INSERT INTO customer_redemption_counts (campaign_id, customer_id, redeemed, passes_changed_at)
+VALUES (:campaign_id, :customer_id, 1, CASE WHEN :limit <= 1 THEN :now END)
+ON CONFLICT (campaign_id, customer_id) DO UPDATE SET redeemed = redeemed + 1,
+    passes_changed_at = CASE WHEN redeemed + 1 >= :limit THEN :now ELSE passes_changed_at END
+WHERE customer_redemption_counts.redeemed < :limit
+RETURNING redeemed >= :limit
 """
 _UNCOUNT_CAMPAIGN = "UPDATE campaigns SET redemption_count = redemption_count - 1 WHERE id = ?"
 _GIVE_BACK_COUPON = "UPDATE coupons SET redeemed_at = NULL, redemption_seq = redemption_seq - 1 WHERE id = ?"
@@ -274,19 +280,23 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch
         connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
         raise _Failed(refusal)
     capped = terms.max_redemptions is not None
-    if capped and connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).rowcount == 0:
-        connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
-        raise _Failed(_CAMPAIGN_SPENT)
+    campaign_spent = owner_spent = False
+    if capped:
+        counted = connection.execute(_COUNT_CAMPAIGN, (campaign_id,)).fetchone()
+        if counted is None:
+            connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
+            raise _Failed(_CAMPAIGN_SPENT)
+        campaign_spent = bool(counted[0])
     per_customer = terms.per_customer_limit
-    if (
-        customer_id is not None
-        and per_customer is not None
-        and connection.execute(_COUNT_CUSTOMER, (campaign_id, customer_id, per_customer)).rowcount == 0
-    ):
-        if capped:
-            connection.execute(_UNCOUNT_CAMPAIGN, (campaign_id,))
-        connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
-        raise _Failed(_CUSTOMER_SPENT)
+    if customer_id is not None and per_customer is not None:
+        owner = {"campaign_id": campaign_id, "customer_id": customer_id, "limit": per_customer, "now": now}
+        counted = connection.execute(_COUNT_CUSTOMER, owner).fetchone()
+        if counted is None:
+            if capped:
+                connection.execute(_UNCOUNT_CAMPAIGN, (campaign_id,))
+            connection.execute(_GIVE_BACK_COUPON, (coupon_id,))
+            raise _Failed(_CUSTOMER_SPENT)
+        owner_spent = bool(counted[0])
     (redemption_id,) = connection.execute(
         _INSERT_REDEMPTION,
         (
@@ -317,6 +327,15 @@ def _apply(connection: sqlite3.Connection, request: RedeemRequest, batch: _Batch
     )
     if wallet_added_at is not None:
         connection.execute(QUEUE_PASS_PUSHES_SQL, {"coupon_id": coupon_id, "now": now})
+    if owner_spent:
+        owner = {"campaign_id": campaign_id, "customer_id": customer_id, "coupon_id": coupon_id}
+        for (other,) in connection.execute(OWNER_OTHERS_IN_WALLET_SQL, owner).fetchall():
+            connection.execute(QUEUE_PASS_PUSHES_SQL, {"coupon_id": other, "now": now})
+    if campaign_spent:
+        for statement in CAMPAIGN_SPENT_SQL:
+            connection.execute(
+                statement, {"campaign_id": campaign_id, "target": str(campaign_id), "now": now}
+            )
     return Outcome(
         201,
         success_body(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +26,7 @@ from tessera.redemptions.errors import AlreadyVoided, RedemptionNotFound, VoidNo
 from tessera.redemptions.ledger import IdempotencyClaim, Outcome, RedeemRequest, RedemptionLedger
 from tessera.redemptions.schemas import RedeemInput, StoreView, ValidateInput, ValidationView, VoidView
 from tessera.redemptions.throttles import Throttles
-from tessera.wallet.changes import pass_changed
+from tessera.wallet.changes import campaign_passes_changed, owner_passes_changed, pass_changed
 
 
 class RedemptionService:
@@ -117,6 +119,43 @@ class RedemptionService:
             currency=self._currency,
         )
 
+    @staticmethod
+    async def _give_back(session: AsyncSession, redemption: Redemption, now: datetime) -> None:
+        """Count the voided redemption out of the limits. A limit that was spent and is open
+        again changes the passes it held used up: the campaign's (all of them, through the
+        outbox) or the owner's (their other coupons of the campaign)."""
+        campaign = (
+            await session.execute(
+                update(Campaign)
+                .where(Campaign.id == redemption.campaign_id, Campaign.max_redemptions.is_not(None))
+                .values(redemption_count=Campaign.redemption_count - 1)
+                .returning(Campaign.redemption_count, Campaign.max_redemptions)
+            )
+        ).first()
+        if campaign is not None and campaign.redemption_count == campaign.max_redemptions - 1:
+            await campaign_passes_changed(session, redemption.campaign_id, now, open_only=True)
+        if redemption.customer_id is None:
+            return
+        owner_redeemed = await session.scalar(
+            update(CustomerRedemptionCount)
+            .where(
+                CustomerRedemptionCount.campaign_id == redemption.campaign_id,
+                CustomerRedemptionCount.customer_id == redemption.customer_id,
+                CustomerRedemptionCount.redeemed > 0,
+            )
+            .values(redeemed=CustomerRedemptionCount.redeemed - 1)
+            .returning(CustomerRedemptionCount.redeemed)
+        )
+        if owner_redeemed is None:
+            return
+        limit = await session.scalar(
+            select(Campaign.per_customer_limit).where(Campaign.id == redemption.campaign_id)
+        )
+        if limit is not None and owner_redeemed == limit - 1:
+            await owner_passes_changed(
+                session, redemption.campaign_id, redemption.customer_id, redemption.coupon_id, now
+            )
+
     async def void(self, session: AsyncSession, principal: Principal, redemption_id: int) -> VoidView:
         """Make a mistaken redemption undone: a ``void`` row, the coupon usable again."""
         if principal.role == "staff" and not principal.can_void:
@@ -163,21 +202,7 @@ class RedemptionService:
             )
             .values(redeemed_at=None)
         )
-        await session.execute(
-            update(Campaign)
-            .where(Campaign.id == redemption.campaign_id, Campaign.max_redemptions.is_not(None))
-            .values(redemption_count=Campaign.redemption_count - 1)
-        )
-        if redemption.customer_id is not None:
-            await session.execute(
-                update(CustomerRedemptionCount)
-                .where(
-                    CustomerRedemptionCount.campaign_id == redemption.campaign_id,
-                    CustomerRedemptionCount.customer_id == redemption.customer_id,
-                    CustomerRedemptionCount.redeemed > 0,
-                )
-                .values(redeemed=CustomerRedemptionCount.redeemed - 1)
-            )
+        await self._give_back(session, redemption, now)
         await pass_changed(session, [redemption.coupon_id], now)
         await record(
             session,

@@ -47,7 +47,10 @@ from py_pkpass.models import (
 from tessera.core.errors import ConfigurationError
 from tessera.wallet.apple.signing import PassSigner
 
-Status = Literal["active", "redeemed", "expired", "revoked"]
+# What the offer rules show the coupon's owner (a scheduled coupon's pass reads as active); any
+# but ``active`` voids the pass, as Wallet does with spent ones. ``used_up``: the offer allows no
+# more redemptions (the campaign's or the owner's limit is spent).
+Status = Literal["active", "redeemed", "expired", "revoked", "used_up"]
 STATUSES: Final = frozenset(get_args(Status))
 # Shown in the status field; each is a key of the template's pass.strings.
 STATUS_TEXT: Final[Mapping[str, str]] = {
@@ -55,6 +58,7 @@ STATUS_TEXT: Final[Mapping[str, str]] = {
     "redeemed": "Redeemed",
     "expired": "Expired",
     "revoked": "Revoked",
+    "used_up": "Used up",
 }
 EXPIRING_TEXT: Final = "Expires soon"
 # Keys of PassContent.texts: each translates the pass's text in that role.

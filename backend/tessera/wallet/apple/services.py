@@ -1,9 +1,12 @@
 """Apple Wallet passes of coupons: what a pass shows, and the web service's bookkeeping.
 
 A pass is identified by its serial number (the coupon id) and authenticated by a per-pass token
-derived from the code secret, so nothing per pass is stored until a device registers it. Its
-version is the latest of ``issued_at``, ``pass_updated_at`` and ``redeemed_at``; its entity tag
-(``pass_etag``) tells versions apart at full precision, which an HTTP date cannot.
+derived from the code secret, so nothing per pass is stored until a device registers it. It
+shows what the offer rules show the coupon's owner (``offers.state.listing_of``): a coupon whose
+offer is used up reads so, and is void. Its version is the latest of its coupon's ``issued_at``,
+``pass_updated_at`` and ``redeemed_at``, its campaign's ``passes_changed_at`` and its owner's
+counter's ``passes_changed_at`` (``wallet.changes``); its entity tag (``ShownPass.etag``) tells
+versions apart at full precision, which an HTTP date cannot.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -24,12 +28,14 @@ from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, NotAuthenticated, NotFound
 from tessera.core.settings import Settings
-from tessera.coupons.services import coupon_status
 from tessera.events.log import record_for_coupon
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
+from tessera.models.redemptions import CustomerRedemptionCount
 from tessera.models.stores import Store
 from tessera.models.wallet_apple import AppleDevice, AppleRegistration
+from tessera.offers.refusals import CouponStatus
+from tessera.offers.state import listed
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
 from tessera.wallet.apple.signing import PassSigner
 from tessera.wallet.design import loaded
@@ -48,31 +54,52 @@ class PassUnauthorized(NotAuthenticated):
     title = "Not authorized for this pass"
 
 
-def pass_version(coupon: Coupon) -> datetime:
-    """When the pass last changed: issue, redemption, or any other change (void, design, …)."""
-    return max(moment for moment in (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at) if moment)
+def pass_version(coupon: Coupon, *changes: datetime | None) -> datetime:
+    """When the pass last changed: issue, redemption, any other change of the coupon (void,
+    revocation, expiry notice), or ``changes`` beyond it (the campaign's, the owner's limit)."""
+    moments = (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at, *changes)
+    return max(moment for moment in moments if moment)
 
 
-def pass_etag(coupon: Coupon) -> str:
-    """A weak entity tag (every build is signed anew) of the stored pass state at full precision.
+@dataclass(frozen=True, slots=True)
+class ShownPass:
+    """A coupon's pass as it is shown now: ``status`` is the offer rules' listing answer, and
+    ``owner_changed_at`` when its owner's limit in the campaign last turned."""
 
-    Beside the change times it holds ``redemption_seq`` and whether the coupon is redeemed, so a
-    redemption and its void at the very same instant are still two versions.
-    """
-    state = (
-        coupon.redemption_seq,
-        *(
-            "" if moment is None else _microseconds(moment)
-            for moment in (coupon.issued_at, coupon.pass_updated_at, coupon.redeemed_at)
-        ),
-    )
-    digest = hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
-    return f'W/"{digest}"'
+    coupon: Coupon
+    campaign: Campaign
+    status: CouponStatus
+    owner_changed_at: datetime | None = None
 
+    @property
+    def version(self) -> datetime:
+        return pass_version(self.coupon, self.campaign.passes_changed_at, self.owner_changed_at)
 
-def pass_validators(coupon: Coupon) -> dict[str, str]:
-    """``ETag`` and ``Last-Modified`` of a pass; the HTTP date drops the version's fraction."""
-    return {"ETag": pass_etag(coupon), "Last-Modified": format_datetime(pass_version(coupon), usegmt=True)}
+    @property
+    def etag(self) -> str:
+        """A weak entity tag (every build is signed anew) of what the pass shows, at full
+        precision: beside the change times it holds ``redemption_seq`` and the status, so a
+        redemption and its void, or a limit spent and freed, at the very same instant are still
+        two versions."""
+        coupon = self.coupon
+        moments = (
+            coupon.issued_at,
+            coupon.pass_updated_at,
+            coupon.redeemed_at,
+            self.campaign.passes_changed_at,
+            self.owner_changed_at,
+        )
+        state = (
+            coupon.redemption_seq,
+            self.status,
+            *("" if moment is None else _microseconds(moment) for moment in moments),
+        )
+        digest = hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
+        return f'W/"{digest}"'
+
+    def validators(self) -> dict[str, str]:
+        """``ETag`` and ``Last-Modified`` of the pass; the HTTP date drops the version's fraction."""
+        return {"ETag": self.etag, "Last-Modified": format_datetime(self.version, usegmt=True)}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -149,12 +176,22 @@ class ApplePasses:
             raise PassUnauthorized
         return coupon_id
 
-    def content(
-        self, coupon: Coupon, campaign: Campaign, stores: Sequence[Store], now: datetime
-    ) -> PassContent:
+    async def shown(
+        self, session: AsyncSession, coupon: Coupon, campaign: Campaign, now: datetime
+    ) -> ShownPass:
+        """The coupon's pass as the offer rules show it now, read in ``session``."""
+        # The counter's change time counts even where the campaign no longer sets the limit, as
+        # in ``AppleWebService.changed_serials``; the rules read its count only where it does.
+        count = None
+        if coupon.customer_id is not None:
+            count = await session.get(CustomerRedemptionCount, (campaign.id, coupon.customer_id))
+        status = listed(coupon, campaign, count.redeemed if count else 0, now)
+        return ShownPass(coupon, campaign, status, count.passes_changed_at if count else None)
+
+    def content(self, shown: ShownPass, stores: Sequence[Store], now: datetime) -> PassContent:
+        coupon, campaign, status = shown.coupon, shown.campaign, shown.status
         design = loaded(campaign.wallet_design)
         code = code_for(self._keys, campaign, coupon.serial)
-        status = coupon_status(coupon, now)
         expiring_soon = status == "active" and coupon.expires_at - now <= timedelta(
             hours=self._settings.worker.expiry_notice_hours
         )
@@ -198,11 +235,9 @@ class ApplePasses:
             texts=texts,
         )
 
-    async def build(
-        self, coupon: Coupon, campaign: Campaign, stores: Sequence[Store], now: datetime
-    ) -> bytes:
+    async def build(self, shown: ShownPass, stores: Sequence[Store], now: datetime) -> bytes:
         """The signed .pkpass; signing is CPU work, kept off the event loop."""
-        content = self.content(coupon, campaign, stores, now)
+        content = self.content(shown, stores, now)
         return await asyncio.to_thread(self._builder.build, content)
 
     async def build_store_card(self, content: PassContent) -> bytes:
@@ -222,7 +257,7 @@ class ApplePasses:
             )
         )
 
-    async def coupon(self, session: AsyncSession, coupon_id: int) -> tuple[Coupon, Campaign]:
+    async def coupon(self, session: AsyncSession, coupon_id: int, now: datetime) -> ShownPass:
         row = (
             await session.execute(
                 select(Coupon, Campaign)
@@ -232,7 +267,7 @@ class ApplePasses:
         ).first()
         if row is None:
             raise PassNotFound
-        return row[0], row[1]
+        return await self.shown(session, row[0], row[1], now)
 
 
 class AppleWebService:
@@ -245,11 +280,18 @@ class AppleWebService:
         if pass_type_identifier != self.passes.pass_type_identifier:
             raise PassNotFound
 
+    @staticmethod
+    async def _coupon(session: AsyncSession, coupon_id: int) -> Coupon:
+        coupon = await session.get(Coupon, coupon_id)
+        if coupon is None or coupon.customer_id is None:
+            raise PassNotFound
+        return coupon
+
     async def register(
         self, session: AsyncSession, library_id: str, coupon_id: int, push_token: str, now: datetime
     ) -> bool:
         """True when the pass is new on this device (201), False when it was known (200)."""
-        coupon, _ = await self.passes.coupon(session, coupon_id)
+        coupon = await self._coupon(session, coupon_id)
         device = await session.scalar(select(AppleDevice).where(AppleDevice.library_id == library_id))
         if device is None:
             device = AppleDevice(library_id=library_id, push_token=push_token, created_at=now, updated_at=now)
@@ -266,7 +308,7 @@ class AppleWebService:
         return True
 
     async def unregister(self, session: AsyncSession, library_id: str, coupon_id: int, now: datetime) -> None:
-        coupon, _ = await self.passes.coupon(session, coupon_id)
+        coupon = await self._coupon(session, coupon_id)
         device_id = await session.scalar(select(AppleDevice.id).where(AppleDevice.library_id == library_id))
         if device_id is None:
             return
@@ -282,19 +324,22 @@ class AppleWebService:
         self, session: AsyncSession, library_id: str, since: str | None
     ) -> tuple[list[str], str] | None:
         """Serial numbers of the device's passes changed after the tag ``since``, and the new tag."""
-        rows = (
-            await session.execute(
-                select(Coupon)
-                .join(AppleRegistration, AppleRegistration.coupon_id == Coupon.id)
-                .join(AppleDevice, AppleDevice.id == AppleRegistration.device_id)
-                .where(AppleDevice.library_id == library_id)
+        rows = await session.execute(
+            select(Coupon, Campaign.passes_changed_at, CustomerRedemptionCount.passes_changed_at)
+            .join(AppleRegistration, AppleRegistration.coupon_id == Coupon.id)
+            .join(AppleDevice, AppleDevice.id == AppleRegistration.device_id)
+            .join(Campaign, Campaign.id == Coupon.campaign_id)
+            .outerjoin(
+                CustomerRedemptionCount,
+                (CustomerRedemptionCount.campaign_id == Coupon.campaign_id)
+                & (CustomerRedemptionCount.customer_id == Coupon.customer_id),
             )
-        ).scalars()
+            .where(AppleDevice.library_id == library_id)
+        )
         after = parse_tag(since)
+        versions = [(pass_version(coupon, *changes), coupon.id) for coupon, *changes in rows]
         changed = [
-            (pass_version(coupon), coupon.id)
-            for coupon in rows
-            if after is None or pass_version(coupon) > after
+            (version, coupon_id) for version, coupon_id in versions if after is None or version > after
         ]
         if not changed:
             return None

@@ -16,7 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from tessera.offers.refusals import CouponStatus
+
 STATES: Final = frozenset({"ACTIVE", "COMPLETED", "EXPIRED", "INACTIVE"})
+# What the coupon's owner is shown (the offer rules' listing answer), as the object's state. In
+# Google's words ACTIVE is usable, COMPLETED "has been used", EXPIRED is past its validity and
+# INACTIVE "no longer valid": a used-up offer was neither used with this pass nor has it expired.
+# All but ACTIVE move the pass to the wallet's expired passes; ACTIVE brings it back.
+OFFER_STATES: Final[Mapping[CouponStatus, str]] = {
+    "active": "ACTIVE",
+    "scheduled": "ACTIVE",
+    "redeemed": "COMPLETED",
+    "expired": "EXPIRED",
+    "revoked": "INACTIVE",
+    "used_up": "INACTIVE",
+}
 PLACEHOLDERS: Final = frozenset(
     {
         "class_id",

@@ -20,11 +20,12 @@ from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, DomainError
 from tessera.core.settings import Settings
-from tessera.coupons.services import coupon_status
 from tessera.events.log import record_for_coupon
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
 from tessera.models.wallet_google import GoogleCallbackNonce, GoogleWalletObject
+from tessera.offers.refusals import CouponStatus
+from tessera.offers.state import listing_of
 from tessera.wallet.design import loaded
 from tessera.wallet.google.callbacks import (
     CallbackMessage,
@@ -34,11 +35,15 @@ from tessera.wallet.google.callbacks import (
     load_root_keys,
 )
 from tessera.wallet.google.loyalty import LoyaltyContent, LoyaltyTemplates
-from tessera.wallet.google.objects import LocalizedTexts, OfferContent, OfferTemplates, object_id
+from tessera.wallet.google.objects import (
+    OFFER_STATES,
+    LocalizedTexts,
+    OfferContent,
+    OfferTemplates,
+    object_id,
+)
 from tessera.wallet.google.save_link import loyalty_save_url, save_url
 from tessera.wallet.google.service_account import ServiceAccount
-
-STATE_OF = {"redeemed": "COMPLETED", "revoked": "INACTIVE", "expired": "EXPIRED"}
 
 
 class CallbackRefused(DomainError):
@@ -102,7 +107,9 @@ class GoogleWallet:
             LoyaltyTemplates.load(google.template_dir),
         )
 
-    def content(self, coupon: Coupon, campaign: Campaign, now: datetime) -> OfferContent:
+    def content(self, coupon: Coupon, campaign: Campaign, status: CouponStatus) -> OfferContent:
+        """The offer's class and object; ``status`` is what the owner is shown now (the offer
+        rules' listing answer, ``offers.state.listing_of``)."""
         design = loaded(campaign.wallet_design)
         code = code_for(self._keys, campaign, coupon.serial)
         return OfferContent(
@@ -122,7 +129,7 @@ class GoogleWallet:
             barcode_alt_text=group(code) if campaign.code_format == "random" else code,
             valid_from=coupon.starts_at,
             valid_until=coupon.expires_at,
-            state=STATE_OF.get(coupon_status(coupon, now), "ACTIVE"),
+            state=OFFER_STATES[status],
             translations=tuple(
                 LocalizedTexts(language, texts.title, texts.description, texts.terms)
                 for language, texts in design.texts.items()
@@ -133,7 +140,7 @@ class GoogleWallet:
         self, session: AsyncSession, coupon: Coupon, campaign: Campaign, now: datetime
     ) -> str:
         """A "save to Google Wallet" link for the coupon; its object is remembered."""
-        content = self.content(coupon, campaign, now)
+        content = self.content(coupon, campaign, await listing_of(session, coupon, campaign, now))
         object_name = object_id(self.issuer_id, coupon.id)
         known = await session.get(GoogleWalletObject, coupon.id)
         if known is None:

@@ -2,6 +2,8 @@
 
 Plain HTML from our origin only (the PWAs' shared stylesheet), in English or Italian by the
 browser's ``Accept-Language``. The token is in the page's URL, so the page sends no referrer.
+A coupon that can no longer be used (the offer rules' listing answer: redeemed, expired, its
+offer used up) says so instead of offering the wallet buttons.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 
 from tessera.campaigns.rules import discount_text
 from tessera.campaigns.schemas import Discount
+from tessera.offers.refusals import CouponStatus
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -32,6 +35,10 @@ STRINGS = {
         "apple": "Add to Apple Wallet",
         "google": "Add to Google Wallet",
         "hint": "Show the code or the pass at the till.",
+        "redeemed": "This coupon has been redeemed.",
+        "expired": "This coupon has expired.",
+        "used_up": "This offer is used up: the coupon can no longer be redeemed.",
+        "revoked": "This coupon was withdrawn.",
     },
     "it": {
         "title": "Aggiungi il tuo coupon al wallet",
@@ -40,8 +47,16 @@ STRINGS = {
         "apple": "Aggiungi a Apple Wallet",
         "google": "Aggiungi a Google Wallet",
         "hint": "Mostra il codice o la carta alla cassa.",
+        "redeemed": "Questo coupon è già stato utilizzato.",
+        "expired": "Questo coupon è scaduto.",
+        "used_up": "Questa offerta è esaurita: il coupon non si può più utilizzare.",
+        "revoked": "Questo coupon è stato ritirato.",
     },
 }
+
+
+# Statuses whose page offers the wallet buttons; every other one has its own sentence.
+USABLE = frozenset({"active", "scheduled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +67,7 @@ class Offer:
     discount: Discount
     code_display: str
     expires_at: datetime
+    status: CouponStatus
 
 
 def language(accept_language: str | None) -> str:
@@ -78,6 +94,14 @@ def landing_page(offer: Offer, token: str, lang: str) -> str:
     base = f"/wallet/links/{token}"
     description = f"<p>{e(offer.description)}</p>" if offer.description else ""
     until = f"{offer.expires_at:%Y-%m-%d %H:%M} UTC"
+    if offer.status in USABLE:
+        actions = f"""<ul>
+<li><a href="{base}/pass.pkpass">{e(t["apple"])}</a></li>
+<li><a href="{base}/google-wallet" rel="noreferrer">{e(t["google"])}</a></li>
+</ul>
+<p>{e(t["hint"])}</p>"""
+    else:
+        actions = f'<p role="status"><strong>{e(t[offer.status])}</strong></p>'
     return f"""<!doctype html>
 <html lang="{lang}">
 <head>
@@ -95,11 +119,7 @@ def landing_page(offer: Offer, token: str, lang: str) -> str:
 {description}
 <p>{e(t["code"])}: <strong>{e(offer.code_display)}</strong></p>
 <p>{e(t["until"])} <time datetime="{offer.expires_at.isoformat()}">{until}</time></p>
-<ul>
-<li><a href="{base}/pass.pkpass">{e(t["apple"])}</a></li>
-<li><a href="{base}/google-wallet" rel="noreferrer">{e(t["google"])}</a></li>
-</ul>
-<p>{e(t["hint"])}</p>
+{actions}
 </main>
 </body>
 </html>
