@@ -6,10 +6,18 @@ import asyncio
 import csv
 import gc
 import io
+import sqlite3
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tessera.codes.formats import is_valid_random
+from tessera.core.db.base import sqlite_time
+from tessera.core.db.sqlite_worker import immediate_transaction
 from tests.support.api import Api, problem
 from tests.support.asgi import call_app
 
@@ -119,3 +127,42 @@ async def test_an_export_left_part_way_gives_its_connection_back(api: Api) -> No
     assert len(bodies) < 5, "the export went on after the client left"
     assert pool.checkedout() == 0
     assert [hook.exc_value for hook in unraisable] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_marketers_change_goes_before_the_next_of_queued_background_calls(api: Api) -> None:
+    """Code batches and publish jobs running together queue their chunks on the SQLite thread
+    back to back. A marketer's change, written on SQLAlchemy's connection, found no gap between
+    them and waited out its busy timeout (503 after 10 s; a timeout in the command-line contract
+    run). The app's engine tells the thread that its writer waits, and goes next."""
+    worker = api.ctx.sqlite_writer
+    assert worker is not None
+    marketer = await api.marketer()
+    now = sqlite_time(api.clock.now())
+    holding = threading.Event()
+
+    def chunk(name: str) -> Callable[[sqlite3.Connection], None]:
+        def work(connection: sqlite3.Connection) -> None:
+            with immediate_transaction(connection):
+                connection.execute(
+                    "INSERT INTO stores (name, timezone, auto_redeem, created_at) VALUES (?, 'UTC', 0, ?)",
+                    (name, now),
+                )
+                if name != "chunk 0":
+                    return
+                # Chunk 0 holds the write lock until the marketer's change waits for it (the
+                # in-process client holds this test's loop while the app answers).
+                holding.set()
+                deadline = time.monotonic() + 10
+                while not worker.writers_waiting and time.monotonic() < deadline:
+                    time.sleep(0.001)
+
+        return work
+
+    chunks = [asyncio.ensure_future(worker.run(chunk(f"chunk {i}"), background=True)) for i in range(20)]
+    assert await asyncio.to_thread(holding.wait, 10)  # chunk 0 holds the lock; the others are queued
+    created = await api.client.post("/api/stores", json={"name": "new"}, headers=marketer)
+    await asyncio.gather(*chunks)
+    assert created.status_code == 201, created.text
+    stores = (await api.client.get("/api/stores", headers=marketer)).json()
+    assert [store["name"] for store in stores][:3] == ["chunk 0", "new", "chunk 1"]

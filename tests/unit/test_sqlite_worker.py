@@ -1,17 +1,22 @@
 """The SQLite hot-path thread serves a till's call before queued background work, lets background
-work through under a foreground load that never pauses, and hands errors back to the caller."""
+work through under a foreground load that never pauses, lets the process's other writers take the
+write lock between its background calls, and hands errors back to the caller."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from tessera.core.db.sqlite_worker import SqliteWorker, WalCheckpointer
+from tessera.core.db.engine import create_engine, session_factory
+from tessera.core.db.sqlite_worker import SqliteWorker, WalCheckpointer, immediate_transaction
+from tessera.core.settings import DatabaseSettings
 
 
 @pytest.fixture
@@ -150,4 +155,55 @@ async def test_a_long_wal_starts_over_when_its_checkpoint_is_finished_on_the_wor
         gate.set()
         own.close()
         other.close()
+        worker.close()
+
+
+async def test_an_engine_writer_goes_before_the_next_of_back_to_back_background_calls(
+    tmp_path: Path,
+) -> None:
+    """Code batches and publish jobs queue background calls one after another; SQLite's busy
+    handler only polls, and found no gap between them: a registration waited out its busy
+    timeout (503). Now the thread holds its next background call back for the waiting writer."""
+    path = tmp_path / "worker.db"
+    worker = SqliteWorker(str(path))
+    engine = create_engine(
+        DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"), waiting_for_lock=worker.engine_writer
+    )
+    holding = threading.Event()
+
+    def chunk(name: str) -> Callable[[sqlite3.Connection], None]:
+        def work(connection: sqlite3.Connection) -> None:
+            with immediate_transaction(connection):
+                connection.execute("INSERT INTO written (name) VALUES (?)", (name,))
+                if name != "chunk 0":
+                    return
+                holding.set()  # and holds the write lock until the engine's writer waits for it
+                deadline = time.monotonic() + 10
+                while not worker.writers_waiting and time.monotonic() < deadline:
+                    time.sleep(0.001)
+
+        return work
+
+    try:
+        await worker.run(lambda connection: connection.execute("CREATE TABLE written (name TEXT)"))
+        chunks = [asyncio.ensure_future(worker.run(chunk(f"chunk {i}"), background=True)) for i in range(20)]
+        assert await asyncio.to_thread(holding.wait, 10)  # the other chunks are queued behind it
+        async with session_factory(engine).begin() as session:
+            await session.execute(text("INSERT INTO written (name) VALUES ('registration')"))
+        await asyncio.gather(*chunks)
+        rows = await worker.run(lambda connection: connection.execute("SELECT name FROM written").fetchall())
+        assert [name for (name,) in rows][:3] == ["chunk 0", "registration", "chunk 1"]
+    finally:
+        await engine.dispose()
+        worker.close()
+
+
+async def test_background_work_goes_on_while_writers_keep_waiting(tmp_path: Path) -> None:
+    worker = SqliteWorker(str(tmp_path / "worker.db"), writer_patience=0.05)
+    try:
+        with worker.engine_writer():  # a writer that never gets done waiting
+            ran = worker.run(lambda connection: connection.execute("SELECT 1").fetchone(), background=True)
+            assert await asyncio.wait_for(ran, 10) == (1,)
+            assert await worker.run(lambda connection: connection.execute("SELECT 2").fetchone()) == (2,)
+    finally:
         worker.close()

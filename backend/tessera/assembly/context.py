@@ -23,13 +23,14 @@ from tessera.redemptions.throttles import Throttles
 @asynccontextmanager
 async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppContext]:
     """Engines, pools and the SQLite worker thread of one process, closed on exit."""
-    engine = create_engine(settings.database)
+    raw = await open_raw_store(settings.database)
+    writer = raw.sqlite_writer
+    engine = create_engine(settings.database, waiting_for_lock=writer.engine_writer if writer else None)
     sessions = session_factory(engine)
     sqlite = settings.database.is_sqlite
     read_engine = create_engine(settings.database, read_only=True) if sqlite else engine
     readers = session_factory(read_engine)
     passwords = PasswordHasher(settings.security)
-    raw = await open_raw_store(settings.database)
     code_keys = CodeKeys(settings.security.code_secret)
     bulk_codes = BulkCodes(readers, code_keys, raw.chunks, clock)
     chunk, chunk_seconds = SQLITE_CHUNK if sqlite else POSTGRES_CHUNK

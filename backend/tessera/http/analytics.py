@@ -95,7 +95,23 @@ class AnalyticsController(Controller):
         async with ctx.readers() as session:
             return await channel_report(session, window, by, ctx.settings.currency)
 
-    @get("/channels.csv", summary="The per-channel table as CSV (marketer)", media_type="text/csv")
+    @get(
+        "/channels.csv",
+        summary="The per-channel table as CSV (marketer)",
+        description=(
+            "The rows of `GET /api/analytics/channels` with the same parameters, as CSV: one line "
+            "per channel (or medium, with `by=medium`), the figures in the JSON's field order. "
+            "A time without a zone is 400 `invalid_input`; `since` not before `until`, or a time "
+            "outside the years 1 to 9999 in UTC, is 422 `invalid_value`."
+        ),
+        response_description=(
+            "`text/csv` (UTF-8), an attachment `analytics-by-<by>.csv`: the header `<by>,issued,"
+            "notified,pass_downloaded,saved_to_wallet,removed_from_wallet,validated,redemptions,"
+            "voided,redeemed,expired,redemption_rate,median_seconds_to_redeem,"
+            "p90_seconds_to_redeem,revenue,discount_given`, then one row per key (empty for null)"
+        ),
+        media_type="text/csv",
+    )
     async def channels_csv(
         self,
         ctx: Ctx,
@@ -106,7 +122,18 @@ class AnalyticsController(Controller):
             report = await channel_report(session, window, by, ctx.settings.currency)
         return csv_download([by, *ROW_FIELDS], _rows_of(report.rows), f"analytics-by-{by}.csv")
 
-    @get("/campaigns", summary="Funnel per campaign (marketer)")
+    @get(
+        "/campaigns",
+        summary="Funnel per campaign (marketer)",
+        description=(
+            "The funnel of `GET /api/analytics/channels`, one row per campaign (`key` its id, "
+            "`name` its name), by campaign id, from the event log only. `campaign_id` keeps one "
+            "campaign; `since` and `until` (RFC 3339 with a zone) bound the events' time, and "
+            "without them the figures are all-time. A time without a zone is 400 "
+            "`invalid_input`; `since` not before `until`, or a time outside the years 1 to 9999 in "
+            "UTC, is 422 `invalid_value`."
+        ),
+    )
     async def campaigns(
         self,
         ctx: Ctx,
@@ -117,7 +144,17 @@ class AnalyticsController(Controller):
             names = {id_: name for id_, name in await session.execute(select(Campaign.id, Campaign.name))}
         return Breakdown(sorted(_named(rows, names), key=lambda row: int(row.key)), ctx.settings.currency)
 
-    @get("/stores", summary="Redemptions per store, most first (marketer)")
+    @get(
+        "/stores",
+        summary="Redemptions per store, most first (marketer)",
+        description=(
+            "The funnel of `GET /api/analytics/channels` per store with events at its tills "
+            "(validations, redemptions, voids; `key` its id, `name` its name), the most redeemed "
+            "(net of voids) first, then by id; issue and wallet figures belong to no store. "
+            "`campaign_id`, `since` and `until` as for the other analytics; a time without a zone "
+            "is 400 `invalid_input`, `since` not before `until` 422 `invalid_value`."
+        ),
+    )
     async def stores(
         self,
         ctx: Ctx,
@@ -129,7 +166,18 @@ class AnalyticsController(Controller):
         ranked = sorted(_named(rows, names), key=lambda row: (-row.redeemed, int(row.key)))
         return Breakdown(ranked, ctx.settings.currency)
 
-    @get("/daily", summary="Daily time series (marketer)")
+    @get(
+        "/daily",
+        summary="Daily time series (marketer)",
+        description=(
+            "Events per local day of the time zone `tz` (an IANA name, default `UTC`), from hourly "
+            "buckets: coupons issued, notifications, wallet saves, redemptions, voids, redemptions "
+            "net of voids and revenue net of voids, only days with events, oldest first. Events "
+            "count on the day they happened. In a zone with a half-hour offset, the events of a "
+            "day's boundary hour fall on the day that hour starts in. An unknown `tz` is 422 "
+            "`invalid_value`; `campaign_id`, `since` and `until` as for the other analytics."
+        ),
+    )
     async def daily_series(
         self,
         ctx: Ctx,
@@ -144,7 +192,18 @@ class AnalyticsController(Controller):
             days = await daily(session, window, zone)
         return DailySeries(time_zone=tz, days=days, currency=ctx.settings.currency)
 
-    @get("/customers/{customer_id:int}", summary="One customer's response profile (marketer)")
+    @get(
+        "/customers/{customer_id:int}",
+        summary="One customer's response profile (marketer)",
+        description=(
+            "How one customer responds, for segmenting by reaction time, frequency and value: "
+            "coupons issued and redeemed (net of voids), redemption rate, median time from issue "
+            "to redemption, standing redemptions per 30 days since their first coupon (at least "
+            "one 30-day period), the first and last standing redemption (a void cancels the "
+            "coupon's latest), revenue and discount given. Read from the event log; an id with "
+            "no events (no such customer) answers zeros and nulls, not 404."
+        ),
+    )
     async def customer(self, ctx: Ctx, customer_id: PathId) -> CustomerProfile:
         async with ctx.readers() as session:
             return await customer_profile(session, customer_id, ctx.clock.now(), ctx.settings.currency)
@@ -152,6 +211,18 @@ class AnalyticsController(Controller):
     @get(
         "/redemptions.csv",
         summary="Every redemption and void as CSV, streamed (marketer)",
+        description=(
+            "Every `redeemed` and `voided` event in the order they happened, streamed a batch at "
+            "a time so that any number of rows fits: when, which event, campaign, coupon, "
+            "channel, medium, store, staff account and order total. `campaign_id`, `since` and "
+            "`until` narrow it as for the other analytics (a time without a zone is 400 "
+            "`invalid_input`, `since` not before `until` 422 `invalid_value`)."
+        ),
+        response_description=(
+            "`text/csv` (UTF-8), an attachment `redemptions.csv`: the header "
+            "`occurred_at,event,campaign_id,campaign,coupon_id,channel,medium,store_id,store,"
+            "staff_id,order_total`, then one row per event (`occurred_at` in RFC 3339, UTC)"
+        ),
         media_type="text/csv",
     )
     async def redemptions_csv(

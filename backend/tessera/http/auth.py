@@ -53,7 +53,16 @@ class AuthController(Controller):
             raise
         return StaffToken(token=token, expires_at=expires_at, store_id=store_id, staff_id=staff_id)
 
-    @get("/staff/me", guards=allow("staff"), summary="Who holds this staff token, and their store (staff)")
+    @get(
+        "/staff/me",
+        guards=allow("staff"),
+        summary="Who holds this staff token, and their store (staff)",
+        description=(
+            "The account behind the token: its id, username, whether it may void redemptions "
+            "(`can_void`) and its store, with the scanner's settings (`auto_redeem`: redeem right "
+            "after a good read) and the store's time zone. Changes nothing."
+        ),
+    )
     async def staff_me(
         self, ctx: Ctx, stores: NamedDependency[StoreService], principal: Caller
     ) -> StaffSessionView:
@@ -66,6 +75,12 @@ class AuthController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         guards=allow("staff"),
         summary="Staff logout (staff)",
+        description=(
+            "Revokes the staff token this request carries; the account's other tokens stay valid. "
+            "From then on the token gets 401 `not_authenticated` (in other server processes "
+            "within 10 s, the time they keep a verified token), so logging out twice answers 401 "
+            "the second time."
+        ),
     )
     async def staff_logout(self, ctx: Ctx, principal: Caller, request: Request[Any, Any, Any]) -> None:
         if principal.session_id is not None:

@@ -85,7 +85,17 @@ class CampaignController(Controller):
         )
         return stored_response(answer)
 
-    @get("/", summary="List campaigns (marketer)")
+    @get(
+        "/",
+        summary="List campaigns (marketer)",
+        description=(
+            "Every campaign, by id, a page at a time: `limit` of them (1-200, default 50), then "
+            "the next page with `cursor` set to this page's `next_cursor` (null on the last page; "
+            "a full last page is followed by an empty one). Each is shown as `GET "
+            "/api/campaigns/{campaign_id}` shows it. A cursor above 2147483647 is 422 "
+            "`invalid_value`."
+        ),
+    )
     async def list_campaigns(
         self,
         ctx: Ctx,
@@ -98,7 +108,18 @@ class CampaignController(Controller):
             found = await campaigns.list(session, limit, after_id(cursor))
         return Page([view(c, now) for c in found], next_cursor([c.id for c in found], limit))
 
-    @get("/{campaign_id:int}", summary="One campaign (marketer)", opt=raises(CampaignNotFound))
+    @get(
+        "/{campaign_id:int}",
+        summary="One campaign (marketer)",
+        description=(
+            "The campaign as created and changed, with what follows from it: `slug` (given or "
+            "made from the name), `status` now (`draft` until published, then `scheduled`, "
+            "`running` or `ended` by its window), `published_at`, `redemption_count` (counted "
+            "once the campaign has a `max_redemptions`, else null) and the wallet design with "
+            "`has_logo` in place of the image. 404 `campaign_not_found` for no such campaign."
+        ),
+        opt=raises(CampaignNotFound),
+    )
     async def get_campaign(
         self, ctx: Ctx, campaigns: NamedDependency[CampaignService], campaign_id: PathId
     ) -> CampaignView:

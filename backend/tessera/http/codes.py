@@ -86,7 +86,17 @@ class CodeController(Controller):
             ctx.bulk_codes.generate_in_background(batch_id)
         return stored_response(answer)
 
-    @get("/batches/{batch_id:int}", summary="Progress of a code batch (marketer)", opt=raises(BatchNotFound))
+    @get(
+        "/batches/{batch_id:int}",
+        summary="Progress of a code batch (marketer)",
+        description=(
+            "How far the batch is written: `generated` of `count` codes, `status` `running` "
+            "until `done`. The codes written so far can be exported already (`export_url`); a "
+            "batch stopped with its process is taken up again. 404 `code_batch_not_found` for no "
+            "such batch of this campaign."
+        ),
+        opt=raises(BatchNotFound),
+    )
     async def get_batch(self, ctx: Ctx, campaign_id: PathId, batch_id: PathId) -> CodeBatchView:
         async with ctx.readers() as session:
             return batch_view(await ctx.bulk_codes.get(session, campaign_id, batch_id))
@@ -94,6 +104,11 @@ class CodeController(Controller):
     @get(
         "/",
         summary="Export unassigned codes as CSV (marketer)",
+        response_description=(
+            "`text/csv` (UTF-8), an attachment `campaign-<id>-codes.csv`: the header "
+            "`code,serial,batch_id,channel,expires_at,redeemed`, then one row per unassigned code "
+            "(of one batch with `batch_id`), in serial order; `redeemed` is `redeemed` or empty"
+        ),
         media_type="text/csv",
         opt=raises(CampaignNotFound),
     )

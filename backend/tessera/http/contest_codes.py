@@ -88,6 +88,12 @@ class ContestCodeController(Controller):
     @get(
         "/batches/{batch_id:int}",
         summary="Progress of a contest code batch (marketer)",
+        description=(
+            "How far the print run is written: `generated` of `count` codes, `status` `running` "
+            "until `done`, with the product and points of its codes. A batch stopped with its "
+            "process is taken up again. 404 `contest_batch_not_found` for no such batch of this "
+            "contest."
+        ),
         opt=raises(ContestBatchNotFound),
     )
     async def get_batch(
@@ -99,6 +105,12 @@ class ContestCodeController(Controller):
     @get(
         "/",
         summary="Export printed contest codes as CSV (marketer)",
+        response_description=(
+            "`text/csv` (UTF-8), an attachment `contest-<id>-codes.csv`: the header "
+            "`code,code_display,qr_payload,serial,batch_id,product,points`, then one row per code "
+            "(of one batch with `batch_id`), `qr_payload` being `TSR1:R:<code>`; an instant win's "
+            "rows never say which codes win"
+        ),
         media_type="text/csv",
         opt=raises(ContestNotFound),
     )

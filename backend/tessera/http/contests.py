@@ -112,6 +112,13 @@ class ContestController(Controller):
         guards=MARKETER,
         status_code=HTTP_200_OK,
         summary="Close a contest's entries (marketer)",
+        description=(
+            "No entries from now on (`POST …/entries` answers 422 `contest_not_open`); entries "
+            "under way finish first. The contest's `status` becomes `closed` and "
+            "`entries_closed_at` is set, after which a points contest can be drawn. Closing again "
+            "changes nothing and answers the same contest. 404 `contest_not_found` for no such "
+            "contest."
+        ),
         opt=raises(ContestNotFound),
     )
     async def close(
@@ -136,7 +143,17 @@ class ContestController(Controller):
         async with ctx.sessions.begin() as session:
             return await contest_draws.run(session, contest_id, ctx.clock.now())
 
-    @get("/", summary="List contests (public)")
+    @get(
+        "/",
+        summary="List contests (public)",
+        description=(
+            "Every contest, by id, a page at a time: `limit` of them (1-200, default 50), then "
+            "the next page with `cursor` set to this page's `next_cursor` (null on the last page). "
+            "`status` keeps the contests in that state now; it filters each page after paging, "
+            "so a page may hold fewer than `limit` contests, or none, while `next_cursor` still "
+            "leads on. A cursor above 2147483647 is 422 `invalid_value`."
+        ),
+    )
     async def list_contests(
         self,
         ctx: Ctx,
@@ -158,6 +175,13 @@ class ContestController(Controller):
     @get(
         "/{contest_id:int}",
         summary="One contest, with the draw's commitment (public)",
+        description=(
+            "The contest's rules and state: kind, window and time zone (of the per-day limit), "
+            "`status` now (`scheduled`, `running`, `ended`, then `closed` once entries are "
+            "closed and `drawn` after the draw), limits, prizes, and `commitment`, the SHA-256 of "
+            "the draw's seed, fixed at creation; `seed` itself stays null until the draw. 404 "
+            "`contest_not_found` for no such contest."
+        ),
         opt=raises(ContestNotFound),
     )
     async def get_contest(

@@ -18,6 +18,16 @@ class CouponController(Controller):
     @get(
         "/{coupon_id:int}/qr.svg",
         summary="QR code of my coupon (customer, owner only)",
+        description=(
+            "The QR code of the calling customer's coupon as SVG, holding the customer app's "
+            "payload `TSR1:P:<code>` (the coupon's `qr_payload`). Another customer's coupon and a "
+            "coupon that does not exist get the same 404 `coupon_not_found`. Changes nothing; "
+            "the answer may be cached privately for a day."
+        ),
+        response_description=(
+            "`image/svg+xml`: a square QR code with a white quiet zone, sized by its `viewBox` "
+            "only, so that it scales; not JSON"
+        ),
         media_type="image/svg+xml",
         opt=raises(CouponNotFound),
     )

@@ -55,7 +55,20 @@ class RegistrationController(Controller):
             customer, token, issued = await customers.register(session, data, ctx.clock.now())
         return CustomerCreated(id=customer.id, token=token, coupons_issued=issued)
 
-    @get("/", guards=allow("marketer"), summary="List customers (marketer)")
+    @get(
+        "/",
+        guards=allow("marketer"),
+        summary="List customers (marketer)",
+        description=(
+            "Customers who are not erased, by id, a page at a time: `limit` of them (1-200, "
+            "default 50), then the next page with `cursor` set to this page's `next_cursor` "
+            "(null on the last page; a full last page is followed by an empty one). `tag` keeps "
+            "the customers holding that tag; `attribute=name=value` those whose attribute `name` "
+            "reads `value` as text (a string as written, a number in decimals such as `3` or "
+            "`2.5`, a boolean as `True` or `False`). A cursor above 2147483647 and an "
+            "`attribute` with an empty name are 422 `invalid_value`."
+        ),
+    )
     async def list_customers(
         self,
         ctx: Ctx,
@@ -86,7 +99,18 @@ class MeController(Controller):
     guards = allow("customer")
 
     # Another process may still accept the token of a customer erased a moment ago.
-    @get("/", summary="My profile (customer)", opt=raises(CustomerNotFound))
+    @get(
+        "/",
+        summary="My profile (customer)",
+        description=(
+            "The calling customer's profile: e-mail or phone (E.164), name, birthday, locale, "
+            "time zone (null: the server's `TESSERA_DEFAULT_TIMEZONE` applies), tags, "
+            "attributes and consents, as registration and `PATCH /api/me` left them. 404 "
+            "`customer_not_found` only for a customer erased a moment ago whose token another "
+            "server process still accepted."
+        ),
+        opt=raises(CustomerNotFound),
+    )
     async def me(
         self, ctx: Ctx, customers: NamedDependency[CustomerService], principal: Caller
     ) -> CustomerView:
@@ -120,7 +144,19 @@ class MeController(Controller):
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
         ctx.authenticator.forget_principal(principal)  # the tokens of the customer's other devices
 
-    @get("/coupons", summary="My coupons (customer)")
+    @get(
+        "/coupons",
+        summary="My coupons (customer)",
+        description=(
+            "The calling customer's coupons, the most recently issued first, at most 500: each "
+            "with its code (`code_display` in groups of four for random codes), the QR payload "
+            "of the customer app (`TSR1:P:<code>`), its campaign, discount, channel and validity, "
+            "and `status`: `active` (a till could take it now), `scheduled` (not valid yet), "
+            "`redeemed`, `expired`, `revoked`, or `used_up` (the campaign's or the customer's "
+            "redemption limit is spent; `active` again when a redemption is voided). "
+            "`apple_pass_url` and `google_wallet_url` download its wallet passes. Changes nothing."
+        ),
+    )
     async def my_coupons(
         self, ctx: Ctx, coupons: NamedDependency[CouponService], principal: Caller
     ) -> list[CouponView]:

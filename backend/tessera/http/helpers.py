@@ -27,7 +27,11 @@ from tessera.idempotency.service import KEY_PATTERN, IdempotencyKeyReused, Reque
 IDEMPOTENCY_KEY = HeaderParameter(
     name="Idempotency-Key",
     required=False,
-    description="Retries with the same key get the first answer; see the README.",
+    description=(
+        "One key per request, kept across its retries: a retry gets the first answer's status and "
+        "body with `Idempotent-Replayed: true`; the same key with another body or path is 422 "
+        "`idempotency_key_reused`, and while the first is still in flight 409 `request_in_progress`"
+    ),
     max_length=255,
     pattern=KEY_PATTERN,
 )

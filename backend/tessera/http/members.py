@@ -34,6 +34,17 @@ class MemberCardController(Controller):
     @get(
         "/pass.pkpass",
         summary="Apple Wallet store card of my member card (customer)",
+        description=(
+            "The customer's member card as a signed Apple Wallet store card, with the barcode "
+            "`TSM1:A:<member code>` and the customer's name; the card is made on first use. "
+            "Each download records a `member_card_downloaded` event (medium `apple_wallet`). "
+            "404 `customer_not_found` for an erased customer."
+        ),
+        response_description=(
+            "`application/vnd.apple.pkpass`: a signed pass bundle (a zip of `pass.json`, the "
+            "images, `manifest.json` and its PKCS #7 `signature`), sent as the attachment "
+            "`member-card.pkpass`; not JSON"
+        ),
         media_type=PKPASS,
         opt=raises(CustomerNotFound),
     )
@@ -51,6 +62,12 @@ class MemberCardController(Controller):
     @get(
         "/google-wallet",
         summary="Google Wallet save link of my member card (customer)",
+        description=(
+            'A "save to Google Wallet" link (`save_url`, a signed JWT) for the customer\'s member '
+            "card: a loyalty class and object whose barcode is `TSM1:G:<member code>`; the card is "
+            "made on first use. Each call records a `member_card_downloaded` event (medium "
+            "`google_wallet`). 404 `customer_not_found` for an erased customer."
+        ),
         opt=raises(CustomerNotFound),
     )
     async def google_wallet(self, members: NamedDependency[MemberCards], principal: Caller) -> SaveLink:

@@ -74,6 +74,14 @@ class PublishController(Controller):
     @get(
         "/publish-jobs/{job_id:int}",
         summary="Progress of a publish job (marketer)",
+        description=(
+            "Where the job stands: `status` `running`, then `done`, or `failed` with `error` "
+            "(`code_space_exhausted`, `campaign_ended` or `limit_reached`) when it had to stop "
+            "short. `eligible` is the audience without the coupon when the job started, `issued` "
+            "what it has issued so far, `already_had` who held the coupon already. A job stopped "
+            "with its process is taken up again by the worker. 404 `publish_job_not_found` for "
+            "no such job of this campaign."
+        ),
         opt=raises(PublishJobNotFound),
     )
     async def get_job(self, ctx: Ctx, campaign_id: PathId, job_id: PathId) -> PublishJobView:

@@ -19,7 +19,15 @@ class VapidController(Controller):
     path = "/api/push"
     tags = ["push"]
 
-    @get("/vapid-public-key", summary="The applicationServerKey for subscribing (public)")
+    @get(
+        "/vapid-public-key",
+        summary="The applicationServerKey for subscribing (public)",
+        description=(
+            "The server's VAPID public key (an uncompressed P-256 point in base64url), to pass as "
+            "`applicationServerKey` to the browser's `PushManager.subscribe`. It changes only when "
+            "the server's `TESSERA_VAPID_PRIVATE_KEY` does."
+        ),
+    )
     async def vapid_public_key(self, push: NamedDependency[PushSubscriptions]) -> VapidPublicKey:
         return VapidPublicKey(public_key=push.vapid_public_key)
 
@@ -42,7 +50,17 @@ class PushSubscriptionController(Controller):
             subscription = await push.subscribe(session, principal.id, data, ctx.clock.now())
             return SubscriptionView(id=subscription.id, endpoint=subscription.endpoint)
 
-    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Forget my push subscriptions (customer)")
+    @delete(
+        "/",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Forget my push subscriptions (customer)",
+        description=(
+            "Forgets the calling customer's push subscription with this `endpoint`, or all of "
+            "them without one: no more notifications go there. 204 also when there was nothing "
+            "to forget, so repeating it changes nothing; another customer's subscriptions are "
+            "never touched."
+        ),
+    )
     async def unsubscribe(
         self,
         ctx: Ctx,

@@ -72,6 +72,12 @@ class CustomerSignInController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         guards=allow("customer"),
         summary="Sign out: revoke this customer token (customer)",
+        description=(
+            "Revokes the customer token this request carries, whether registration or a sign-in "
+            "made it; the customer's tokens on other devices stay valid (`DELETE /api/me` ends "
+            "them all). From then on the token gets 401 `not_authenticated` (in other server "
+            "processes within 10 s), so signing out twice answers 401 the second time."
+        ),
     )
     async def logout(
         self, sign_in: NamedDependency[SignIn], principal: Caller, request: Request[Any, Any, Any]

@@ -18,7 +18,18 @@ class StoreController(Controller):
     tags = ["stores"]
     guards = allow("marketer")
 
-    @post("/stores", status_code=HTTP_201_CREATED, summary="Create a store (marketer)")
+    @post(
+        "/stores",
+        status_code=HTTP_201_CREATED,
+        summary="Create a store (marketer)",
+        description=(
+            "A store, where staff redeem. `timezone` is an IANA name (default `UTC`; an unknown "
+            "one is 422 `invalid_value`). `location` puts the store on Apple passes: up to ten "
+            "located stores go into each pass, which then shows on the lock screen nearby. "
+            "`auto_redeem: true` makes its scanners redeem right after a good read instead of "
+            "asking first. Not idempotent: each call creates a store."
+        ),
+    )
     async def create_store(
         self, ctx: Ctx, stores: NamedDependency[StoreService], data: JSONBody[StoreCreate]
     ) -> StoreView:
@@ -29,6 +40,12 @@ class StoreController(Controller):
     @patch(
         "/stores/{store_id:int}",
         summary="Change a store or its scanner settings (marketer)",
+        description=(
+            "Changes the fields given and keeps the others; `location: null` removes the "
+            "location. The same rules as at creation (an unknown time zone is 422 "
+            "`invalid_value`); 404 `store_not_found` for no such store. Sending the same change "
+            "again changes nothing more."
+        ),
         opt=raises(StoreNotFound),
     )
     async def update_store(
@@ -37,7 +54,11 @@ class StoreController(Controller):
         async with ctx.sessions.begin() as session:
             return StoreView.of(await stores.update_store(session, store_id, data))
 
-    @get("/stores", summary="List stores (marketer)")
+    @get(
+        "/stores",
+        summary="List stores (marketer)",
+        description="Every store, by id (at most 1,000), with its time zone, location and scanner settings.",
+    )
     async def list_stores(self, ctx: Ctx, stores: NamedDependency[StoreService]) -> list[StoreView]:
         async with ctx.readers() as session:
             return [StoreView.of(store) for store in await stores.list_stores(session)]
@@ -46,6 +67,12 @@ class StoreController(Controller):
         "/staff",
         status_code=HTTP_201_CREATED,
         summary="Create a staff account (marketer)",
+        description=(
+            "A staff account of one store, which signs in at the till with `POST "
+            "/api/auth/staff/login`. The password is kept only as a hash. `can_void` (default "
+            "true) lets the account void redemptions. A username already taken is 409 "
+            "`username_taken`; a store that does not exist is 404 `store_not_found`."
+        ),
         opt=raises(StoreNotFound, UsernameTaken),
     )
     async def create_staff(

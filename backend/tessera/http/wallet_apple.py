@@ -139,6 +139,20 @@ class ApplePassController(Controller):
     @get(
         "/{coupon_id:int}/pass.pkpass",
         summary="Apple Wallet pass of my coupon (customer, owner only)",
+        description=(
+            "The calling customer's coupon as a signed Apple Wallet pass: its barcode "
+            "(`TSR1:A:<code>`, or the 13 digits of an EAN-13 code), the campaign's design, up to "
+            "ten located stores, and the web service address and token with which Apple Wallet "
+            "registers the pass and fetches its updates (redemption, void, expiry, design "
+            "changes). Each download records a `pass_downloaded` event (medium `apple_wallet`). "
+            "Another customer's coupon and a coupon that does not exist get the same 404 "
+            "`coupon_not_found`."
+        ),
+        response_description=(
+            "`application/vnd.apple.pkpass`: a signed pass bundle (a zip of `pass.json`, the "
+            "images, `manifest.json` and its PKCS #7 `signature`), sent as the attachment "
+            "`coupon-<id>.pkpass` with its `ETag` and `Last-Modified`; not JSON"
+        ),
         media_type=PKPASS,
         response_headers=PASS_VALIDATORS,
         opt=raises(CouponNotFound),
@@ -169,6 +183,15 @@ class AppleWebServiceController(Controller):
     @post(
         "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
         summary="Register a pass on a device (Apple Wallet device, pass token)",
+        description=(
+            "Apple's pass web service: a device that added the pass asks for its updates, giving "
+            "its APNs `pushToken` (32 to 200 hexadecimal digits). 201 when the pass is new on the "
+            "device (a `wallet_saved` event is recorded), 200 when it was registered already (a "
+            "new push token replaces the old). 401 `pass_unauthorized` without the pass's "
+            "`ApplePass` token, 404 `pass_not_found` for another pass type or no such pass, 422 "
+            "`invalid_value` for a device id that is not 1 to 128 letters, digits, `.`, `_` or "
+            "`-`, or a push token that is not an APNs token."
+        ),
         status_code=201,
         responses={200: ResponseSpec(None, description="The pass was registered on this device already")},
         opt=raises(PassUnauthorized, PassNotFound),
@@ -196,6 +219,13 @@ class AppleWebServiceController(Controller):
     @delete(
         "/devices/{device_id:str}/registrations/{pass_type:str}/{serial:str}",
         summary="Unregister a pass from a device (Apple Wallet device, pass token)",
+        description=(
+            "Apple's pass web service: the device removed the pass and wants no more updates. "
+            "200 whether or not it was registered; a registration removed records a "
+            "`wallet_removed` event. 401 `pass_unauthorized` without the pass's `ApplePass` token, "
+            "404 `pass_not_found` for another pass type or no such pass, 422 `invalid_value` for "
+            "a malformed device id."
+        ),
         status_code=200,
         opt=raises(PassUnauthorized, PassNotFound),
     )
@@ -217,6 +247,14 @@ class AppleWebServiceController(Controller):
     @get(
         "/devices/{device_id:str}/registrations/{pass_type:str}",
         summary="Serial numbers of a device's changed passes (Apple Wallet device)",
+        description=(
+            "Apple's pass web service: the serial numbers of the passes registered on the device "
+            "that changed after `passesUpdatedSince` (every one without it), with the "
+            "`lastUpdated` tag to send next time (opaque to devices: microseconds since the "
+            "epoch). 204 when none changed or the device has no registration. No credential: "
+            "serial numbers open nothing without their pass's token. 404 `pass_not_found` for "
+            "another pass type, 422 `invalid_value` for a malformed device id."
+        ),
         responses={204: ResponseSpec(None, description="No pass of this device changed since then")},
         opt=raises(PassNotFound),
     )
@@ -239,6 +277,18 @@ class AppleWebServiceController(Controller):
     @get(
         "/passes/{pass_type:str}/{serial:str}",
         summary="The latest version of a pass (Apple Wallet device, pass token)",
+        description=(
+            "Apple's pass web service: the pass as it is now, signed anew, after a push told the "
+            "device it changed. With `If-None-Match` holding the current `ETag`, or without it an "
+            "`If-Modified-Since` not before the last change (compared to the microsecond), the "
+            "answer is 304 with no body. 401 `pass_unauthorized` without the pass's `ApplePass` "
+            "token, 404 `pass_not_found` for another pass type or no such pass."
+        ),
+        response_description=(
+            "`application/vnd.apple.pkpass`: a signed pass bundle (a zip of `pass.json`, the "
+            "images, `manifest.json` and its PKCS #7 `signature`), sent as the attachment "
+            "`coupon-<id>.pkpass` with its `ETag` and `Last-Modified`; not JSON"
+        ),
         media_type=PKPASS,
         response_headers=PASS_VALIDATORS,
         responses={
@@ -278,7 +328,14 @@ class AppleWebServiceController(Controller):
         return _pkpass(content, shown)
 
     @post(
-        "/log", summary="Messages a device logs about the web service (Apple Wallet device)", status_code=200
+        "/log",
+        summary="Messages a device logs about the web service (Apple Wallet device)",
+        description=(
+            "Apple's pass web service: a device reports problems it met with this service (up to "
+            "100 messages of at most 2,000 characters). They are written to the server's log, "
+            "with the client's address, and nothing else happens; the answer is 200."
+        ),
+        status_code=200,
     )
     async def device_log(self, data: JSONBody[DeviceLog], request: Request[Any, Any, Any]) -> None:
         for message in data.logs:

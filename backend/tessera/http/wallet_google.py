@@ -35,6 +35,14 @@ class GoogleWalletController(Controller):
     @get(
         "/{coupon_id:int}/google-wallet",
         summary="Google Wallet save link of my coupon (customer, owner only)",
+        description=(
+            'A "save to Google Wallet" link (`save_url`, a JWT signed with the service '
+            "account's key) holding the campaign's offer class and the coupon's offer object, "
+            "with its barcode `TSR1:G:<code>` and validity. The object is remembered, so a later "
+            "redemption or void updates the saved pass. Each call records a `pass_downloaded` "
+            "event (medium `google_wallet`). Another customer's coupon and a coupon that does "
+            "not exist get the same 404 `coupon_not_found`."
+        ),
         opt=raises(CouponNotFound),
     )
     async def save_link(

@@ -64,6 +64,13 @@ class WalletLinkController(Controller):
     @get(
         "/",
         summary="Landing page of a signed wallet link (public, link token)",
+        response_description=(
+            "`text/html` (UTF-8): a page, in English or Italian by `Accept-Language`, with the "
+            "offer, its code, its expiry and links to `…/pass.pkpass` and `…/google-wallet`; "
+            "sent with a Content-Security-Policy that loads nothing but the page's own style "
+            "sheet and images, `Referrer-Policy: no-referrer` and `Cache-Control: private, "
+            "no-store`"
+        ),
         media_type="text/html",
         opt=raises(InvalidLink, LinkExpired),
     )
@@ -97,6 +104,20 @@ class WalletLinkController(Controller):
     @get(
         "/pass.pkpass",
         summary="Apple Wallet pass of a signed wallet link's coupon (public, link token)",
+        description=(
+            "The Apple Wallet pass of the one coupon the link's token opens, as its owner would "
+            "download it, for a reader of an e-mail or SMS who holds no bearer token; each "
+            "download records a `pass_downloaded` event (medium `apple_wallet`). A token Tessera "
+            "did not sign (forged, tampered, malformed) is 404 `invalid_link`; an expired or "
+            "withdrawn coupon's 410 `link_expired`; past `TESSERA_WALLET_LINK_USES` uses of the "
+            "coupon's link in a throttle window, 429 `too_many_attempts` with `Retry-After`."
+        ),
+        response_description=(
+            "`application/vnd.apple.pkpass`: a signed pass bundle (a zip of `pass.json`, the "
+            "images, `manifest.json` and its PKCS #7 `signature`), sent as the attachment "
+            "`coupon-<id>.pkpass` with its `ETag` and `Last-Modified`, `Cache-Control: private, "
+            "no-store` and `Referrer-Policy: no-referrer`; not JSON"
+        ),
         media_type=PKPASS,
         response_headers=PASS_VALIDATORS,
         opt=raises(InvalidLink, LinkExpired, TooManyRequests),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
@@ -47,11 +49,20 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def create_engine(settings: DatabaseSettings, *, read_only: bool = False) -> AsyncEngine:
+def create_engine(
+    settings: DatabaseSettings,
+    *,
+    read_only: bool = False,
+    waiting_for_lock: Callable[[], AbstractContextManager[None]] | None = None,
+) -> AsyncEngine:
     """The engine for writes; ``read_only`` gives SQLite sessions a deferred ``BEGIN`` so that
-    reads never queue for the write lock (on PostgreSQL both are the same kind of engine)."""
+    reads never queue for the write lock (on PostgreSQL both are the same kind of engine).
+    On SQLite, each writer's ``BEGIN IMMEDIATE`` runs inside ``waiting_for_lock()``: the
+    process's hot-path thread lets it in before its next background call
+    (``SqliteWorker.engine_writer``)."""
     if settings.is_sqlite:
         begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        waiting = None if read_only else waiting_for_lock
         engine = create_async_engine(settings.url, echo=settings.echo)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -63,7 +74,8 @@ def create_engine(settings: DatabaseSettings, *, read_only: bool = False) -> Asy
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql(begin)
+            with waiting() if waiting is not None else nullcontext():
+                connection.exec_driver_sql(begin)
 
         return engine
     return create_async_engine(

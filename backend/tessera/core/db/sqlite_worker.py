@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -26,11 +27,18 @@ class SqliteWorker:
     batches, roll-ups) runs only when no foreground call (a till's redemption) is waiting, so a
     till waits behind at most the one background call under way, however many are queued.
     Under a foreground load that never pauses, one background call in ``FAIRNESS`` still runs,
-    so analytics and jobs move on."""
+    so analytics and jobs move on.
+
+    Writers of the process's other connections (SQLAlchemy's, see ``engine_writer``) also go
+    before the next background call: SQLite's busy handler only polls for the write lock, and
+    background calls following one another (several code batches, several publish jobs) leave
+    no gap it would find, so a registration or a marketer's change would wait out its busy
+    timeout. The thread holds background work back while such a writer waits, for at most
+    ``writer_patience`` seconds in a row, so a stream of writers cannot stop background work."""
 
     FAIRNESS = 16
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, writer_patience: float = 1.0) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
         self._ready = threading.Condition()
@@ -38,6 +46,9 @@ class SqliteWorker:
         self._background: deque[_Call[Any]] = deque()
         self._closing = False
         self._passed_over = 0  # foreground calls run in a row while background work waited
+        self._writers_waiting = 0  # other connections' writers in BEGIN IMMEDIATE
+        self._writer_patience = writer_patience
+        self._held_back_since: float | None = None  # background work held back for writers
         self._thread = threading.Thread(target=self._serve, name="tessera-sqlite", daemon=True)
         self._thread.start()
 
@@ -50,23 +61,61 @@ class SqliteWorker:
             self._ready.notify()
         return await future
 
+    @contextmanager
+    def engine_writer(self) -> Iterator[None]:
+        """Around another connection's ``BEGIN IMMEDIATE`` of this process: while it waits for
+        the write lock, the thread starts no background call (foreground calls still run)."""
+        with self._ready:
+            self._writers_waiting += 1
+        try:
+            yield
+        finally:
+            with self._ready:
+                self._writers_waiting -= 1
+                self._ready.notify()
+
+    @property
+    def writers_waiting(self) -> int:
+        """How many of the process's other writers wait for the write lock now."""
+        return self._writers_waiting
+
     def _serve(self) -> None:
         while True:
             with self._ready:
-                while not (self._foreground or self._background or self._closing):
-                    self._ready.wait()
-                if self._background and (not self._foreground or self._passed_over >= self.FAIRNESS):
-                    call = self._background.popleft()
-                    self._passed_over = 0
-                elif self._foreground:
-                    call = self._foreground.popleft()
-                    self._passed_over += bool(self._background)
-                else:
-                    break  # closing, and nothing is left to do
+                call = self._next_call()
+            if call is None:
+                break  # closing, and nothing is left to do
             call.settle(self._call)
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def _next_call(self) -> _Call[Any] | None:
+        """The call to run next, waited for under ``_ready``; None once closing with none left."""
+        while True:
+            background_turn = bool(self._background) and (
+                not self._foreground or self._passed_over >= self.FAIRNESS
+            )
+            if background_turn and self._writers_waiting and not self._closing:
+                now = time.monotonic()
+                if self._held_back_since is None:
+                    self._held_back_since = now
+                patience = self._held_back_since + self._writer_patience - now
+                if patience > 0:
+                    if self._foreground:
+                        return self._foreground.popleft()
+                    self._ready.wait(patience)
+                    continue
+            if background_turn:
+                self._passed_over = 0
+                self._held_back_since = None
+                return self._background.popleft()
+            if self._foreground:
+                self._passed_over += bool(self._background)
+                return self._foreground.popleft()
+            if self._closing:
+                return None
+            self._ready.wait()
 
     @property
     def foreground_waiting(self) -> bool:
