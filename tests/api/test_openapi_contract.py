@@ -20,6 +20,7 @@ PUBLIC = {
     ("post", "/api/auth/staff/login"),
     ("post", "/api/auth/customer/code"),
     ("post", "/api/auth/customer/login"),
+    ("post", "/api/sms/inbound"),
     ("get", "/api/push/vapid-public-key"),
     ("get", "/api/contests"),
     ("get", "/api/contests/{contest_id}"),
@@ -48,6 +49,7 @@ EXAMPLED = {
     ("get", "/api/me/coupons"),
     ("post", "/api/contests/{contest_id}/entries"),
     ("post", "/api/mail-merges"),
+    ("post", "/api/sms/inbound"),
 }
 
 

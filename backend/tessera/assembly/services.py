@@ -18,6 +18,7 @@ from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.signin.services import SignIn
+from tessera.sms.service import SmsInbox
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
@@ -47,6 +48,7 @@ class Services:
     contest_entries: ContestEntries
     contest_draws: ContestDraws
     sign_in: SignIn
+    sms_inbox: SmsInbox
 
 
 def build_services(ctx: AppContext) -> Services:
@@ -109,4 +111,5 @@ def build_services(ctx: AppContext) -> Services:
             code_secret=ctx.settings.security.code_secret,
             phone_region=ctx.settings.default_phone_region,
         ),
+        sms_inbox=SmsInbox(ctx.sessions, ctx.clock, ctx.code_keys, ctx.settings.default_phone_region),
     )

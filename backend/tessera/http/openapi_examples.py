@@ -168,6 +168,16 @@ EXAMPLES: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
             }
         },
     ),
+    ("post", "/api/sms/inbound"): (
+        {
+            "id": "gw-5f2c9a",
+            "from": "+36301234567",
+            "to": "+3620000000",
+            "text": "COFFEE",
+            "received_at": "2026-06-03T10:15:00Z",
+        },
+        {"200": {"id": "gw-5f2c9a", "duplicate": False}},
+    ),
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.db.base import Base, JSONType, NullableJSON
@@ -11,7 +11,11 @@ from tessera.core.db.base import Base, JSONType, NullableJSON
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        # Stored in upper case (``tessera.sms.keywords``), so unique case-insensitively.
+        Index("uq_campaigns_sms_keyword", "sms_keyword", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -49,5 +53,7 @@ class Campaign(Base):
     # Colours, texts and languages of the wallet passes (``wallet.design.WalletDesign``).
     wallet_design: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The word a customer texts to receive this campaign's coupon (``tessera.sms``).
+    sms_keyword: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

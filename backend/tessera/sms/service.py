@@ -1,0 +1,204 @@
+"""Inbound SMS, each decided in one transaction: the gateway's id recorded (a repeat changes
+nothing), the text read (STOP, HELP, a campaign keyword), the effect written, and the reply
+queued in the outbox, which composes it at delivery (``tessera.sms.delivery``) so that no code
+is stored in clear.
+
+Registration stays the gate: a number no customer registered gets only the registration reply;
+a join keyword does not register anyone, because registration needs the terms accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
+from tessera.core.errors import InvalidValue, NotAuthenticated
+from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
+from tessera.customers.phones import e164
+from tessera.events.log import record
+from tessera.models.campaigns import Campaign
+from tessera.models.coupons import Coupon
+from tessera.models.customers import Consent, Customer
+from tessera.models.outbox import OutboxMessage
+from tessera.models.sms import SmsInbound
+from tessera.offers.state import cannot_issue
+from tessera.sms.texts import ReplyKind
+from tessera.sms.words import command_of, keyword_of
+
+SMS_REPLY: Final = "sms_reply"  # the outbox topic of the replies
+PhoneText = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=32, description="A phone number, E.164 or local")
+]
+
+
+class InvalidSignature(NotAuthenticated):
+    code = "invalid_signature"
+    title = "The message is not signed by the SMS gateway"
+
+
+class InboundSms(msgspec.Struct, forbid_unknown_fields=True):
+    """One message the gateway received: its own id (a repeat is ignored), the sender, the
+    number it was sent to, the text and when it arrived (absent: now)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
+    from_: PhoneText = msgspec.field(name="from")
+    to: PhoneText
+    text: Annotated[str, msgspec.Meta(max_length=1600)]
+    received_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class SmsReceipt(msgspec.Struct):
+    """``duplicate``: the id was seen before; nothing was done this time."""
+
+    id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    reply: ReplyKind
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class SmsInbox:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        code_keys: CodeKeys,
+        phone_region: str | None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._code_keys = code_keys
+        self._region = phone_region
+
+    async def receive(self, message: InboundSms) -> SmsReceipt:
+        """Read ``message`` and queue its reply, once per gateway id."""
+        number = e164(message.from_, self._region)
+        if number is None:
+            raise InvalidValue("The sender is not a phone number", field="from")
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            inbound_id = await _recorded(session, message, number, now)
+            if inbound_id is None:
+                return SmsReceipt(message.id, duplicate=True)
+            customer = await session.scalar(
+                select(Customer).where(Customer.phone == number, Customer.erased_at.is_(None))
+            )
+            decision = await self._decide(session, customer, message.text, now)
+            customer_id = customer.id if customer is not None else None
+            await session.execute(
+                update(SmsInbound)
+                .where(SmsInbound.id == inbound_id)
+                .values(reply=decision.reply, customer_id=customer_id)
+            )
+            session.add(
+                OutboxMessage(
+                    topic=SMS_REPLY,
+                    target=str(inbound_id),
+                    coupon_id=decision.payload.get("coupon_id"),
+                    payload={"reply": decision.reply, **decision.payload},
+                    created_at=now,
+                    available_at=now,
+                    attempts=0,
+                )
+            )
+            await record(
+                session,
+                "sms_received",
+                now,
+                customer_id=customer_id,
+                channel="sms",
+                data={"reply": decision.reply},
+            )
+        return SmsReceipt(message.id, duplicate=False)
+
+    async def _decide(
+        self, session: AsyncSession, customer: Customer | None, text: str, now: datetime
+    ) -> Decision:
+        command = command_of(text)
+        if command == "stop":
+            if customer is not None:
+                await _withdraw_marketing(session, customer.id, now)
+            return Decision("stop")
+        if command == "help":
+            return Decision("help")
+        if customer is None:
+            return Decision("register")
+        keyword = keyword_of(text)
+        if keyword is not None:
+            campaign = await session.scalar(select(Campaign).where(Campaign.sms_keyword == keyword))
+            if campaign is not None:
+                return await self._keyword_coupon(session, customer, campaign, now)
+        return Decision("help")
+
+    async def _keyword_coupon(
+        self, session: AsyncSession, customer: Customer, campaign: Campaign, now: datetime
+    ) -> Decision:
+        """The campaign's one coupon per customer, as publishing would issue it (the unique
+        index on campaign, customer and origin keeps it one however many messages race); the
+        customer who holds it already is sent it again."""
+        if not customer.marketing_consent:
+            return Decision("consent")
+        running = campaign.starts_at <= now < campaign.ends_at
+        if not running or campaign.trigger_kind is not None or cannot_issue(campaign, now) is not None:
+            return Decision("offer_closed")
+        issued = await issue_coupons(
+            session, self._code_keys, campaign, [customer.id], origin=CAMPAIGN_ORIGIN, channel="sms", now=now
+        )
+        if issued:
+            return Decision("coupon", {"coupon_id": issued[0].coupon_id})
+        held = await session.scalar(
+            select(Coupon.id).where(
+                Coupon.campaign_id == campaign.id,
+                Coupon.customer_id == customer.id,
+                Coupon.origin == CAMPAIGN_ORIGIN,
+            )
+        )
+        return Decision("coupon_held", {"coupon_id": held})
+
+
+async def _recorded(session: AsyncSession, message: InboundSms, number: str, now: datetime) -> int | None:
+    """The new row's id, or None when the gateway id was recorded before (a concurrent repeat
+    waits for the first and then finds it)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    inbound_id: int | None = await session.scalar(
+        insert(SmsInbound)
+        .values(
+            gateway_id=message.id,
+            from_number=number,
+            to_number=message.to[:32],
+            customer_id=None,
+            reply="help",
+            received_at=message.received_at or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["gateway_id"])
+        .returning(SmsInbound.id)
+    )
+    return inbound_id
+
+
+async def _withdraw_marketing(session: AsyncSession, customer_id: int, now: datetime) -> None:
+    """Marketing consent off, recorded with source ``sms`` — once, however many STOPs race."""
+    changed = await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.marketing_consent.is_(True))
+        .values(marketing_consent=False)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount:  # type: ignore[attr-defined]
+        session.add(
+            Consent(
+                customer_id=customer_id, purpose="marketing", granted=False, recorded_at=now, source="sms"
+            )
+        )

@@ -1,0 +1,140 @@
+"""The two-way SMS channel through HTTP: signed inbound messages from the gateway, replies
+through the outbox to a local message webhook that checks every signature, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from tessera.core.settings import MessageSettings, Settings, SmsSettings, WorkerSettings
+from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.support.api import Api, problem
+from tests.support.sms import INBOUND_SECRET, inbound, replies, send_sms, signature, text_in
+
+ANNA = "+36301234567"
+STRANGER = "+36309999999"
+
+
+@pytest.fixture
+def webhook() -> Iterator[FakeMessageWebhook]:
+    with running_fake_webhook() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(settings: Settings, webhook: FakeMessageWebhook) -> Settings:
+    return replace(
+        settings,
+        messages=MessageSettings(webhook_url=webhook.url, webhook_secret=webhook.secret),
+        sms=SmsSettings(inbound_secret=INBOUND_SECRET),
+        worker=WorkerSettings(
+            embedded=True, poll_seconds=0.02, jobs_every_seconds=0.05, max_attempts=3, retry_base_seconds=10
+        ),
+    )
+
+
+async def inbound_rows(api: Api) -> list[tuple[str, str]]:
+    rows = await api.sql("SELECT gateway_id, reply FROM sms_inbound ORDER BY id")
+    return [(row[0], row[1]) for row in rows]
+
+
+async def test_unsigned_and_badly_signed_messages_are_refused_and_change_nothing(api: Api) -> None:
+    await api.customer(email=None, phone=ANNA)
+    body = inbound(ANNA, "STOP")
+    problem(await send_sms(api.client, body, signed_with=None), 401, "invalid_signature")
+    problem(
+        await send_sms(api.client, body, signed_with="another-secret-" + "z" * 30), 401, "invalid_signature"
+    )
+    tampered = await api.client.post(
+        "/api/sms/inbound",
+        content=body.replace(b"STOP", b"HELP"),
+        headers={"content-type": "application/json", "X-Tessera-Signature": signature(body)},
+    )
+    problem(tampered, 401, "invalid_signature")
+    # Even a body that is not JSON at all is refused for its signature first.
+    problem(await send_sms(api.client, b"not json", signed_with=None), 401, "invalid_signature")
+    assert await inbound_rows(api) == []
+    assert await api.sql("SELECT count(*) FROM outbox") == [(0,)]
+    assert await api.sql("SELECT marketing_consent FROM customers") == [(True,)]
+
+
+async def test_stop_withdraws_marketing_consent_with_source_sms_and_confirms(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    anna_id, _ = await api.customer(email=None, phone=ANNA, locale="it-IT")
+    answer = await text_in(api.client, "+36 30 123 4567", "Stop")
+    assert answer.json()["duplicate"] is False
+    (reply,) = await replies(webhook, ANNA, 1)
+    assert reply["channel"] == "sms"
+    assert reply["kind"] == "sms_stop"
+    assert reply["locale"] == "it"
+    assert reply["text"].startswith("Non riceverai più offerte")
+    assert await api.sql("SELECT marketing_consent FROM customers WHERE id = :id", id=anna_id) == [(False,)]
+    consents = await api.sql(
+        "SELECT granted, source FROM consents WHERE customer_id = :id AND purpose = 'marketing' ORDER BY id",
+        id=anna_id,
+    )
+    assert consents == [(True, "registration"), (False, "sms")]
+    # The Hungarian word, accents and all, a second time: confirmed again, recorded once.
+    await text_in(api.client, ANNA, "Leiratkozás")
+    await replies(webhook, ANNA, 2)
+    assert len(await api.sql("SELECT id FROM consents WHERE source = 'sms'")) == 1
+    assert webhook.refused == []
+
+
+async def test_help_and_unknown_texts_get_the_help_reply(api: Api, webhook: FakeMessageWebhook) -> None:
+    await api.customer(email=None, phone=ANNA, locale="de")
+    await text_in(api.client, ANNA, "hilfe")
+    await text_in(api.client, ANNA, "what is this")
+    first, second = await replies(webhook, ANNA, 2)
+    assert first["kind"] == second["kind"] == "sms_help"
+    assert first["text"] == second["text"]
+    assert first["text"].startswith("Senden Sie ein Stichwort")
+    assert api.settings.public_url in first["text"]
+    assert [reply for _, reply in await inbound_rows(api)] == ["help", "help"]
+
+
+async def test_a_repeated_id_is_acknowledged_and_ignored(api: Api, webhook: FakeMessageWebhook) -> None:
+    anna_id, _ = await api.customer(email=None, phone=ANNA)
+    body = inbound(ANNA, "STOP", gateway_id="gw-repeat-1")
+    first = await send_sms(api.client, body)
+    again = await send_sms(api.client, body)
+    other_text = await send_sms(api.client, inbound(ANNA, "HELP", gateway_id="gw-repeat-1"))
+    assert first.status_code == again.status_code == other_text.status_code == 200
+    assert first.json() == {"id": "gw-repeat-1", "duplicate": False}
+    assert again.json() == other_text.json() == {"id": "gw-repeat-1", "duplicate": True}
+    await replies(webhook, ANNA, 1)
+    assert await inbound_rows(api) == [("gw-repeat-1", "stop")]
+    assert await api.sql("SELECT count(*) FROM outbox WHERE topic = 'sms_reply'") == [(1,)]
+    assert len(await api.sql("SELECT id FROM consents WHERE customer_id = :id", id=anna_id)) == 4
+
+
+async def test_an_unregistered_number_gets_the_registration_reply_and_nothing_else(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    campaign = await api.campaign(name="Coffee")
+    await api.sql("UPDATE campaigns SET sms_keyword = 'COFFEE' WHERE id = :id", id=campaign["id"])
+    await text_in(api.client, STRANGER, "COFFEE")
+    (reply,) = await replies(webhook, STRANGER, 1)
+    assert reply["kind"] == "sms_register"
+    assert (
+        reply["text"]
+        == f"This number is not registered. Register to receive coupons: {api.settings.public_url}/"
+    )
+    assert await api.sql("SELECT count(*) FROM coupons") == [(0,)]
+    assert await api.sql("SELECT count(*) FROM customers") == [(0,)]
+    assert await api.sql("SELECT count(*) FROM outbox") == [(1,)]
+    assert await inbound_rows(api) == [(await _last_id(api), "register")]
+
+
+async def _last_id(api: Api) -> str:
+    (row,) = await api.sql("SELECT gateway_id FROM sms_inbound")
+    return str(row[0])
+
+
+async def test_a_sender_that_is_not_a_phone_number_is_refused(api: Api) -> None:
+    problem(await send_sms(api.client, inbound("TESSERA", "HELP")), 422, "invalid_value")
+    assert await inbound_rows(api) == []
