@@ -4,17 +4,21 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from tessera.core.settings import MessageSettings, Settings, SmsSettings, WorkerSettings
 from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
-from tests.support.api import Api, problem
+from tests.support.api import Api, iso, problem
 from tests.support.sms import INBOUND_SECRET, inbound, replies, send_sms, signature, text_in
 
 ANNA = "+36301234567"
+BELA = "+36301112222"
 STRANGER = "+36309999999"
 
 
@@ -138,3 +142,114 @@ async def _last_id(api: Api) -> str:
 async def test_a_sender_that_is_not_a_phone_number_is_refused(api: Api) -> None:
     problem(await send_sms(api.client, inbound("TESSERA", "HELP")), 422, "invalid_value")
     assert await inbound_rows(api) == []
+
+
+def code_in(reply: dict[str, object]) -> str:
+    match = re.search(r"\b([A-Z0-9]{4}(?:-[A-Z0-9]{1,4}){2,})\b", str(reply["text"]))
+    assert match is not None, reply
+    return match.group(1)
+
+
+async def test_a_keyword_gets_the_campaigns_coupon_whose_code_redeems_once(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    staff = await api.staff(await api.store())
+    _, anna = await api.customer(email=None, phone=ANNA)
+    campaign = await api.campaign(name="Coffee", sms_keyword="Coffee")
+    assert campaign["sms_keyword"] == "COFFEE"
+    await text_in(api.client, ANNA, " coffee ")
+    (reply,) = await replies(webhook, ANNA, 1)
+    assert reply["kind"] == "sms_coupon"
+    (coupon,) = await api.coupons(anna)
+    assert coupon["campaign"]["id"] == campaign["id"]
+    assert coupon["channel"] == "sms"
+    code = code_in(reply)
+    assert code == coupon["code_display"]
+    assert "/wallet/links/" in reply["text"]
+    assert reply["text"].startswith("Coffee: your code is ")
+    first = await api.redeem(staff, code)
+    assert first.status_code == 201, first.text
+    problem(await api.redeem(staff, code), 409, "already_redeemed")
+    # Asking again sends the same coupon, never a second one.
+    await text_in(api.client, ANNA, "COFFEE")
+    _, again = await replies(webhook, ANNA, 2)
+    assert again["kind"] == "sms_coupon_held"
+    assert code_in(again) == code
+    assert len(await api.coupons(anna)) == 1
+
+
+async def test_keywords_are_unique_case_insensitively_and_never_a_command(api: Api) -> None:
+    marketer = await api.marketer()
+    first = await api.campaign(name="Coffee", sms_keyword="coffee")
+    taken = await api.client.post(
+        "/api/campaigns", json={**_body(api), "sms_keyword": "COFFEE"}, headers=marketer
+    )
+    assert problem(taken, 409, "sms_keyword_taken")["campaign_id"] == first["id"]
+    problem(
+        await api.client.post("/api/campaigns", json={**_body(api), "sms_keyword": "Stop"}, headers=marketer),
+        422,
+        "invalid_value",
+    )
+    other = await api.campaign(name="Tea")
+    url = f"/api/campaigns/{other['id']}"
+    problem(
+        await api.client.patch(url, json={"sms_keyword": "Coffee"}, headers=marketer),
+        409,
+        "sms_keyword_taken",
+    )
+    moved = await api.client.patch(
+        f"/api/campaigns/{first['id']}", json={"sms_keyword": None}, headers=marketer
+    )
+    assert moved.json()["sms_keyword"] is None
+    taken_now = await api.client.patch(url, json={"sms_keyword": "coffee"}, headers=marketer)
+    assert taken_now.status_code == 200, taken_now.text
+    assert taken_now.json()["sms_keyword"] == "COFFEE"
+
+
+def _body(api: Api) -> dict[str, object]:
+    now = api.clock.now()
+    return {
+        "name": "Another",
+        "discount": {"kind": "percent", "value": 10},
+        "starts_at": iso(now - timedelta(hours=1)),
+        "ends_at": iso(now + timedelta(days=30)),
+    }
+
+
+async def test_without_marketing_consent_or_outside_its_window_a_keyword_issues_nothing(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    await api.customer(email=None, phone=ANNA, marketing=False)
+    await api.customer(email=None, phone=BELA)
+    now = api.clock.now()
+    await api.campaign(name="Coffee", sms_keyword="COFFEE")
+    await api.campaign(
+        name="Later",
+        sms_keyword="LATER",
+        starts_at=iso(now + timedelta(days=1)),
+        ends_at=iso(now + timedelta(days=2)),
+    )
+    await text_in(api.client, ANNA, "COFFEE")
+    await text_in(api.client, BELA, "later")
+    (to_anna,) = await replies(webhook, ANNA, 1)
+    (to_bela,) = await replies(webhook, BELA, 1)
+    assert to_anna["kind"] == "sms_consent"
+    assert to_bela["kind"] == "sms_offer_closed"
+    assert await api.sql("SELECT count(*) FROM coupons") == [(0,)]
+
+
+async def test_32_concurrent_keyword_messages_from_one_number_issue_one_coupon(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    _, anna = await api.customer(email=None, phone=ANNA)
+    await api.campaign(name="Coffee", sms_keyword="COFFEE")
+    answers = await asyncio.gather(*(send_sms(api.client, inbound(ANNA, "COFFEE")) for _ in range(32)))
+    assert [answer.status_code for answer in answers] == [200] * 32, [
+        a.text for a in answers if a.status_code != 200
+    ]
+    sent = await replies(webhook, ANNA, 32)
+    (coupon,) = await api.coupons(anna)
+    assert sorted(reply["kind"] for reply in sent) == ["sms_coupon"] + ["sms_coupon_held"] * 31
+    assert {code_in(reply) for reply in sent} == {coupon["code_display"]}
+    assert await api.sql("SELECT count(*) FROM coupons") == [(1,)]
+    assert await api.sql("SELECT count(*) FROM events WHERE type = 'issued'") == [(1,)]

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tessera.sms.words import command_of, keyword_of, signed, stored_keyword
+from tessera.campaigns.keywords import stored_keyword
+from tessera.core.errors import InvalidValue
+from tessera.sms.words import command_of, keyword_of, signed
 
 SECRET = "s" * 40
 
@@ -57,4 +59,5 @@ def test_keywords_are_one_word_in_upper_case_and_never_a_command() -> None:
     assert keyword_of("STOP") is None
     assert keyword_of("x") is None
     assert stored_keyword("Coffee") == "COFFEE"
-    assert stored_keyword("hilfe") is None
+    with pytest.raises(InvalidValue):
+        stored_keyword("hilfe")

@@ -38,6 +38,7 @@ EXAMPLES: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
                 "min_order_total": None,
                 "wallet": {},
                 "trigger": None,
+                "sms_keyword": None,
                 "redemption_count": 0,
                 "published_at": None,
                 "status": "draft",
