@@ -15,6 +15,7 @@ import pytest
 from tessera.core.settings import MessageSettings, Settings, SmsSettings, WorkerSettings
 from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
 from tests.support.api import Api, iso, problem
+from tests.support.contests import contest, enter, printed_codes
 from tests.support.sms import INBOUND_SECRET, inbound, replies, send_sms, signature, text_in
 
 ANNA = "+36301234567"
@@ -92,7 +93,7 @@ async def test_stop_withdraws_marketing_consent_with_source_sms_and_confirms(
 async def test_help_and_unknown_texts_get_the_help_reply(api: Api, webhook: FakeMessageWebhook) -> None:
     await api.customer(email=None, phone=ANNA, locale="de")
     await text_in(api.client, ANNA, "hilfe")
-    await text_in(api.client, ANNA, "what is this")
+    await text_in(api.client, ANNA, "what is this then")
     first, second = await replies(webhook, ANNA, 2)
     assert first["kind"] == second["kind"] == "sms_help"
     assert first["text"] == second["text"]
@@ -253,3 +254,97 @@ async def test_32_concurrent_keyword_messages_from_one_number_issue_one_coupon(
     assert {code_in(reply) for reply in sent} == {coupon["code_display"]}
     assert await api.sql("SELECT count(*) FROM coupons") == [(1,)]
     assert await api.sql("SELECT count(*) FROM events WHERE type = 'issued'") == [(1,)]
+
+
+async def test_a_contest_code_by_sms_is_the_same_entry_as_in_the_app(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    created = await contest(api, name="Summer caps")
+    rows = await printed_codes(api, created["id"], 3, product="Cola", points=5)
+    _, anna = await api.customer(email=None, phone=ANNA, locale="hu")
+    _, bob = await api.customer()
+    in_app = await enter(api, created["id"], bob, rows[0]["code"])
+    assert in_app.status_code == 201, in_app.text
+    api.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
+    # Typed in lower case without dashes, by SMS.
+    await text_in(api.client, ANNA, rows[1]["code_display"].replace("-", "").lower())
+    (reply,) = await replies(webhook, ANNA, 1)
+    assert reply["kind"] == "sms_entry_points"
+    assert reply["text"] == "Summer caps: +5 pont, összesen 5. Helyezése: 2 / 2."
+    board = (await api.client.get(f"/api/contests/{created['id']}/leaderboard", headers=anna)).json()
+    assert [(leader["rank"], leader["points"]) for leader in board["leaders"]] == [(1, 5), (2, 5)]
+    assert board["me"]["rank"] == 2
+    assert board["me"]["entries"] == 1
+    # The same code again, from anyone: already entered, nothing counted.
+    await text_in(api.client, ANNA, rows[1]["code"])
+    _, again = await replies(webhook, ANNA, 2)
+    assert again["kind"] == "sms_entry_used"
+    problem(await enter(api, created["id"], bob, rows[1]["code"]), 409, "code_already_entered")
+    entries = await api.sql("SELECT count(*) FROM contest_entries WHERE contest_id = :c", c=created["id"])
+    assert entries == [(2,)]
+
+
+async def test_an_instant_win_by_sms_answers_win_or_lose(api: Api, webhook: FakeMessageWebhook) -> None:
+    coffee = await api.campaign(name="Free coffee", limits={"per_customer": None})
+    created = await contest(
+        api,
+        name="Scratch",
+        kind="instant_win",
+        pool_size=4,
+        prizes=[{"name": "Coffee", "count": 2, "value": 300, "campaign_id": coffee["id"]}],
+    )
+    rows = await printed_codes(api, created["id"], 4)
+    _, anna = await api.customer(email=None, phone=ANNA)
+    for row in rows:
+        await text_in(api.client, ANNA, row["code"])
+    sent = await replies(webhook, ANNA, 4)
+    kinds = sorted(reply["kind"] for reply in sent)
+    assert kinds == ["sms_entry_lose", "sms_entry_lose", "sms_entry_win_code", "sms_entry_win_code"]
+    prizes = [coupon for coupon in await api.coupons(anna) if coupon["campaign"]["id"] == coffee["id"]]
+    assert sorted(code_in(reply) for reply in sent if reply["kind"] == "sms_entry_win_code") == sorted(
+        coupon["code_display"] for coupon in prizes
+    )
+    assert all(
+        reply["text"] == "Scratch: no prize this time. Thanks for playing!"
+        for reply in sent
+        if "lose" in reply["kind"]
+    )
+
+
+async def test_forged_codes_by_sms_count_against_the_number_and_the_contest(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    created = await contest(api)
+    (row,) = await printed_codes(api, created["id"], 1, points=1)
+    await api.customer(email=None, phone=ANNA)
+    forged = row["code"][:-1] + ("A" if row["code"][-1] != "A" else "B")
+    budget = api.settings.throttle.failed_entries_per_customer
+    for _ in range(budget):
+        await text_in(api.client, ANNA, forged)
+    await text_in(api.client, ANNA, row["code"])  # even the right code, once the budget is spent
+    sent = await replies(webhook, ANNA, budget + 1)
+    # Replies may arrive in any order (the worker delivers a batch at once).
+    assert sorted(reply["kind"] for reply in sent) == ["sms_code_invalid"] * budget + ["sms_throttled"]
+    replied = await api.sql("SELECT reply FROM sms_inbound ORDER BY id")
+    assert [row[0] for row in replied] == ["code_invalid"] * budget + ["throttled"]
+    assert await api.sql("SELECT count(*) FROM contest_entries") == [(0,)]
+    counted = await api.sql("SELECT subject, failures FROM attempt_counters ORDER BY subject")
+    assert (f"entries:contest:{created['id']}", budget) in [(row[0], row[1]) for row in counted]
+
+
+async def test_per_number_contest_limits_hold_under_32_concurrent_messages(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    created = await contest(api, limits={"per_customer": 5, "per_day": 3})
+    rows = await printed_codes(api, created["id"], 32, points=1)
+    await api.customer(email=None, phone=ANNA)
+    answers = await asyncio.gather(*(send_sms(api.client, inbound(ANNA, row["code"])) for row in rows))
+    assert [answer.status_code for answer in answers] == [200] * 32
+    sent = await replies(webhook, ANNA, 32)
+    kinds = sorted(reply["kind"] for reply in sent)
+    assert kinds == ["sms_entry_limit"] * 29 + ["sms_entry_points"] * 3
+    assert await api.sql("SELECT count(*) FROM contest_entries") == [(3,)]
+    assert await api.sql("SELECT entries, points FROM contest_participants") == [(3, 3)]
+    # Refused codes were not used up: they can still be entered on another day.
+    unused = await api.sql("SELECT count(*) FROM contest_codes WHERE submitted_at IS NULL")
+    assert unused == [(29,)]

@@ -26,7 +26,7 @@ from tessera.wallet.links.tokens import WalletLinks
 
 SUBJECT = "Tessera"
 # The replies that carry one of the receiver's coupons.
-COUPON_REPLIES = frozenset({"coupon", "coupon_held", "voucher"})
+COUPON_REPLIES = frozenset({"coupon", "coupon_held", "voucher", "entry_win_code"})
 
 
 class SmsReplies:

@@ -19,21 +19,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.codes.keys import CodeKeys
+from tessera.codes.payloads import InvalidCode, parse
+from tessera.contests.entries import ContestEntries
+from tessera.contests.errors import CodeAlreadyEntered, ConsentRequired, ContestNotOpen, EntryLimitReached
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidValue, NotAuthenticated
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
 from tessera.customers.phones import e164
 from tessera.events.log import record
 from tessera.models.campaigns import Campaign
+from tessera.models.contests import Contest, ContestCode
 from tessera.models.coupons import Coupon
 from tessera.models.customers import Consent, Customer
 from tessera.models.outbox import OutboxMessage
 from tessera.models.sms import SmsInbound
 from tessera.offers.state import cannot_issue
+from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 from tessera.sms.texts import ReplyKind
 from tessera.sms.words import command_of, keyword_of
 
 SMS_REPLY: Final = "sms_reply"  # the outbox topic of the replies
+# Shorter texts are words, not attempts at a printed code (the shortest code has 15 characters).
+MIN_CODE_CHARACTERS: Final = 10
 PhoneText = Annotated[
     str, msgspec.Meta(min_length=1, max_length=32, description="A phone number, E.164 or local")
 ]
@@ -66,6 +73,8 @@ class SmsReceipt(msgspec.Struct):
 class Decision:
     reply: ReplyKind
     payload: dict[str, Any] = field(default_factory=dict)
+    # A code that is not valid: counted against these budgets once the message is recorded.
+    failed: ThrottleRule | None = None
 
 
 class SmsInbox:
@@ -74,11 +83,15 @@ class SmsInbox:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         code_keys: CodeKeys,
+        entries: ContestEntries,
+        ledger: RedemptionLedger,
         phone_region: str | None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._code_keys = code_keys
+        self._entries = entries
+        self._ledger = ledger
         self._region = phone_region
 
     async def receive(self, message: InboundSms) -> SmsReceipt:
@@ -120,6 +133,8 @@ class SmsInbox:
                 channel="sms",
                 data={"reply": decision.reply},
             )
+        if decision.failed is not None:
+            await self._ledger.record_failure(decision.failed, now)
         return SmsReceipt(message.id, duplicate=False)
 
     async def _decide(
@@ -139,7 +154,76 @@ class SmsInbox:
             campaign = await session.scalar(select(Campaign).where(Campaign.sms_keyword == keyword))
             if campaign is not None:
                 return await self._keyword_coupon(session, customer, campaign, now)
+        code = _code_of(text)
+        if code is not None:
+            return await self._contest_code(session, customer.id, code, now)
         return Decision("help")
+
+    async def _contest_code(
+        self, session: AsyncSession, customer_id: int, code: str, now: datetime
+    ) -> Decision:
+        """Enter a printed code for the customer exactly as ``POST /api/contests/{id}/entries``
+        does (``ContestEntries.enter``, in a savepoint: a refusal undoes only the entry). A code
+        that is not valid counts against the customer's budget and every running contest's."""
+        running = list(
+            await session.scalars(
+                select(Contest.id).where(
+                    Contest.starts_at <= now,
+                    Contest.ends_at > now,
+                    Contest.entries_closed_at.is_(None),
+                    Contest.drawn_at.is_(None),
+                )
+            )
+        )
+        try:
+            presented = parse(code.replace(" ", ""), typed=True)
+            if presented.format != "random":
+                raise InvalidCode
+            digest = self._entries.digest(presented.code)
+            contest_id = await session.scalar(
+                select(ContestCode.contest_id).where(ContestCode.code_digest == digest)
+            )
+            if contest_id is None:
+                raise InvalidCode
+        except InvalidCode:
+            if not _looks_like_code(code):
+                return Decision("help")  # words that happen to be long, not a code typed wrong
+            rule = self._entries.throttle(customer_id, *running)
+            if await self._ledger.throttled(rule, now):
+                return Decision("throttled")
+            return Decision("code_invalid", failed=rule)
+        rule = self._entries.throttle(customer_id, contest_id)
+        if await self._ledger.throttled(rule, now):
+            return Decision("throttled")
+        contest = await session.get(Contest, contest_id)
+        values: dict[str, Any] = {"contest": contest.name if contest is not None else ""}
+        try:
+            async with session.begin_nested():
+                entry = await self._entries.enter(
+                    session, customer_id, contest_id, digest, presented.medium, now
+                )
+        except CodeAlreadyEntered:
+            return Decision("entry_used")
+        except ContestNotOpen:
+            return Decision("contest_closed", {"values": values})
+        except EntryLimitReached:
+            return Decision("entry_limit", {"values": values})
+        except ConsentRequired:
+            return Decision("consent")
+        if entry.result == "counted":
+            values.update(
+                points=entry.points,
+                total=entry.total_points,
+                rank=entry.rank,
+                participants=entry.participants,
+            )
+            return Decision("entry_points", {"values": values})
+        if entry.prize is None:
+            return Decision("entry_lose", {"values": values})
+        values["prize"] = entry.prize.name
+        if entry.prize.coupon_id is None:
+            return Decision("entry_win", {"values": values})
+        return Decision("entry_win_code", {"values": values, "coupon_id": entry.prize.coupon_id})
 
     async def _keyword_coupon(
         self, session: AsyncSession, customer: Customer, campaign: Campaign, now: datetime
@@ -165,6 +249,22 @@ class SmsInbox:
             )
         )
         return Decision("coupon_held", {"coupon_id": held})
+
+
+def _code_of(text: str) -> str | None:
+    """The text as a typed code (separators and case as the code parser takes them), when it
+    could be one: a single run of at least 10 letters and digits."""
+    typed = " ".join(text.split())
+    bare = typed.replace("-", "").replace(" ", "")
+    if len(bare) < MIN_CODE_CHARACTERS or not bare.isascii() or not bare.isalnum():
+        return None
+    return typed
+
+
+def _looks_like_code(typed: str) -> bool:
+    """One run of characters, or one with a digit or a dash: what a person copying a printed
+    code sends, unlike a sentence."""
+    return len(typed.split()) == 1 or "-" in typed or any(character.isdigit() for character in typed)
 
 
 async def _recorded(session: AsyncSession, message: InboundSms, number: str, now: datetime) -> int | None:
