@@ -5,6 +5,8 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,6 +23,7 @@ from tests.support.sms import INBOUND_SECRET, inbound, replies, send_sms, signat
 ANNA = "+36301234567"
 BELA = "+36301112222"
 STRANGER = "+36309999999"
+VOUCHERS_PER_NUMBER = 3
 
 
 @pytest.fixture
@@ -34,7 +37,7 @@ def settings(settings: Settings, webhook: FakeMessageWebhook) -> Settings:
     return replace(
         settings,
         messages=MessageSettings(webhook_url=webhook.url, webhook_secret=webhook.secret),
-        sms=SmsSettings(inbound_secret=INBOUND_SECRET),
+        sms=SmsSettings(inbound_secret=INBOUND_SECRET, vouchers_per_number=VOUCHERS_PER_NUMBER),
         worker=WorkerSettings(
             embedded=True, poll_seconds=0.02, jobs_every_seconds=0.05, max_attempts=3, retry_base_seconds=10
         ),
@@ -348,3 +351,76 @@ async def test_per_number_contest_limits_hold_under_32_concurrent_messages(
     # Refused codes were not used up: they can still be entered on another day.
     unused = await api.sql("SELECT count(*) FROM contest_codes WHERE submitted_at IS NULL")
     assert unused == [(29,)]
+
+
+async def test_erasure_forgets_the_number_of_the_customers_messages(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    _, anna = await api.customer(email=None, phone=ANNA)
+    await text_in(api.client, ANNA, "HELP")
+    await text_in(api.client, STRANGER, "HELP")
+    await replies(webhook, ANNA, 1)
+    assert (await api.client.delete("/api/me", headers=anna)).status_code == 204
+    numbers = await api.sql("SELECT from_number FROM sms_inbound ORDER BY id")
+    assert numbers == [(None,), (STRANGER,)]
+
+
+async def voucher_codes(api: Api, target_id: int, count: int) -> list[dict[str, str]]:
+    """A printed run of an SMS voucher campaign for ``target_id``, as its CSV export."""
+    voucher = await api.campaign(
+        name="Flyer", sms_voucher={"target_campaign_id": target_id}, limits={"per_customer": None}
+    )
+    assert voucher["sms_voucher"] == {"target_campaign_id": target_id}
+    marketer = await api.marketer()
+    response = await api.client.post(
+        f"/api/campaigns/{voucher['id']}/codes", json={"count": count, "channel": "print"}, headers=marketer
+    )
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    for _ in range(200):
+        if (await api.client.get(batch["progress_url"], headers=marketer)).json()["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    export = await api.client.get(batch["export_url"], headers=marketer)
+    return list(csv.DictReader(io.StringIO(export.text)))
+
+
+async def test_a_printed_sms_voucher_is_exchanged_once_for_a_personal_coupon(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    staff = await api.staff(await api.store())
+    target = await api.campaign(name="Pizza")
+    (row,) = await voucher_codes(api, target["id"], 1)
+    _, anna = await api.customer(email=None, phone=ANNA)
+    _, bela = await api.customer(email=None, phone=BELA)
+    await text_in(api.client, ANNA, row["code"].lower())
+    (reply,) = await replies(webhook, ANNA, 1)
+    assert reply["kind"] == "sms_voucher"
+    (coupon,) = await api.coupons(anna)
+    assert coupon["campaign"]["id"] == target["id"]
+    assert code_in(reply) == coupon["code_display"]
+    assert code_in(reply) != row["code"]
+    # The printed code is used up: for anyone, and at a till.
+    await text_in(api.client, BELA, row["code"])
+    (to_bela,) = await replies(webhook, BELA, 1)
+    assert to_bela["kind"] == "sms_entry_used"
+    assert await api.coupons(bela) == []
+    assert (await api.redeem(staff, row["code"])).status_code != 201
+    assert (await api.redeem(staff, code_in(reply))).status_code == 201
+
+
+async def test_vouchers_per_number_hold_under_32_concurrent_messages(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    target = await api.campaign(name="Pizza")
+    rows = await voucher_codes(api, target["id"], 32)
+    _, anna = await api.customer(email=None, phone=ANNA)
+    answers = await asyncio.gather(*(send_sms(api.client, inbound(ANNA, row["code"])) for row in rows))
+    assert [answer.status_code for answer in answers] == [200] * 32
+    sent = await replies(webhook, ANNA, 32)
+    kinds = sorted(reply["kind"] for reply in sent)
+    assert kinds == ["sms_voucher"] * VOUCHERS_PER_NUMBER + ["sms_voucher_limit"] * (32 - VOUCHERS_PER_NUMBER)
+    assert len(await api.coupons(anna)) == VOUCHERS_PER_NUMBER
+    # The refused codes were not used up.
+    used = await api.sql("SELECT count(*) FROM coupons WHERE revoked_at IS NOT NULL")
+    assert used == [(VOUCHERS_PER_NUMBER,)]

@@ -119,5 +119,6 @@ def build_services(ctx: AppContext) -> Services:
             contest_entries,
             ctx.ledger,
             ctx.settings.default_phone_region,
+            ctx.settings.sms.vouchers_per_number,
         ),
     )

@@ -45,6 +45,12 @@ class Segment(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     )
 
 
+class SmsVoucher(msgspec.Struct, forbid_unknown_fields=True):
+    """The campaign whose personal coupon each printed code of this one is exchanged for."""
+
+    target_campaign_id: Id
+
+
 class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText
     discount: Discount
@@ -66,6 +72,9 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     trigger: Trigger | None = None
     # Texted to the SMS number, it gets the customer this campaign's coupon.
     sms_keyword: Keyword | None = None
+    # Its printed codes (``POST /api/campaigns/{id}/codes``), texted in, are exchanged for a
+    # personal coupon of the target campaign. Fixed at creation.
+    sms_voucher: SmsVoucher | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -117,6 +126,7 @@ class CampaignView(msgspec.Struct):
     wallet: WalletDesignView
     trigger: Trigger | None
     sms_keyword: str | None
+    sms_voucher: SmsVoucher | None
     redemption_count: int | None
     published_at: datetime | None
     status: Literal["draft", "scheduled", "running", "ended"]

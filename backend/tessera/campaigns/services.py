@@ -23,6 +23,7 @@ from tessera.campaigns.schemas import (
     LimitsUpdate,
     PersonalCouponCreate,
     Segment,
+    SmsVoucher,
 )
 from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
 from tessera.codes.formats import ean13_campaign_digits
@@ -90,6 +91,9 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
         trigger=trigger_of(campaign),
         sms_keyword=campaign.sms_keyword,
+        sms_voucher=SmsVoucher(campaign.voucher_target_id)
+        if campaign.voucher_target_id is not None
+        else None,
         redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
         published_at=campaign.published_at,
         status=status,
@@ -120,6 +124,17 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
             raise InvalidValue("The time is out of range in UTC", field=field)
     if ends_at <= starts_at:
         raise InvalidValue("ends_at must be after starts_at", field="ends_at")
+
+
+async def _checked_voucher_target(session: AsyncSession, voucher: SmsVoucher) -> int:
+    """The target of an SMS voucher campaign: a campaign that is not a voucher campaign itself."""
+    target = await session.get(Campaign, voucher.target_campaign_id)
+    if target is None or target.voucher_target_id is not None:
+        raise InvalidValue(
+            "The target must be a campaign that is not an SMS voucher campaign",
+            field="sms_voucher.target_campaign_id",
+        )
+    return target.id
 
 
 async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> list[int] | None:
@@ -202,6 +217,8 @@ class CampaignService:
             updated_at=now,
         )
         apply_trigger(campaign, data.trigger)
+        if data.sms_voucher is not None:
+            campaign.voucher_target_id = await _checked_voucher_target(session, data.sms_voucher)
         if data.sms_keyword is not None:
             campaign.sms_keyword = stored_keyword(data.sms_keyword)
             await check_keyword_free(session, campaign.sms_keyword)

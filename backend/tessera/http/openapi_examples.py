@@ -39,6 +39,7 @@ EXAMPLES: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
                 "wallet": {},
                 "trigger": None,
                 "sms_keyword": None,
+                "sms_voucher": None,
                 "redemption_count": 0,
                 "published_at": None,
                 "status": "draft",

@@ -55,5 +55,8 @@ class Campaign(Base):
     wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The word a customer texts to receive this campaign's coupon (``tessera.sms``).
     sms_keyword: Mapped[str | None] = mapped_column(String(32))
+    # Set: an SMS voucher campaign, whose printed codes are texted in and exchanged for a personal
+    # coupon of this campaign (``tessera.sms``); campaigns are never deleted, so no foreign key.
+    voucher_target_id: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

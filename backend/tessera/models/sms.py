@@ -24,3 +24,14 @@ class SmsInbound(Base):
     reply: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime]
     created_at: Mapped[datetime]
+
+
+class SmsVoucherCount(Base):
+    """How many printed codes of an SMS voucher campaign a customer has exchanged: the per-number
+    limit, changed by one conditional upsert in the exchange's transaction."""
+
+    __tablename__ = "sms_voucher_counts"
+
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    exchanged: Mapped[int]

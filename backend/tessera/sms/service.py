@@ -32,7 +32,7 @@ from tessera.models.contests import Contest, ContestCode
 from tessera.models.coupons import Coupon
 from tessera.models.customers import Consent, Customer
 from tessera.models.outbox import OutboxMessage
-from tessera.models.sms import SmsInbound
+from tessera.models.sms import SmsInbound, SmsVoucherCount
 from tessera.offers.state import cannot_issue
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 from tessera.sms.texts import ReplyKind
@@ -86,7 +86,9 @@ class SmsInbox:
         entries: ContestEntries,
         ledger: RedemptionLedger,
         phone_region: str | None,
+        vouchers_per_number: int,
     ) -> None:
+        self._vouchers_per_number = vouchers_per_number
         self._sessions = sessions
         self._clock = clock
         self._code_keys = code_keys
@@ -175,16 +177,19 @@ class SmsInbox:
                 )
             )
         )
+        voucher: Coupon | None = None
         try:
             presented = parse(code.replace(" ", ""), typed=True)
-            if presented.format != "random":
-                raise InvalidCode
-            digest = self._entries.digest(presented.code)
-            contest_id = await session.scalar(
-                select(ContestCode.contest_id).where(ContestCode.code_digest == digest)
-            )
+            contest_id = None
+            if presented.format == "random":
+                digest = self._entries.digest(presented.code)
+                contest_id = await session.scalar(
+                    select(ContestCode.contest_id).where(ContestCode.code_digest == digest)
+                )
             if contest_id is None:
-                raise InvalidCode
+                voucher = await _voucher_of(session, self._code_keys.digest(presented.code))
+                if voucher is None:
+                    raise InvalidCode
         except InvalidCode:
             if not _looks_like_code(code):
                 return Decision("help")  # words that happen to be long, not a code typed wrong
@@ -192,6 +197,13 @@ class SmsInbox:
             if await self._ledger.throttled(rule, now):
                 return Decision("throttled")
             return Decision("code_invalid", failed=rule)
+        if voucher is not None:
+            rule = self._entries.throttle(customer_id, *running)
+            if await self._ledger.throttled(rule, now):
+                return Decision("throttled")
+            return await self._exchange(session, customer_id, voucher, now)
+        if contest_id is None:  # unreachable: without a voucher the code named a contest
+            return Decision("code_invalid")
         rule = self._entries.throttle(customer_id, contest_id)
         if await self._ledger.throttled(rule, now):
             return Decision("throttled")
@@ -225,6 +237,72 @@ class SmsInbox:
             return Decision("entry_win", {"values": values})
         return Decision("entry_win_code", {"values": values, "coupon_id": entry.prize.coupon_id})
 
+    async def _exchange(
+        self, session: AsyncSession, customer_id: int, voucher: Coupon, now: datetime
+    ) -> Decision:
+        """Exchange a printed voucher code for a personal coupon of its target campaign, in a
+        savepoint: the code used up by one conditional update (each code once, whoever races
+        for it), the customer's count by one conditional upsert (the per-number limit), then the
+        coupon; a refusal undoes all of it."""
+        customer = await session.get(Customer, customer_id)
+        if customer is None or not customer.marketing_consent:
+            return Decision("consent")
+        try:
+            async with session.begin_nested():
+                used = await session.execute(
+                    update(Coupon)
+                    .where(
+                        Coupon.id == voucher.id,
+                        Coupon.redeemed_at.is_(None),
+                        Coupon.revoked_at.is_(None),
+                        Coupon.expires_at > now,
+                    )
+                    .values(revoked_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if not used.rowcount:  # type: ignore[attr-defined]
+                    raise _Refused("entry_used")
+                if not await self._count_exchange(session, voucher.campaign_id, customer_id):
+                    raise _Refused("voucher_limit")
+                source = await session.get(Campaign, voucher.campaign_id)
+                target = (
+                    await session.get(Campaign, source.voucher_target_id)
+                    if source is not None and source.voucher_target_id is not None
+                    else None
+                )
+                if (
+                    target is None
+                    or not target.starts_at <= now < target.ends_at
+                    or cannot_issue(target, now)
+                ):
+                    raise _Refused("offer_closed")
+                issued = await issue_coupons(
+                    session,
+                    self._code_keys,
+                    target,
+                    [customer_id],
+                    origin=f"sms-voucher:{voucher.id}",
+                    channel="sms",
+                    now=now,
+                )
+                await record(session, "revoked", now, campaign_id=voucher.campaign_id, coupon_id=voucher.id)
+        except _Refused as refusal:
+            return Decision(refusal.reply)
+        return Decision("voucher", {"coupon_id": issued[0].coupon_id})
+
+    async def _count_exchange(self, session: AsyncSession, campaign_id: int, customer_id: int) -> bool:
+        C = SmsVoucherCount
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(C).values(campaign_id=campaign_id, customer_id=customer_id, exchanged=1)
+        counted = await session.scalar(
+            statement.on_conflict_do_update(
+                index_elements=[C.campaign_id, C.customer_id],
+                set_={"exchanged": C.exchanged + 1},
+                where=C.exchanged < self._vouchers_per_number,
+            ).returning(C.exchanged)
+        )
+        return counted is not None
+
     async def _keyword_coupon(
         self, session: AsyncSession, customer: Customer, campaign: Campaign, now: datetime
     ) -> Decision:
@@ -249,6 +327,25 @@ class SmsInbox:
             )
         )
         return Decision("coupon_held", {"coupon_id": held})
+
+
+class _Refused(Exception):
+    def __init__(self, reply: ReplyKind) -> None:
+        self.reply = reply
+
+
+async def _voucher_of(session: AsyncSession, digest: bytes) -> Coupon | None:
+    """The printed code of an SMS voucher campaign with this digest, used or not."""
+    voucher: Coupon | None = await session.scalar(
+        select(Coupon)
+        .join(Campaign, Campaign.id == Coupon.campaign_id)
+        .where(
+            Coupon.code_digest == digest,
+            Coupon.customer_id.is_(None),
+            Campaign.voucher_target_id.is_not(None),
+        )
+    )
+    return voucher
 
 
 def _code_of(text: str) -> str | None:

@@ -4,6 +4,8 @@
   acknowledged and ignored), with what it was read as and where the reply goes.
 - ``campaigns.sms_keyword``: the word that asks for the campaign's coupon by SMS, stored in upper
   case and unique.
+- ``campaigns.voucher_target_id``: an SMS voucher campaign's target, whose coupon its printed codes
+  are exchanged for; ``sms_voucher_counts``: the exchanges per voucher campaign and customer.
 
 Revision ID: 0016
 Revises: 0015
@@ -38,11 +40,21 @@ def upgrade() -> None:
     op.create_index(op.f("ix_sms_inbound_customer_id"), "sms_inbound", ["customer_id"], unique=False)
     op.add_column("campaigns", sa.Column("sms_keyword", sa.String(length=32), nullable=True))
     op.create_index("uq_campaigns_sms_keyword", "campaigns", ["sms_keyword"], unique=True)
+    op.add_column("campaigns", sa.Column("voucher_target_id", sa.Integer(), nullable=True))
+    op.create_table(
+        "sms_voucher_counts",
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("exchanged", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("campaign_id", "customer_id", name=op.f("pk_sms_voucher_counts")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sms_voucher_counts")
     op.drop_index("uq_campaigns_sms_keyword", table_name="campaigns")
     with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("voucher_target_id")
         batch.drop_column("sms_keyword")
     op.drop_index(op.f("ix_sms_inbound_customer_id"), table_name="sms_inbound")
     op.drop_table("sms_inbound")
