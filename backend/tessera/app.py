@@ -47,6 +47,7 @@ from tessera.http.pwa import pwa_routers
 from tessera.http.query_parameters import record_query_parameters, refuse_undeclared_query
 from tessera.http.redemptions import RedemptionController
 from tessera.http.signin import CustomerSignInController
+from tessera.http.sms import SmsController
 from tessera.http.stores import StoreController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
 from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
@@ -165,6 +166,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             HealthController,
             AuthController,
             CustomerSignInController,
+            SmsController,
             RegistrationController,
             MeController,
             MemberCardController,

@@ -22,6 +22,8 @@ from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.signin.delivery import SignInDelivery
 from tessera.signin.services import SIGN_IN_CODE
+from tessera.sms.delivery import SmsReplies
+from tessera.sms.service import SMS_REPLY
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient
@@ -118,6 +120,9 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         code_minutes=settings.sign_in.code_minutes,
         public_url=settings.public_url,
     )
+    sms_replies = SmsReplies(
+        ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
+    )
     worker = OutboxWorker(
         ctx.outbox,
         {
@@ -128,6 +133,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             EXPIRY_REMINDER: push.deliver,
             CONTEST_PRIZE: contest_push.deliver,
             SIGN_IN_CODE: sign_in.deliver,
+            SMS_REPLY: sms_replies.deliver,
         },
         settings.worker,
         jobs=[

@@ -26,7 +26,7 @@ from httpx import Response
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tessera.core.settings import Settings
+from tessera.core.settings import Settings, SmsSettings
 from tessera.signin.keys import SignInKeys
 from tests.conftest import START
 from tests.fakes.google_signing import GoogleSigner
@@ -34,7 +34,10 @@ from tests.fakes.push import Subscriber
 from tests.support.api import Api, Headers, bearer, iso, problem
 from tests.support.contests import contest as contest_of
 from tests.support.contests import printed_codes
+from tests.support.sms import INBOUND_SECRET, inbound
+from tests.support.sms import signature as sms_signature
 
+SMS = inbound("+36301110000", "HELP", gateway_id="matrix-1")
 # The callers, in the order of the table's columns.
 ROLES = (
     "anonymous",
@@ -145,6 +148,9 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     # Google's callback: the signature is the credential, a bearer token changes nothing.
     ("POST", "/wallet/google/callback"):                       (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/wallet/google/callback", "unsigned"):           (403, 403, 403, 403, 403, 403, 403, 403, 403),
+    # The SMS gateway: the body's signature is the credential, a bearer token changes nothing.
+    ("POST", "/api/sms/inbound"):                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/sms/inbound", "unsigned"):                  (401, 401, 401, 401, 401, 401, 401, 401, 401),
     # Pages, their files and the API description: public.
     ("GET", "/"):                                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/{file_path:path}"):                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -413,6 +419,7 @@ class Call:
     url: str
     json: Callable[[], Any] | None = None
     content: bytes | None = None
+    headers: Headers | None = None  # sent beside the caller's own
     fresh_staff_session: bool = False  # the call ends the caller's session
     fresh_customer_session: bool = False  # the same, for a customer
 
@@ -573,6 +580,12 @@ def calls(w: World) -> dict[Key, Call]:
         ("GET", "/wallet/links/{token:str}/pass.pkpass"): Call(f"{w.wallet_link}/pass.pkpass"),
         ("GET", "/wallet/links/{token:str}/google-wallet"): Call(f"{w.wallet_link}/google-wallet"),
         ("POST", "/wallet/google/callback"): Call("/wallet/google/callback", content=w.google_callback),
+        ("POST", "/api/sms/inbound"): Call(
+            "/api/sms/inbound", content=SMS, headers={"X-Tessera-Signature": sms_signature(SMS)}
+        ),
+        ("POST", "/api/sms/inbound", "unsigned"): Call(
+            "/api/sms/inbound", content=SMS, headers={"X-Tessera-Signature": sms_signature(b"")}
+        ),
         ("POST", "/wallet/google/callback", "unsigned"): Call(
             "/wallet/google/callback", content=w.google_callback.replace(b"save", b"del ")
         ),
@@ -613,7 +626,12 @@ def signer() -> GoogleSigner:
 def settings(settings: Settings, signer: GoogleSigner, tmp_path: Path) -> Settings:
     root_keys = signer.write_root_keys(tmp_path / "root-keys.json", START + timedelta(days=365))
     sign_in = replace(settings.sign_in, codes_per_client=1_000, failures_per_client=1_000)
-    return replace(settings, google=replace(settings.google, root_keys_path=root_keys), sign_in=sign_in)
+    return replace(
+        settings,
+        google=replace(settings.google, root_keys_path=root_keys),
+        sign_in=sign_in,
+        sms=SmsSettings(inbound_secret=INBOUND_SECRET),
+    )
 
 
 def problem_shape(response: Response) -> str | None:
@@ -626,7 +644,9 @@ def problem_shape(response: Response) -> str | None:
     code = body.get("code")
     if not isinstance(code, str) or not code or not str(body.get("type", "")).endswith(code):
         return f"code {code!r} in {body}"
-    if response.status_code == 401 and code not in {"not_authenticated", "pass_unauthorized"}:
+    # An inbound SMS the gateway did not sign: its signature is its credential.
+    unauthenticated = {"not_authenticated", "pass_unauthorized", "invalid_signature"}
+    if response.status_code == 401 and code not in unauthenticated:
         return f"401 with code {code!r}"
     # A Google callback that Google did not sign: its signature is its credential.
     if response.status_code == 403 and code not in {"forbidden", "callback_not_trusted"}:
@@ -667,7 +687,7 @@ async def test_every_route_answers_every_role_as_documented(
                 call.url,
                 json=call.json() if call.json else None,
                 content=call.content,
-                headers=headers,
+                headers={**headers, **(call.headers or {})},
                 follow_redirects=False,
             )
             where = f"{' '.join(key)} as {role}"

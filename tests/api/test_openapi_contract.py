@@ -20,6 +20,7 @@ PUBLIC = {
     ("post", "/api/auth/staff/login"),
     ("post", "/api/auth/customer/code"),
     ("post", "/api/auth/customer/login"),
+    ("post", "/api/sms/inbound"),
     ("get", "/api/push/vapid-public-key"),
     ("get", "/api/contests"),
     ("get", "/api/contests/{contest_id}"),

@@ -18,6 +18,7 @@ from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.signin.services import SignIn
+from tessera.sms.service import SmsInbox
 from tessera.stores.services import StoreService
 from tessera.wallet.apple.services import ApplePasses, AppleWebService
 from tessera.wallet.google.services import GoogleWallet
@@ -47,6 +48,7 @@ class Services:
     contest_entries: ContestEntries
     contest_draws: ContestDraws
     sign_in: SignIn
+    sms_inbox: SmsInbox
 
 
 def build_services(ctx: AppContext) -> Services:
@@ -56,6 +58,14 @@ def build_services(ctx: AppContext) -> Services:
     wallet_links = WalletLinks(ctx.code_keys, ctx.settings.public_url)
     contest_keys = ContestKeys(ctx.code_keys)
     contests = ContestService(contest_keys, ctx.settings.codes)
+    contest_entries = ContestEntries(
+        keys=contest_keys,
+        code_keys=ctx.code_keys,
+        ledger=ctx.ledger,
+        idempotency=ctx.idempotency,
+        throttles=ctx.settings.throttle,
+        clock=ctx.clock,
+    )
     return Services(
         campaigns=campaigns,
         customers=CustomerService(campaigns, ctx.settings.default_phone_region),
@@ -90,14 +100,7 @@ def build_services(ctx: AppContext) -> Services:
         ),
         contests=contests,
         contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),
-        contest_entries=ContestEntries(
-            keys=contest_keys,
-            code_keys=ctx.code_keys,
-            ledger=ctx.ledger,
-            idempotency=ctx.idempotency,
-            throttles=ctx.settings.throttle,
-            clock=ctx.clock,
-        ),
+        contest_entries=contest_entries,
         contest_draws=ContestDraws(contests, ctx.code_keys),
         sign_in=SignIn(
             sessions=ctx.sessions,
@@ -108,5 +111,14 @@ def build_services(ctx: AppContext) -> Services:
             settings=ctx.settings.sign_in,
             code_secret=ctx.settings.security.code_secret,
             phone_region=ctx.settings.default_phone_region,
+        ),
+        sms_inbox=SmsInbox(
+            ctx.sessions,
+            ctx.clock,
+            ctx.code_keys,
+            contest_entries,
+            ctx.ledger,
+            ctx.settings.default_phone_region,
+            ctx.settings.sms.vouchers_per_number,
         ),
     )

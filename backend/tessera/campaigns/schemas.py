@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tessera.campaigns.keywords import Keyword
 from tessera.campaigns.slugs import Slug
 from tessera.core.schemas import MAX_INT, AttributeValue, Id, LongText, ShortText, Tag
 from tessera.triggers.schemas import Trigger
@@ -44,6 +45,12 @@ class Segment(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     )
 
 
+class SmsVoucher(msgspec.Struct, forbid_unknown_fields=True):
+    """The campaign whose personal coupon each printed code of this one is exchanged for."""
+
+    target_campaign_id: Id
+
+
 class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText
     discount: Discount
@@ -63,6 +70,11 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug | None = None
     # Issued by the worker when the trigger fires; publishing only switches the campaign on.
     trigger: Trigger | None = None
+    # Texted to the SMS number, it gets the customer this campaign's coupon.
+    sms_keyword: Keyword | None = None
+    # Its printed codes (``POST /api/campaigns/{id}/codes``), texted in, are exchanged for a
+    # personal coupon of the target campaign. Fixed at creation.
+    sms_voucher: SmsVoucher | None = None
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +99,8 @@ class CampaignUpdate(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
     # null removes it; once published, only the parameters (not the kind) may change.
     trigger: Trigger | msgspec.UnsetType | None = msgspec.UNSET
+    # null removes it.
+    sms_keyword: Keyword | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class CodeFormatView(msgspec.Struct):
@@ -111,6 +125,8 @@ class CampaignView(msgspec.Struct):
     min_order_total: int | None
     wallet: WalletDesignView
     trigger: Trigger | None
+    sms_keyword: str | None
+    sms_voucher: SmsVoucher | None
     redemption_count: int | None
     published_at: datetime | None
     status: Literal["draft", "scheduled", "running", "ended"]

@@ -10,6 +10,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.campaigns.keywords import KeywordTaken, stored_keyword
+from tessera.campaigns.keywords import check_free as check_keyword_free
 from tessera.campaigns.rules import discount_of, in_segment, is_running
 from tessera.campaigns.schemas import (
     CampaignCreate,
@@ -21,6 +23,7 @@ from tessera.campaigns.schemas import (
     LimitsUpdate,
     PersonalCouponCreate,
     Segment,
+    SmsVoucher,
 )
 from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
 from tessera.codes.formats import ean13_campaign_digits
@@ -87,6 +90,10 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         min_order_total=campaign.min_order_total,
         wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
         trigger=trigger_of(campaign),
+        sms_keyword=campaign.sms_keyword,
+        sms_voucher=SmsVoucher(campaign.voucher_target_id)
+        if campaign.voucher_target_id is not None
+        else None,
         redemption_count=campaign.redemption_count if campaign.max_redemptions is not None else None,
         published_at=campaign.published_at,
         status=status,
@@ -117,6 +124,17 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
             raise InvalidValue("The time is out of range in UTC", field=field)
     if ends_at <= starts_at:
         raise InvalidValue("ends_at must be after starts_at", field="ends_at")
+
+
+async def _checked_voucher_target(session: AsyncSession, voucher: SmsVoucher) -> int:
+    """The target of an SMS voucher campaign: a campaign that is not a voucher campaign itself."""
+    target = await session.get(Campaign, voucher.target_campaign_id)
+    if target is None or target.voucher_target_id is not None:
+        raise InvalidValue(
+            "The target must be a campaign that is not an SMS voucher campaign",
+            field="sms_voucher.target_campaign_id",
+        )
+    return target.id
 
 
 async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> list[int] | None:
@@ -199,6 +217,11 @@ class CampaignService:
             updated_at=now,
         )
         apply_trigger(campaign, data.trigger)
+        if data.sms_voucher is not None:
+            campaign.voucher_target_id = await _checked_voucher_target(session, data.sms_voucher)
+        if data.sms_keyword is not None:
+            campaign.sms_keyword = stored_keyword(data.sms_keyword)
+            await check_keyword_free(session, campaign.sms_keyword)
         await self._add_with_slug(session, campaign, data.slug)
         return campaign
 
@@ -215,6 +238,8 @@ class CampaignService:
                     await session.flush()
                 return
             except IntegrityError as error:
+                if campaign.sms_keyword is not None:
+                    await check_keyword_free(session, campaign.sms_keyword)  # a concurrent create took it
                 if slug is not None:
                     raise SlugTaken(f"The slug {slug!r} belongs to another campaign", field="slug") from error
         raise SlugTaken("No free slug could be derived from the name; give one", field="slug")
@@ -256,10 +281,19 @@ class CampaignService:
             campaign.min_order_total = data.min_order_total
         if data.trigger is not UNSET:
             await self._change_trigger(session, campaign, data.trigger)
+        if data.sms_keyword is not UNSET:
+            keyword = None if data.sms_keyword is None else stored_keyword(data.sms_keyword)
+            if keyword is not None and keyword != campaign.sms_keyword:
+                await check_keyword_free(session, keyword, campaign.id)
+            campaign.sms_keyword = keyword
         campaign.updated_at = now
         try:
             await session.flush()
-        except IntegrityError as error:  # a concurrent change took the slug first
+        except IntegrityError as error:  # a concurrent change took the slug or the keyword first
+            if data.sms_keyword is not UNSET and data.sms_keyword is not None:
+                raise KeywordTaken(
+                    "The SMS keyword belongs to another campaign", field="sms_keyword"
+                ) from error
             raise SlugTaken("The slug belongs to another campaign", field="slug") from error
         if data.wallet is not UNSET:
             campaign.wallet_design = stored(data.wallet)

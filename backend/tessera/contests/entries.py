@@ -76,17 +76,25 @@ class ContestEntries:
         self._clock = clock
         self._keys = keys
 
-    def throttle(self, customer_id: int, contest_id: int) -> ThrottleRule:
+    def throttle(self, customer_id: int, *contest_ids: int) -> ThrottleRule:
         """Codes that are not valid count against the customer and the contest (all customers
-        together), like failed scans against the staff account and all scans."""
+        together), like failed scans against the staff account and all scans. A code sent by
+        SMS names no contest: it counts against each contest it may have been meant for."""
         throttle = self._throttles
         return ThrottleRule(
             (
                 (f"entries:customer:{customer_id}", throttle.failed_entries_per_customer),
-                (f"entries:contest:{contest_id}", throttle.failed_entries_per_contest),
+                *(
+                    (f"entries:contest:{contest_id}", throttle.failed_entries_per_contest)
+                    for contest_id in contest_ids
+                ),
             ),
             throttle.window_seconds,
         )
+
+    def digest(self, code: str) -> bytes:
+        """The stored digest of a printed code (any contest's: digests are unique)."""
+        return self._keys.digest(code)
 
     async def submit(
         self, customer_id: int, contest_id: int, code: str, key: str | None, fingerprint: bytes
@@ -106,14 +114,14 @@ class ContestEntries:
             digest = self._keys.digest(presented.code)
 
             async def effect(session: AsyncSession) -> tuple[int, EntryView]:
-                return 201, await self._enter(session, customer_id, contest_id, digest, presented.medium, now)
+                return 201, await self.enter(session, customer_id, contest_id, digest, presented.medium, now)
 
             return await self._idempotency.run(f"contest-entries:{customer_id}", key, fingerprint, effect)
         except InvalidCode:
             await self._ledger.record_failure(rule, now)
             raise
 
-    async def _enter(
+    async def enter(
         self,
         session: AsyncSession,
         customer_id: int,
@@ -122,6 +130,8 @@ class ContestEntries:
         medium: str,
         now: datetime,
     ) -> EntryView:
+        """Enter the code of ``digest`` in the caller's transaction (``submit`` and the SMS
+        channel): the rules above, or the refusal, after which the caller rolls back."""
         contest = await session.scalar(
             select(Contest).where(Contest.id == contest_id).with_for_update(read=True)
         )

@@ -123,6 +123,15 @@ EanPrefix = Annotated[str, Text("1 to 3 digits", "20", _is_ean_prefix)]
 VapidKey = Annotated[
     str, Text("a VAPID key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE", _is_vapid_key, secret=True)
 ]
+SigningSecret = Annotated[
+    str,
+    Text(
+        "at least 32 random characters",
+        "an-example-secret-of-32-characters-or-more",
+        lambda value: is_real_secret(value),
+        secret=True,
+    ),
+]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"]
 
 
@@ -251,6 +260,25 @@ class MessageSettings:
         "Signs each webhook call (`X-Tessera-Signature`): at least 32 random characters.",
     )
     timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSettings:
+    """The two-way SMS channel: the gateway posts each inbound message to ``/api/sms/inbound``,
+    signed with ``inbound_secret``; replies leave through the message webhook. No secret: every
+    inbound message is refused (401)."""
+
+    inbound_secret: SigningSecret = env(
+        "TESSERA_SMS_INBOUND_SECRET",
+        "",
+        "Key the SMS gateway signs each inbound message with (`X-Tessera-Signature`): at least 32 "
+        "random characters; unset, `POST /api/sms/inbound` refuses every message.",
+    )
+    vouchers_per_number: int = env(
+        "TESSERA_SMS_VOUCHERS_PER_NUMBER",
+        5,
+        "Printed SMS voucher codes one phone number may exchange per voucher campaign.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +471,7 @@ class Settings:
     push: PushSettings = field(default_factory=PushSettings)
     sign_in: SignInSettings = field(default_factory=SignInSettings)
     messages: MessageSettings = field(default_factory=MessageSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
 
     @property
     def is_production(self) -> bool:
@@ -475,6 +504,8 @@ class Settings:
                 "TESSERA_SIGN_IN_CODE_MINUTES must be 1 to 60 and TESSERA_SIGN_IN_WINDOW_SECONDS >= 1"
             )
         self._check_message_webhook()
+        if self.sms.vouchers_per_number < 1:
+            raise ConfigurationError("TESSERA_SMS_VOUCHERS_PER_NUMBER must be >= 1")
         if self.is_production and (missing := self.missing_in_production()):
             raise ConfigurationError("Production needs these set: " + "; ".join(missing))
         return self

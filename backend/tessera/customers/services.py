@@ -26,6 +26,7 @@ from tessera.models.coupons import Coupon
 from tessera.models.customers import Consent, Customer
 from tessera.models.members import MemberCard
 from tessera.models.signin import SignInCode
+from tessera.models.sms import SmsInbound
 from tessera.triggers.rules import month_day
 from tessera.wallet.changes import pass_changed
 
@@ -190,6 +191,10 @@ class CustomerService:
             .values(revoked_at=now)
         )
         await session.execute(delete(SignInCode).where(SignInCode.customer_id == customer_id))
+        # The number replies would go to: a reply still queued is then not sent.
+        await session.execute(
+            update(SmsInbound).where(SmsInbound.customer_id == customer_id).values(from_number=None)
+        )
         # The member card's digest goes: the card (and any wallet pass of it) is never found again.
         await session.execute(delete(MemberCard).where(MemberCard.customer_id == customer_id))
         revoked = (

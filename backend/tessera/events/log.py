@@ -36,6 +36,8 @@ EVENT_TYPES = frozenset(
         "contest_drawn",
         # A customer signed in on a device with a one-time code (channel: email or sms).
         "signed_in",
+        # An inbound SMS was read (``data.reply``: what it was read as; channel sms).
+        "sms_received",
     }
 )
 

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.campaigns.keywords import KeywordTaken
 from tessera.campaigns.schemas import (
     CampaignCreate,
     CampaignUpdate,
@@ -57,7 +58,7 @@ class CampaignController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Create a campaign (marketer)",
-        opt=raises(Unprocessable, SlugTaken, *TRIGGER_ERRORS, *IDEMPOTENCY_ERRORS),
+        opt=raises(Unprocessable, SlugTaken, KeywordTaken, *TRIGGER_ERRORS, *IDEMPOTENCY_ERRORS),
     )
     async def create(
         self,
@@ -129,7 +130,7 @@ class CampaignController(Controller):
     @patch(
         "/{campaign_id:int}",
         summary="Change a campaign (marketer)",
-        opt=raises(CampaignNotFound, CampaignLocked, SlugTaken, *TRIGGER_ERRORS),
+        opt=raises(CampaignNotFound, CampaignLocked, SlugTaken, KeywordTaken, *TRIGGER_ERRORS),
     )
     async def update(
         self,

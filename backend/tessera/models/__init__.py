@@ -26,6 +26,7 @@ from tessera.models.publish_jobs import PublishJob
 from tessera.models.push import PushSubscription
 from tessera.models.redemptions import AttemptCounter, CustomerRedemptionCount, Redemption
 from tessera.models.signin import SignInCode
+from tessera.models.sms import SmsInbound, SmsVoucherCount
 from tessera.models.stores import Store
 from tessera.models.triggers import EventCursor
 from tessera.models.wallet_apple import AppleDevice, AppleRegistration
@@ -66,6 +67,8 @@ __all__ = [
     "PushSubscription",
     "Redemption",
     "SignInCode",
+    "SmsInbound",
+    "SmsVoucherCount",
     "StaffSession",
     "StaffUser",
     "Store",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.db.base import Base, JSONType, NullableJSON
@@ -11,7 +11,11 @@ from tessera.core.db.base import Base, JSONType, NullableJSON
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        # Stored in upper case (``tessera.sms.keywords``), so unique case-insensitively.
+        Index("uq_campaigns_sms_keyword", "sms_keyword", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -52,5 +56,10 @@ class Campaign(Base):
     # When every pass of the campaign last changed at once: its redemptions spent or freed again,
     # a limit or its look changed. Part of each pass's version (``wallet.apple.services``).
     passes_changed_at: Mapped[datetime | None]
+    # The word a customer texts to receive this campaign's coupon (``tessera.sms``).
+    sms_keyword: Mapped[str | None] = mapped_column(String(32))
+    # Set: an SMS voucher campaign, whose printed codes are texted in and exchanged for a personal
+    # coupon of this campaign (``tessera.sms``); campaigns are never deleted, so no foreign key.
+    voucher_target_id: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -151,4 +151,14 @@ EXAMPLES: Examples = {
         },
         {"201": {"id": 7, "endpoint": "https://push.example.invalid/send/dGVzc2VyYS1leGFtcGxl"}},
     ),
+    ("post", "/api/sms/inbound"): (
+        {
+            "id": "gw-5f2c9a",
+            "from": "+36301234567",
+            "to": "+3620000000",
+            "text": "COFFEE",
+            "received_at": "2026-06-03T10:15:00Z",
+        },
+        {"200": {"id": "gw-5f2c9a", "duplicate": False}},
+    ),
 }

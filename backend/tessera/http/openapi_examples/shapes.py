@@ -43,6 +43,8 @@ CAMPAIGN = {
         "has_logo": False,
     },
     "trigger": None,
+    "sms_keyword": None,
+    "sms_voucher": None,
     "redemption_count": None,
     "published_at": None,
     "status": "draft",
