@@ -5,18 +5,11 @@ With ``CI=true`` a missing PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -35,40 +28,14 @@ from tessera.core.settings import (
     ThrottleSettings,
     WorkerSettings,
 )
-from tessera.models import Base
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tests.support.api import Api
+from tests.support.fixed_values import START, TEST_SECRET
+from tests.support.own_loop import in_own_loop
+from tests.support.postgres import PG_HOST, PG_PORT, admin_sql, empty_postgres, require_postgres
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_HOST = os.environ.get("TESSERA_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("TESSERA_TEST_PG_PORT", "5432"))
-PG_ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-TEST_SECRET = "tessera-test-secret-0123456789abcdefghijklmnop"
-START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DATABASES = ["sqlite", "postgres"]
-
-
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_postgres() -> None:
-    if postgres_reachable():
-        return
-    if IN_CI:
-        pytest.fail(f"PostgreSQL is required in CI but {PG_HOST}:{PG_PORT} is not reachable")
-    pytest.skip("PostgreSQL is not reachable")
-
-
-def in_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to the end from sync code, even while a test's loop is running."""
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        executor.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="session")
@@ -83,28 +50,11 @@ def postgres_url() -> Iterator[str]:
     """A database of this test session, migrated once and emptied before each test."""
     require_postgres()
     name = f"tessera_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    in_own_loop(admin(f'CREATE DATABASE "{name}"'))
+    in_own_loop(admin_sql(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     upgrade(url)
     yield url
-    in_own_loop(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def empty_postgres(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
-    try:
-        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    finally:
-        await connection.close()
+    in_own_loop(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=DATABASES)
