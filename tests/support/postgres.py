@@ -43,10 +43,23 @@ async def admin_sql(sql: str) -> None:
 
 
 async def empty_postgres(url: str) -> None:
-    """Empty every table of the migrated database at ``url`` and restart its sequences."""
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    """Empty every table of the migrated database at ``url`` and restart the sequences its tables
+    own, as ``TRUNCATE … RESTART IDENTITY`` would. A test leaves a few rows behind; deleting them
+    takes milliseconds where truncating three dozen tables (new files for each, and their
+    indexes) took most of a second."""
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
     try:
-        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        async with connection.transaction():
+            owned = await connection.fetch(
+                """SELECT sequence.oid::regclass::text FROM pg_class AS sequence
+                   JOIN pg_depend AS link ON link.objid = sequence.oid AND link.deptype IN ('a', 'i')
+                   JOIN pg_class AS owner ON owner.oid = link.refobjid
+                   WHERE sequence.relkind = 'S' AND owner.relname = ANY($1::text[])""",
+                tables,
+            )
+            deletes = [f'DELETE FROM "{table}";' for table in tables]  # noqa: S608 (the models' names)
+            restarts = [f"ALTER SEQUENCE {sequence} RESTART;" for (sequence,) in owned]
+            await connection.execute("\n".join(deletes + restarts))  # children before their parents
     finally:
         await connection.close()
