@@ -11,6 +11,7 @@ import jsonschema_rs
 import pytest
 
 from tests.support.api import Api, problem
+from tests.support.stores import store_independent
 
 Document = dict[str, Any]
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -79,6 +80,7 @@ def validator(document: Document, schema: dict[str, Any]) -> jsonschema_rs.Draft
     return jsonschema_rs.Draft202012Validator(root)
 
 
+@store_independent
 async def test_every_operation_states_its_security_derived_from_its_guards(document: Document) -> None:
     assert "security" not in document, "no global requirement for operations to inherit"
     schemes = document["components"]["securitySchemes"]
@@ -112,6 +114,7 @@ async def test_public_operations_answer_without_a_credential(api: Api, document:
         assert answer.status_code not in (401, 403), f"{path}: {answer.status_code}"
 
 
+@store_independent
 async def test_request_bodies_refuse_unknown_fields_in_the_document(document: Document) -> None:
     schemas = document["components"]["schemas"]
     seen: set[str] = set()
@@ -143,6 +146,7 @@ async def test_request_bodies_refuse_unknown_fields_in_the_document(document: Do
     assert {"CampaignCreate", "RedeemInput", "CustomerCreate", "MailMergeCreate"} <= seen
 
 
+@store_independent
 async def test_integer_bounds_are_integers(document: Document) -> None:
     text = json.dumps(document)
     assert not re.search(r'"(maximum|minimum|exclusiveMaximum|exclusiveMinimum)": -?[0-9.]+e', text)
@@ -153,6 +157,7 @@ async def test_integer_bounds_are_integers(document: Document) -> None:
     assert isinstance(redemption_id["schema"]["minimum"], int)
 
 
+@store_independent
 async def test_descriptions_state_the_input_rules(document: Document) -> None:
     for method, path, operation in operations(document):
         where = f"{method.upper()} {path}"
@@ -169,6 +174,7 @@ async def test_descriptions_state_the_input_rules(document: Document) -> None:
                 assert "Decimal digits" in parameter["description"], f"{where} {parameter['name']}"
 
 
+@store_independent
 async def test_every_400_is_documented_with_the_one_validation_shape(document: Document) -> None:
     shape = resolve(document, {"$ref": "#/components/schemas/InvalidInputProblem"})
     assert {"type", "title", "status", "detail", "code", "errors"} <= set(shape["properties"])
@@ -195,6 +201,7 @@ async def test_400_answers_match_their_documented_schema(api: Api, document: Doc
         check.validate(problem(answer, 400, "invalid_input"))
 
 
+@store_independent
 async def test_main_operations_have_examples_that_match_their_schemas(document: Document) -> None:
     for method, path in EXAMPLED:
         operation = document["paths"][path][method]
@@ -213,6 +220,7 @@ async def test_main_operations_have_examples_that_match_their_schemas(document: 
         assert found, f"{method.upper()} {path} has no example"
 
 
+@store_independent
 async def test_options_and_405_list_every_method_of_the_path(api: Api) -> None:
     expected = {
         "/api/campaigns/1": "GET, OPTIONS, PATCH",
