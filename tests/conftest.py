@@ -98,7 +98,9 @@ def settings(
         data_dir=tmp_path,
         log_level="WARNING",
         database=DatabaseSettings(url=database_url, pool_size=5),
-        security=SecuritySettings(code_secret=TEST_SECRET),
+        # Argon2id as in production, at a small cost: a staff login here is about who may sign
+        # in, and each hash at the production cost (19 MiB, two passes) takes tens of ms.
+        security=SecuritySettings(code_secret=TEST_SECRET, argon2_memory_kib=1024, argon2_rounds=1),
         throttle=ThrottleSettings(
             failed_scans_per_window=10,
             failed_scans_per_store=15,
