@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tessera.app import create_app
 from tessera.assembly.devkit import with_development_credentials
 from tessera.core.clock import FrozenClock
 from tessera.core.db.migrate import upgrade
@@ -31,6 +30,7 @@ from tessera.core.settings import (
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tests.support.api import Api
+from tests.support.apps import BuiltApps
 from tests.support.fixed_values import START, TEST_SECRET
 from tests.support.own_loop import in_own_loop
 from tests.support.postgres import PG_HOST, PG_PORT, admin_sql, empty_postgres, require_postgres
@@ -57,12 +57,24 @@ def postgres_url() -> Iterator[str]:
     in_own_loop(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's SQLite tests keep their database, made afresh for each of them."""
+    return tmp_path_factory.mktemp("sqlite") / "tessera.db"
+
+
 @pytest.fixture(params=DATABASES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, sqlite_template: Path, sqlite_path: Path) -> str:
+    """The store of one test, empty and migrated: SQLite (the migrated template copied over the
+    session's file) or the session's PostgreSQL database, emptied. The URL stays the same from
+    test to test, so a test can start an app already built (``tests/support/apps.py``)."""
     if request.param == "sqlite":
-        path = tmp_path / "tessera.db"
-        shutil.copyfile(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
+        for leftover in ("-wal", "-shm", "-journal"):
+            sqlite_path.with_name(sqlite_path.name + leftover).unlink(missing_ok=True)
+        fresh = sqlite_path.with_name("fresh.db")
+        shutil.copyfile(sqlite_template, fresh)
+        fresh.replace(sqlite_path)
+        return f"sqlite+aiosqlite:///{sqlite_path}"
     url: str = request.getfixturevalue("postgres_url")
     await empty_postgres(url)
     return url
@@ -81,21 +93,36 @@ def google_service_account(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_development_service_account(tmp_path_factory.mktemp("google") / "service-account.json")
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
+@pytest.fixture(scope="session")
+def session_clock() -> FrozenClock:
     return FrozenClock(START)
 
 
 @pytest.fixture
+def clock(session_clock: FrozenClock) -> FrozenClock:
+    """The frozen clock, back at ``START``: one object for the session, so that the apps built
+    with it serve every test."""
+    session_clock.set(START)
+    return session_clock
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The apps' data directory: it holds only the development credentials (the VAPID key), made
+    once for the session."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
 def settings(
-    tmp_path: Path,
+    data_dir: Path,
     database_url: str,
     pass_certificates: DevelopmentCertificates,
     google_service_account: Path,
 ) -> Settings:
     settings = Settings(
         environment="test",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         log_level="WARNING",
         database=DatabaseSettings(url=database_url, pool_size=5),
         # Argon2id as in production, at a small cost: a staff login here is about who may sign
@@ -120,10 +147,19 @@ def settings(
     return with_development_credentials(settings)  # the VAPID key, kept in the data directory
 
 
+@pytest.fixture(scope="session")
+def built_apps() -> BuiltApps:
+    return BuiltApps()
+
+
 @pytest.fixture
-async def client(settings: Settings, clock: FrozenClock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings, clock)) as test_client:
-        yield test_client
+async def client(
+    settings: Settings, clock: FrozenClock, built_apps: BuiltApps
+) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    """A test client of an app for ``settings``, started (and stopped) for this test alone."""
+    with built_apps.app(settings, clock) as app:
+        async with AsyncTestClient(app=app) as test_client:
+            yield test_client
 
 
 @pytest.fixture
