@@ -5,22 +5,14 @@ With ``CI=true`` a missing PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tessera.app import create_app
 from tessera.assembly.devkit import with_development_credentials
 from tessera.assembly.migrate import upgrade
 from tessera.core.clock import FrozenClock
@@ -35,40 +27,15 @@ from tessera.core.settings import (
     ThrottleSettings,
     WorkerSettings,
 )
-from tessera.models import Base
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
 from tests.support.api import Api
+from tests.support.apps import BuiltApps
+from tests.support.fixed_values import START, TEST_SECRET
+from tests.support.own_loop import in_own_loop
+from tests.support.postgres import PG_HOST, PG_PORT, admin_sql, empty_postgres, require_postgres
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_HOST = os.environ.get("TESSERA_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("TESSERA_TEST_PG_PORT", "5432"))
-PG_ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-TEST_SECRET = "tessera-test-secret-0123456789abcdefghijklmnop"
-START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DATABASES = ["sqlite", "postgres"]
-
-
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_postgres() -> None:
-    if postgres_reachable():
-        return
-    if IN_CI:
-        pytest.fail(f"PostgreSQL is required in CI but {PG_HOST}:{PG_PORT} is not reachable")
-    pytest.skip("PostgreSQL is not reachable")
-
-
-def in_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to the end from sync code, even while a test's loop is running."""
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        executor.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="session")
@@ -83,36 +50,31 @@ def postgres_url() -> Iterator[str]:
     """A database of this test session, migrated once and emptied before each test."""
     require_postgres()
     name = f"tessera_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    in_own_loop(admin(f'CREATE DATABASE "{name}"'))
+    in_own_loop(admin_sql(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     upgrade(url)
     yield url
-    in_own_loop(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    in_own_loop(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def empty_postgres(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
-    try:
-        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    finally:
-        await connection.close()
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's SQLite tests keep their database, made afresh for each of them."""
+    return tmp_path_factory.mktemp("sqlite") / "tessera.db"
 
 
 @pytest.fixture(params=DATABASES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, sqlite_template: Path, sqlite_path: Path) -> str:
+    """The store of one test, empty and migrated: SQLite (the migrated template copied over the
+    session's file) or the session's PostgreSQL database, emptied. The URL stays the same from
+    test to test, so a test can start an app already built (``tests/support/apps.py``)."""
     if request.param == "sqlite":
-        path = tmp_path / "tessera.db"
-        shutil.copyfile(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
+        for leftover in ("-wal", "-shm", "-journal"):
+            sqlite_path.with_name(sqlite_path.name + leftover).unlink(missing_ok=True)
+        fresh = sqlite_path.with_name("fresh.db")
+        shutil.copyfile(sqlite_template, fresh)
+        fresh.replace(sqlite_path)
+        return f"sqlite+aiosqlite:///{sqlite_path}"
     url: str = request.getfixturevalue("postgres_url")
     await empty_postgres(url)
     return url
@@ -131,24 +93,41 @@ def google_service_account(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_development_service_account(tmp_path_factory.mktemp("google") / "service-account.json")
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
+@pytest.fixture(scope="session")
+def session_clock() -> FrozenClock:
     return FrozenClock(START)
 
 
 @pytest.fixture
+def clock(session_clock: FrozenClock) -> FrozenClock:
+    """The frozen clock, back at ``START``: one object for the session, so that the apps built
+    with it serve every test."""
+    session_clock.set(START)
+    return session_clock
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The apps' data directory: it holds only the development credentials (the VAPID key), made
+    once for the session."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
 def settings(
-    tmp_path: Path,
+    data_dir: Path,
     database_url: str,
     pass_certificates: DevelopmentCertificates,
     google_service_account: Path,
 ) -> Settings:
     settings = Settings(
         environment="test",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         log_level="WARNING",
         database=DatabaseSettings(url=database_url, pool_size=5),
-        security=SecuritySettings(code_secret=TEST_SECRET),
+        # Argon2id as in production, at a small cost: a staff login here is about who may sign
+        # in, and each hash at the production cost (19 MiB, two passes) takes tens of ms.
+        security=SecuritySettings(code_secret=TEST_SECRET, argon2_memory_kib=1024, argon2_rounds=1),
         throttle=ThrottleSettings(
             failed_scans_per_window=10,
             failed_scans_per_store=15,
@@ -168,10 +147,19 @@ def settings(
     return with_development_credentials(settings)  # the VAPID key, kept in the data directory
 
 
+@pytest.fixture(scope="session")
+def built_apps() -> BuiltApps:
+    return BuiltApps()
+
+
 @pytest.fixture
-async def client(settings: Settings, clock: FrozenClock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings, clock)) as test_client:
-        yield test_client
+async def client(
+    settings: Settings, clock: FrozenClock, built_apps: BuiltApps
+) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    """A test client of an app for ``settings``, started (and stopped) for this test alone."""
+    with built_apps.app(settings, clock) as app:
+        async with AsyncTestClient(app=app) as test_client:
+            yield test_client
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 
 from tessera.codes.formats import random_code_from_bytes
 from tessera.core.settings import Settings
-from tests.conftest import TEST_SECRET
 from tests.support.api import Api, Headers, problem
+from tests.support.fixed_values import TEST_SECRET
 from tests.support.servers import free_port, server_env, tessera_serve, until_healthy
 
 PER_STAFF, PER_STORE, IN_ALL, REGISTRATIONS = 10, 15, 40, 5

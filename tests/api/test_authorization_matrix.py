@@ -28,12 +28,12 @@ from litestar.routes import HTTPRoute
 
 from tessera.core.settings import Settings, SmsSettings
 from tessera.signin.keys import SignInKeys
-from tests.conftest import START
 from tests.fakes.google_signing import GoogleSigner
 from tests.fakes.push import Subscriber
 from tests.support.api import Api, Headers, bearer, iso, problem
 from tests.support.contests import contest as contest_of
 from tests.support.contests import printed_codes
+from tests.support.fixed_values import START
 from tests.support.sms import INBOUND_SECRET, inbound
 from tests.support.sms import signature as sms_signature
 

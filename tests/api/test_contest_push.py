@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 
 from tessera.core.settings import Settings, WorkerSettings
-from tests.api.test_push import subscribe, wait_settled
 from tests.fakes.push import FakePushService, running_fake_push
 from tests.support.api import Api, iso
 from tests.support.contests import contest, enter, printed_codes
+from tests.support.push import subscribe, wait_settled
 
 
 @pytest.fixture

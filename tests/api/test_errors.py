@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.api import Api, problem
+from tests.support.stores import store_independent
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -19,6 +20,7 @@ json_values = st.recursive(
 )
 
 
+@store_independent
 async def test_malformed_json_unknown_fields_and_wrong_types(api: Api) -> None:
     staff = await api.staff()
     raw = await api.client.post(
@@ -41,6 +43,7 @@ async def test_malformed_json_unknown_fields_and_wrong_types(api: Api) -> None:
     )
 
 
+@store_independent
 async def test_unknown_route_method_and_oversized_body(api: Api) -> None:
     problem(await api.client.get("/api/nothing-here"), 404, "not_found")
     problem(await api.client.delete("/api/customers"), 405, "method_not_allowed")

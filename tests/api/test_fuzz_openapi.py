@@ -19,6 +19,7 @@ nested values; the test bounds what it sends at the same depth (:func:`bounded`)
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -139,6 +140,34 @@ def fuzz(operation: APIOperation, mode: GenerationMode, send: Send) -> None:
             raise
 
 
+Drawn = list[tuple[APIOperation, GenerationMode, "list[schemathesis.Case] | BaseException"]]
+# The examples of each document, drawn once in this process (see ``drawn_examples``).
+DRAWN: dict[bytes, Drawn] = {}
+
+
+def drawn_examples(document: bytes, schema: BaseSchema) -> Drawn:
+    """Every operation's examples in each generation mode (or what stopped Hypothesis drawing
+    them), in the order they are sent. Drawing from JSON Schema is most of a run's work, and it
+    depends on the document alone: generation is derandomized, and neither the role nor the
+    store takes part. So the examples are drawn once per process and document (through the very
+    ``fuzz`` that would send them, so Hypothesis draws the same ones), and every role on each
+    store is sent the same examples."""
+    key = hashlib.sha256(document).digest()
+    if key not in DRAWN:
+        drawn: Drawn = []
+        for operation in operations(schema):
+            for mode in EXAMPLES:
+                cases: list[schemathesis.Case] = []
+                try:
+                    fuzz(operation, mode, cases.append)
+                except (Exception, BaseExceptionGroup) as failure:
+                    drawn.append((operation, mode, failure))
+                else:
+                    drawn.append((operation, mode, cases))
+        DRAWN[key] = drawn
+    return DRAWN[key]
+
+
 @pytest.mark.parametrize("role", ROLES)
 async def test_every_operation_conforms_to_the_document(api: Api, role: str) -> None:
     roles, seeded = await seed(api)
@@ -164,12 +193,16 @@ async def test_every_operation_conforms_to_the_document(api: Api, role: str) -> 
 
     def run_all() -> list[str]:
         failures = []
-        for operation in operations(schema):
-            for mode in EXAMPLES:
+        for operation, mode, examples in drawn_examples(document.content, schema):
+            if isinstance(examples, BaseException):
+                failures.append(f"{operation.label} ({mode.value}, {role}):\n{examples}")
+                continue
+            for case in examples:
                 try:
-                    fuzz(operation, mode, send)
+                    send(case)
                 except (Exception, BaseExceptionGroup) as failure:
                     failures.append(f"{operation.label} ({mode.value}, {role}):\n{failure}")
+                    break  # the first failing example of an operation and mode, as Hypothesis stops
         return failures
 
     with requests_answered_in_process(api.client, asyncio.get_running_loop()):

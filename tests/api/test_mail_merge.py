@@ -10,47 +10,24 @@ from datetime import timedelta
 from typing import Any
 
 import jsonschema_rs
-from httpx import Response
-from sqlalchemy import insert
 
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import parse
-from tessera.core.db.engine import create_engine
 from tessera.idempotency.service import request_hash
-from tessera.models.customers import Customer
-from tests.conftest import TEST_SECRET
 from tests.support.api import Api, Headers, problem
+from tests.support.fixed_values import TEST_SECRET
+from tests.support.mail_merge import (
+    NDJSON,
+    TEMPLATE,
+    lines_of,
+    merge,
+    merge_body,
+    published_spring_campaign,
+    seed_customers,
+)
 
-NDJSON = "application/x-ndjson"
 BIG = 10_000
 SAMPLE = 200
-TEMPLATE = {
-    "subject": "{{name}}, your code {{coupon:spring-20}}",
-    "body": "Hi {{name}}! Code {{ coupon:spring-20 }} · {{coupon_url:spring-20}} · {{wallet_link:spring-20}}",
-}
-
-
-def lines_of(response: Response) -> list[dict[str, Any]]:
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == NDJSON
-    assert response.text.endswith("\n")
-    return [json.loads(line) for line in response.text.splitlines()]
-
-
-async def merge(
-    api: Api, recipients: list[dict[str, Any]], *, key: str | None = None, **fields: Any
-) -> Response:
-    headers = {**await api.marketer(), "Content-Type": "application/json"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return await api.client.post(
-        "/api/mail-merges", content=merge_body(recipients, **fields), headers=headers, timeout=300
-    )
-
-
-def merge_body(recipients: list[dict[str, Any]], **fields: Any) -> bytes:
-    body = {"message_id": "june-newsletter", "channel": "email", "template": TEMPLATE, **fields}
-    return json.dumps({**body, "recipients": recipients}).encode()
 
 
 async def line_validator(api: Api) -> jsonschema_rs.Validator:
@@ -61,41 +38,9 @@ async def line_validator(api: Api) -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for({**schema, "components": document["components"]})
 
 
-async def seed_customers(api: Api, count: int, **fields: Any) -> list[int]:
-    """``count`` consenting customers, written in bulk (registering 10,000 through the API one
-    by one would be the slow part of the test, not what it checks)."""
-    now = api.clock.now()
-    rows = [
-        {
-            "email": f"bulk{i}@example.com",
-            "phone": f"+3930{i:08d}",
-            "name": f"Reader {i}",
-            "tags": ["newsletter"],
-            "attributes": {},
-            "marketing_consent": True,
-            "push_consent": False,
-            "created_at": now,
-            **fields,
-        }
-        for i in range(count)
-    ]
-    engine = create_engine(api.settings.database)
-    try:
-        async with engine.begin() as connection:
-            result = await connection.execute(insert(Customer).returning(Customer.id), rows)
-            return sorted(row[0] for row in result)
-    finally:
-        await engine.dispose()
-
-
-async def spring(api: Api, **overrides: Any) -> dict[str, Any]:
-    campaign = await api.campaign(slug="spring-20", segment={"tags_any": ["newsletter"]}, **overrides)
-    await api.publish(campaign["id"])
-    return campaign
-
-
 async def test_ten_thousand_recipients_get_distinct_redeemable_codes_once(api: Api) -> None:
-    campaign = await spring(api)  # published before anyone registers: publishing issued nothing
+    # Published before anyone registers: publishing issued nothing.
+    campaign = await published_spring_campaign(api)
     customers = await seed_customers(api, BIG)
     recipients = [{"customer_id": customer_id} for customer_id in customers]
     first = await merge(api, recipients)
@@ -175,7 +120,7 @@ async def test_ten_thousand_recipients_get_distinct_redeemable_codes_once(api: A
 
 
 async def test_recipients_by_email_or_phone_and_the_ones_who_get_no_message(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     a_id, _ = await api.customer(tags=["newsletter"], name="Ada <Lovelace>")
     b_id, _ = await api.customer(tags=["newsletter"], email=None, phone="+393331234567", name="Bea")
     c_id, _ = await api.customer(tags=["newsletter"], marketing=False)
@@ -262,7 +207,7 @@ async def test_a_campaign_that_is_not_running_gets_problem_lines(api: Api) -> No
 
 
 async def test_two_campaigns_in_one_template(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     await api.campaign(slug="coffee", code={"format": "ean13"})
     await api.publish(
         (await api.client.get("/api/campaigns", headers=await api.marketer())).json()["items"][1]["id"]
@@ -284,7 +229,7 @@ async def test_two_campaigns_in_one_template(api: Api) -> None:
 
 
 async def test_problems_of_the_request_come_before_anything_is_issued(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     customer_id, _ = await api.customer(tags=["newsletter"])
     one = [{"customer_id": customer_id}]
     unknown = problem(
@@ -311,7 +256,7 @@ async def test_problems_of_the_request_come_before_anything_is_issued(api: Api) 
 
 
 async def test_idempotency_key_guards_the_stream(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     customer_id, _ = await api.customer(tags=["newsletter"])
     one = [{"customer_id": customer_id}]
     first = await merge(api, one, key="mm-1")
@@ -378,7 +323,7 @@ def _campaign_body(api: Api) -> dict[str, Any]:
 
 
 async def test_long_lists_fit_in_one_request(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     # 40,000 addresses are over the 1 MiB every other request may send, under this route's limit.
     unknown = [{"email": f"someone.with.a.long.name.{i}@example.com"} for i in range(40_000)]
     assert len(merge_body(unknown)) > 1024 * 1024

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from tessera.mailmerge.services import CHUNK
 from tessera.models.coupons import Coupon
-from tests.api.test_mail_merge import lines_of, merge, merge_body, seed_customers, spring
 from tests.support.api import Api, Headers
 from tests.support.asgi import call_app
+from tests.support.mail_merge import lines_of, merge, merge_body, published_spring_campaign, seed_customers
 
 
 def merging(marketer: Headers, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
@@ -24,7 +24,7 @@ def merging(marketer: Headers, *extra: tuple[bytes, bytes]) -> list[tuple[bytes,
 
 
 async def test_each_chunk_is_sent_once_it_is_issued(api: Api) -> None:
-    await spring(api)
+    await published_spring_campaign(api)
     customers = await seed_customers(api, 2 * CHUNK + 500)
     body = merge_body([{"customer_id": customer_id} for customer_id in customers])
     marketer = await api.marketer()
@@ -57,7 +57,7 @@ async def test_each_chunk_is_sent_once_it_is_issued(api: Api) -> None:
 
 
 async def test_work_that_stops_part_way_ends_with_an_error_line(api: Api) -> None:
-    campaign = await spring(api, code={"format": "ean13"})
+    campaign = await published_spring_campaign(api, code={"format": "ean13"})
     customers = await seed_customers(api, CHUNK + 500)
     # An EAN-13 campaign holds 1,000,000 codes: room for the first chunk only.
     await api.sql(
@@ -87,7 +87,7 @@ async def test_work_that_stops_part_way_ends_with_an_error_line(api: Api) -> Non
 async def test_a_client_that_leaves_part_way_lets_its_key_go(api: Api) -> None:
     """A dropped connection ends the work; the reservation is released at once (not left to run
     out), so the retry runs now and hands out the codes the first chunk already issued."""
-    await spring(api)
+    await published_spring_campaign(api)
     customers = await seed_customers(api, 2 * CHUNK + 500)
     recipients = [{"customer_id": customer_id} for customer_id in customers]
     marketer = await api.marketer()

@@ -11,6 +11,7 @@ import jsonschema_rs
 import pytest
 
 from tests.support.api import Api, problem
+from tests.support.stores import store_independent
 
 Document = dict[str, Any]
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -72,6 +73,7 @@ def validator(document: Document, schema: dict[str, Any]) -> jsonschema_rs.Draft
     return jsonschema_rs.Draft202012Validator(root)
 
 
+@store_independent
 async def test_every_operation_states_its_security_derived_from_its_guards(document: Document) -> None:
     assert "security" not in document, "no global requirement for operations to inherit"
     schemes = document["components"]["securitySchemes"]
@@ -105,6 +107,7 @@ async def test_public_operations_answer_without_a_credential(api: Api, document:
         assert answer.status_code not in (401, 403), f"{path}: {answer.status_code}"
 
 
+@store_independent
 async def test_request_bodies_refuse_unknown_fields_in_the_document(document: Document) -> None:
     schemas = document["components"]["schemas"]
     seen: set[str] = set()
@@ -136,6 +139,7 @@ async def test_request_bodies_refuse_unknown_fields_in_the_document(document: Do
     assert {"CampaignCreate", "RedeemInput", "CustomerCreate", "MailMergeCreate"} <= seen
 
 
+@store_independent
 async def test_integer_bounds_are_integers(document: Document) -> None:
     text = json.dumps(document)
     assert not re.search(r'"(maximum|minimum|exclusiveMaximum|exclusiveMinimum)": -?[0-9.]+e', text)
@@ -146,6 +150,7 @@ async def test_integer_bounds_are_integers(document: Document) -> None:
     assert isinstance(redemption_id["schema"]["minimum"], int)
 
 
+@store_independent
 async def test_descriptions_state_the_input_rules(document: Document) -> None:
     for method, path, operation in operations(document):
         where = f"{method.upper()} {path}"
@@ -162,6 +167,7 @@ async def test_descriptions_state_the_input_rules(document: Document) -> None:
                 assert "Decimal digits" in parameter["description"], f"{where} {parameter['name']}"
 
 
+@store_independent
 async def test_every_400_is_documented_with_the_one_validation_shape(document: Document) -> None:
     shape = resolve(document, {"$ref": "#/components/schemas/InvalidInputProblem"})
     assert {"type", "title", "status", "detail", "code", "errors"} <= set(shape["properties"])
@@ -193,6 +199,7 @@ def is_json(media_type: str) -> bool:
     return media_type.split(";")[0].strip().endswith("json")
 
 
+@store_independent
 async def test_every_operation_has_a_description_of_its_own(document: Document) -> None:
     for method, path, operation in operations(document):
         where = f"{method.upper()} {path}"
@@ -203,6 +210,7 @@ async def test_every_operation_has_a_description_of_its_own(document: Document) 
         assert not own.startswith(AUTOMATIC), where
 
 
+@store_independent
 async def test_json_bodies_and_success_answers_have_examples_that_match_their_schemas(
     document: Document,
 ) -> None:
@@ -232,6 +240,7 @@ async def test_json_bodies_and_success_answers_have_examples_that_match_their_sc
     assert missing == []
 
 
+@store_independent
 async def test_options_and_405_list_every_method_of_the_path(api: Api) -> None:
     expected = {
         "/api/campaigns/1": "GET, OPTIONS, PATCH",

@@ -18,6 +18,7 @@ from tessera.models import Base
 from tessera.models.outbox import OutboxMessage
 from tests.support.api import Api
 from tests.support.asgi import call_app
+from tests.support.stores import store_independent
 
 
 async def test_health_and_openapi(api: Api) -> None:
@@ -35,6 +36,7 @@ async def test_health_and_openapi(api: Api) -> None:
         assert path in paths
 
 
+@store_independent
 async def test_docs_page_loads_nothing_from_other_origins(api: Api) -> None:
     page = await api.client.get("/schema/swagger")
     assert page.status_code == 200
@@ -59,6 +61,7 @@ async def test_migrations_match_models(api: Api) -> None:
         await engine.dispose()
 
 
+@store_independent
 async def test_each_app_runs_from_its_folder(api: Api) -> None:
     for folder in ("/staff", "/console"):
         bare = await api.client.get(f"{folder}?lang=it", follow_redirects=False)
@@ -91,6 +94,7 @@ async def test_health_reports_how_far_background_work_is_behind(api: Api) -> Non
     assert health["analytics_events_behind"] >= 1
 
 
+@store_independent
 async def test_a_client_gone_mid_download_leaves_no_file_open(api: Api) -> None:
     """The scanner's decoder is the largest file we serve; a browser that navigates away while
     fetching it must not leave the file open on the server."""

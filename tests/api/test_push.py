@@ -16,8 +16,9 @@ from tessera.app import create_app
 from tessera.core.clock import FrozenClock
 from tessera.core.settings import Settings, WorkerSettings
 from tests.fakes.push import FakePushService, running_fake_push
-from tests.support.api import Api, Headers, problem
+from tests.support.api import Api, problem
 from tests.support.background import run_worker
+from tests.support.push import subscribe, wait_settled
 
 
 @pytest.fixture
@@ -29,24 +30,6 @@ def push_service(settings: Settings) -> Iterator[FakePushService]:
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return replace(settings, worker=WorkerSettings(embedded=True, poll_seconds=0.02, jobs_every_seconds=0.05))
-
-
-async def settled(api: Api) -> bool:
-    rows = await api.sql("SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
-    return bool(rows[0][0] == 0)
-
-
-async def wait_settled(api: Api) -> None:
-    for _ in range(750):
-        if await settled(api):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the outbox did not settle")
-
-
-async def subscribe(api: Api, customer: Headers, subscription: dict[str, Any]) -> None:
-    response = await api.client.post("/api/me/push-subscriptions", json=subscription, headers=customer)
-    assert response.status_code == 201, response.text
 
 
 async def test_new_offer_and_reminder_reach_consenting_subscribers_once(

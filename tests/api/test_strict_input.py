@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.api import Api, problem
+from tests.support.stores import store_independent
 
 CAMPAIGN = {
     "name": "Strict",
@@ -26,6 +27,7 @@ def refusal(body: dict[str, Any]) -> dict[str, Any]:
     return dict(entry)
 
 
+@store_independent
 async def test_a_body_nesting_deeper_than_any_request_is_refused_before_decoding(api: Api) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     refused = await api.client.post(
@@ -67,6 +69,7 @@ async def test_body_values_are_not_coerced(api: Api) -> None:
     assert refusal(problem(staff, 400, "invalid_input"))["key"] == "can_void"
 
 
+@store_independent
 async def test_unknown_body_fields_name_the_field(api: Api) -> None:
     refused = await api.client.post(
         "/api/campaigns", json={**CAMPAIGN, "colour": "red"}, headers=await api.marketer()
@@ -171,6 +174,7 @@ async def test_a_rule_refuses_with_422_what_the_document_accepts_and_400_is_what
     assert (await api.sql("SELECT count(*) FROM campaigns"))[0][0] == 0
 
 
+@store_independent
 async def test_google_callbacks_without_root_keys_are_not_found(api: Api) -> None:
     # No TESSERA_GOOGLE_ROOT_KEYS_PATH here: nothing can verify a callback, so there is no endpoint.
     answer = await api.client.post("/wallet/google/callback", content=b"{}")

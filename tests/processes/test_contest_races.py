@@ -25,8 +25,8 @@ from sqlalchemy import text
 
 from tessera.core.db.engine import create_engine
 from tessera.core.settings import DatabaseSettings, Settings
-from tests.conftest import TEST_SECRET
 from tests.support.contests import recompute_winners
+from tests.support.fixed_values import TEST_SECRET
 from tests.support.races import Answer, answered, marketer_key
 from tests.support.servers import REPOSITORY, running_servers, server_env
 

@@ -26,9 +26,9 @@ from tessera.core.settings import Settings
 from tessera.models.outbox import OutboxMessage
 from tessera.models.push import PushSubscription
 from tessera.push.services import NEW_OFFER
-from tests.conftest import TEST_SECRET
 from tests.fakes.push import Delivered, FakePushService, running_fake_push
 from tests.support.api import publish_and_wait
+from tests.support.fixed_values import TEST_SECRET
 from tests.support.servers import free_port, server_env
 
 pytestmark = pytest.mark.slow

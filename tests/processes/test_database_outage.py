@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import PG_HOST, PG_PORT, empty_postgres
 from tests.support.api import Api, problem
+from tests.support.postgres import PG_HOST, PG_PORT, empty_postgres
 
 pytestmark = pytest.mark.postgres
 

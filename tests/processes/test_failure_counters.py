@@ -15,7 +15,7 @@ from datetime import timedelta
 from tessera.assembly.raw_store import open_raw_store
 from tessera.core.settings import Settings
 from tessera.redemptions.ledger import RedeemRequest, ThrottleRule
-from tests.conftest import START
+from tests.support.fixed_values import START
 
 TILLS, STORES, ROUNDS, GUESSES = 16, 2, 3, 50
 UNLIMITED = 10**6  # every guess is a failure that writes the counters

@@ -20,7 +20,7 @@ from tessera.auth.services import create_api_key
 from tessera.core.clock import SystemClock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.support.fixed_values import TEST_SECRET
 from tests.support.servers import free_port, server_env, tessera_serve, until_healthy
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,9 @@ import pytest
 
 from tessera.core.settings import DatabaseSettings, Settings
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
-from tests.conftest import TEST_SECRET, empty_postgres, in_own_loop
+from tests.support.fixed_values import TEST_SECRET
+from tests.support.own_loop import in_own_loop
+from tests.support.postgres import empty_postgres
 from tests.support.races import (
     Race,
     RaceResult,

@@ -20,7 +20,7 @@ from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import DatabaseSettings
 from tessera.events.horizon import candidate_xid, oldest_running_here
 from tessera.triggers.events import EventTriggers
-from tests.conftest import PG_ADMIN, empty_postgres
+from tests.support.postgres import PG_ADMIN, empty_postgres
 
 # A transaction of another session that ends between the snapshot and the read of the activity
 # view is counted as running (it can no longer be placed); a few tries ride that out.

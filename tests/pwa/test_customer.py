@@ -15,15 +15,15 @@ from typing import Any
 
 import jwt
 import pytest
-import zxingcpp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 from scripts.crash_harness import poll
 
 from tessera.core.settings import Settings
 from tests.fakes.push import FakePushService, running_fake_push
 from tests.support.api import Api, bearer
+from tests.support.barcodes import decode_qr
 from tests.support.browser import (
     PHONE,
     accessibility_violations,
@@ -31,6 +31,7 @@ from tests.support.browser import (
     screenshot,
     service_worker_registration,
 )
+from tests.support.customer_app import customer_token, open_app, register
 
 pytestmark = pytest.mark.browser
 
@@ -42,43 +43,12 @@ async def browser(tmp_path: Path, server: str) -> AsyncIterator[BrowserContext]:
         yield context
 
 
-async def open_app(context: BrowserContext, server: str) -> Page:
-    page = context.pages[0] if context.pages else await context.new_page()
-    await page.goto(server)
-    await page.evaluate("navigator.serviceWorker.ready")
-    return page
-
-
-async def register(page: Page, email: str, *, marketing: bool = True, push: bool = False) -> None:
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("I accept the terms of use").check()
-    if marketing:
-        await page.get_by_label("Send me personal offers").check()
-    if push:
-        await page.get_by_label("Notify me on this device").check()
-    await page.get_by_role("button", name="Register").click()
-    await expect(page.get_by_role("heading", name="My coupons")).to_be_visible()
-
-
-async def customer_token(page: Page) -> str:
-    token: str = await page.evaluate("localStorage.getItem('tessera.customer.token')")
-    assert token
-    return token
-
-
 async def staff_redeem(api: Api, code: str) -> dict[str, Any]:
     staff = await api.staff()
     response = await api.redeem(staff, code, key="till-1-0001")
     assert response.status_code == 201, response.text
     redemption: dict[str, Any] = response.json()
     return redemption
-
-
-def decode_qr(png: bytes) -> str:
-    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert found.format == zxingcpp.BarcodeFormat.QRCode
-    text: str = found.text
-    return text
 
 
 async def test_register_hold_offline_and_redeem_the_card(

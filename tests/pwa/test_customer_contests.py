@@ -13,10 +13,10 @@ from playwright.async_api import BrowserContext, Page, expect
 from tessera.codes.keys import CodeKeys
 from tessera.contests.keys import ContestKeys
 from tessera.core.settings import Settings
-from tests.pwa.test_customer import customer_token, open_app, register
 from tests.support.api import Api, bearer
 from tests.support.browser import accessibility_violations, chromium, screenshot
 from tests.support.contests import contest, printed_codes
+from tests.support.customer_app import customer_token, open_app, register
 
 pytestmark = pytest.mark.browser
 

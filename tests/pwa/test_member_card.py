@@ -15,7 +15,6 @@ from typing import Any
 
 import jwt
 import pytest
-import zxingcpp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
@@ -23,36 +22,13 @@ from tessera.codes.formats import MEMBER_CODE_LENGTH, MEMBER_RESIDUE, group, ran
 from tessera.core.db.base import sqlite_time
 from tessera.core.settings import Settings
 from tessera.wallet.google.service_account import ServiceAccount
-from tests.pwa.test_staff import qr_picture, redemption_media, sign_in, staff_account, store
-from tests.support.api import Api, Headers, bearer, iso
+from tests.support.api import Api, Headers, iso
+from tests.support.barcodes import decode_qr, qr_picture
 from tests.support.browser import accessibility_violations, camera_frame, chromium, request_log, screenshot
+from tests.support.customer_app import open_app, register
+from tests.support.staff_scanner import redemption_media, scanner_store, sign_in_to_scanner, staff_account
 
 pytestmark = pytest.mark.browser
-
-
-async def open_customer_app(context: BrowserContext, server: str) -> Page:
-    page = context.pages[0] if context.pages else await context.new_page()
-    await page.goto(server)
-    await page.evaluate("navigator.serviceWorker.ready")
-    return page
-
-
-async def register(page: Page, email: str, name: str) -> Headers:
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Name (optional)").fill(name)
-    await page.get_by_label("I accept the terms of use").check()
-    await page.get_by_label("Send me personal offers").check()
-    await page.get_by_role("button", name="Register").click()
-    await expect(page.get_by_role("heading", name="My coupons")).to_be_visible()
-    token: str = await page.evaluate("localStorage.getItem('tessera.customer.token')")
-    return bearer(token)
-
-
-def decode_qr(png: bytes) -> str:
-    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert found.format == zxingcpp.BarcodeFormat.QRCode
-    text: str = found.text
-    return text
 
 
 async def member_card(api: Api, customer: Headers) -> dict[str, Any]:
@@ -67,8 +43,8 @@ async def test_the_member_card_view_shows_the_qr_the_till_reads_and_adds_the_car
 ) -> None:
     async with chromium(tmp_path / "customer", locale="en-GB") as context:
         requests = request_log(context)
-        page = await open_customer_app(context, server)
-        customer = await register(page, "ada@example.com", "Ada Lovelace")
+        page = await open_app(context, server)
+        customer = await register(page, "ada@example.com", name="Ada Lovelace")
         card = await member_card(live_api, customer)
         await page.get_by_role("button", name="Show my member card").click()
         await expect(page.get_by_role("heading", name="Member card")).to_be_focused()
@@ -181,14 +157,14 @@ async def scanner(tmp_path: Path, server: str, live_api: Api) -> AsyncIterator[A
     async def open_scanner(
         picture: Image.Image, *, auto_redeem: bool
     ) -> tuple[BrowserContext, Page, list[str]]:
-        username = await staff_account(live_api, await store(live_api, auto_redeem=auto_redeem))
+        username = await staff_account(live_api, await scanner_store(live_api, auto_redeem=auto_redeem))
         frame = camera_frame(picture, tmp_path / f"frame-{len(opened)}.y4m")
         manager = chromium(tmp_path / f"till-{len(opened)}", camera=frame, locale="en-GB")
         context = await manager.__aenter__()
         opened.append(manager)
         requests = request_log(context)
         page = context.pages[0]
-        await sign_in(page, server, username)
+        await sign_in_to_scanner(page, server, username)
         return context, page, requests
 
     yield open_scanner
@@ -240,8 +216,8 @@ async def test_the_pwa_member_card_read_by_the_camera_and_typed_numbers(
     tmp_path: Path, scanner: Any, server: str, live_api: Api
 ) -> None:
     async with chromium(tmp_path / "customer", locale="en-GB") as customer_browser:
-        page = await open_customer_app(customer_browser, server)
-        member = await register(page, "grace@example.com", "Grace Hopper")
+        page = await open_app(customer_browser, server)
+        member = await register(page, "grace@example.com", name="Grace Hopper")
         campaign = await live_api.campaign(name="Pizza night")
         await live_api.publish(campaign["id"])
         await page.get_by_role("button", name="Show my member card").click()

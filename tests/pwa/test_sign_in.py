@@ -15,6 +15,7 @@ from tessera.core.settings import MessageSettings, Settings
 from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
 from tests.support.api import Api, bearer
 from tests.support.browser import accessibility_violations, chromium, screenshot
+from tests.support.customer_app import open_app
 
 pytestmark = pytest.mark.browser
 
@@ -34,13 +35,6 @@ def settings(settings: Settings, webhook: FakeMessageWebhook) -> Settings:
 async def browser(tmp_path: Path, server: str) -> AsyncIterator[BrowserContext]:
     async with chromium(tmp_path / "profile", locale="en-GB") as context:
         yield context
-
-
-async def open_app(context: BrowserContext, server: str) -> Page:
-    page = context.pages[0] if context.pages else await context.new_page()
-    await page.goto(server)
-    await page.evaluate("navigator.serviceWorker.ready")
-    return page
 
 
 async def code_sent_to(page: Page, webhook: FakeMessageWebhook, to: str, count: int) -> str:

@@ -4,7 +4,6 @@ one read, one redemption, one clear answer; retries that never redeem twice; our
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 import uuid
@@ -15,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import segno
-import zxingcpp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, Request, Route, expect
 
 from tests.support.api import Api
+from tests.support.barcodes import ean13_picture, qr_picture
 from tests.support.browser import (
     accessibility_violations,
     camera_frame,
@@ -29,45 +27,16 @@ from tests.support.browser import (
     screenshot,
     service_worker_registration,
 )
+from tests.support.staff_scanner import (
+    STAFF_PASSWORD,
+    redemption_media,
+    scanner_store,
+    sign_in_to_scanner,
+    staff_account,
+    standing_redemptions,
+)
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "till password 1234"
-
-
-def qr_picture(payload: str) -> Image.Image:
-    buffer = io.BytesIO()
-    segno.make_qr(payload, error="m").save(buffer, kind="png", scale=1, border=4)
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def ean13_picture(digits: str) -> Image.Image:
-    """A printed EAN-13 as a till would read it, drawn by ZXing (independent of our code)."""
-    image = memoryview(zxingcpp.create_barcode(digits, zxingcpp.BarcodeFormat.EAN13).to_image(scale=1))
-    height, width = image.shape
-    return Image.frombytes("L", (width, height), image.tobytes())
-
-
-async def staff_account(api: Api, store_id: int, *, can_void: bool = True) -> str:
-    username = f"till{store_id}"
-    response = await api.client.post(
-        "/api/staff",
-        json={"username": username, "password": PASSWORD, "store_id": store_id, "can_void": can_void},
-        headers=await api.marketer(),
-    )
-    assert response.status_code == 201, response.text
-    return username
-
-
-async def store(api: Api, *, auto_redeem: bool) -> int:
-    response = await api.client.post(
-        "/api/stores",
-        json={"name": "Corso Como", "timezone": "Europe/Rome", "auto_redeem": auto_redeem},
-        headers=await api.marketer(),
-    )
-    assert response.status_code == 201, response.text
-    store_id: int = response.json()["id"]
-    return store_id
 
 
 async def coupon_of_new_customer(api: Api, **campaign: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -76,14 +45,6 @@ async def coupon_of_new_customer(api: Api, **campaign: Any) -> tuple[dict[str, A
     await api.publish(created["id"])
     (coupon,) = await api.coupons(customer)
     return coupon, customer
-
-
-async def sign_in(page: Page, server: str, username: str) -> None:
-    await page.goto(f"{server}/staff/")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#who")).to_contain_text(f"{username} · Corso Como")
 
 
 def redemption_posts(context: BrowserContext) -> list[Request]:
@@ -95,28 +56,6 @@ def redemption_posts(context: BrowserContext) -> list[Request]:
 
     context.on("request", seen)
     return posts
-
-
-async def standing_redemptions(api: Api, coupon_id: int) -> list[dict[str, str]]:
-    """The coupon's standing redemptions, as rows of the marketers' export."""
-    coupon = (await api.sql("SELECT campaign_id FROM coupons WHERE id = :id", id=coupon_id))[0][0]
-    export = await api.client.get(
-        "/api/analytics/redemptions.csv", params={"campaign_id": coupon}, headers=await api.marketer()
-    )
-    assert export.status_code == 200, export.text
-    rows: list[dict[str, str]] = []
-    for row in csv.DictReader(io.StringIO(export.text)):
-        if row["coupon_id"] == str(coupon_id):
-            if row["event"] == "redeemed":
-                rows.append(row)
-            else:
-                rows.pop()
-    return rows
-
-
-async def redemption_media(api: Api, coupon_id: int) -> list[str]:
-    """The media of the coupon's standing redemptions, as the marketers' export shows them."""
-    return [row["medium"] for row in await standing_redemptions(api, coupon_id)]
 
 
 # Every dialog the page opens, in order, so a test can tell one was never shown.
@@ -158,14 +97,14 @@ async def till(tmp_path: Path, server: str, live_api: Api) -> AsyncIterator[Any]
     opened: list[Any] = []
 
     async def open_till(picture: Image.Image, *, auto_redeem: bool) -> Till:
-        username = await staff_account(live_api, await store(live_api, auto_redeem=auto_redeem))
+        username = await staff_account(live_api, await scanner_store(live_api, auto_redeem=auto_redeem))
         frame = camera_frame(picture, tmp_path / f"frame-{len(opened)}.y4m")
         manager = chromium(tmp_path / f"profile-{len(opened)}", camera=frame, locale="en-GB")
         browser = await manager.__aenter__()
         opened.append(manager)
         await browser.add_init_script(DIALOG_LOG)
         scanner = Till(browser, browser.pages[0], username, request_log(browser), redemption_posts(browser))
-        await sign_in(scanner.page, server, username)
+        await sign_in_to_scanner(scanner.page, server, username)
         return scanner
 
     yield open_till
@@ -353,7 +292,7 @@ async def test_a_server_fault_or_an_ended_session_keeps_the_redemption_until_it_
     await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('tessera.staff.pending')") is not None
     await page.get_by_label("Username").fill(scanner.username)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(STAFF_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(result).to_contain_text("Redeemed — 20% off")
     assert len(keys) == 3

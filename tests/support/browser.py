@@ -17,8 +17,8 @@ from playwright.async_api import BrowserContext, CDPSession, Page, async_playwri
 
 from tessera.app import create_app
 from tessera.core.settings import Settings
-from tests.conftest import IN_CI
 from tests.support.asgi import free_port, hypercorn_config, serving_in_thread
+from tests.support.ci import IN_CI
 
 CHROMIUM = Path(os.environ.get("TESSERA_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -13,7 +13,7 @@ from tessera.campaigns.rules import in_segment
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings
 from tessera.models.customers import Customer
-from tests.conftest import START
+from tests.support.fixed_values import START
 
 TAGS = ["vip", "new", "a.b", "x_y", "milan:central", "VIP"]
 NAMES = ["city", "tier", "score", "is_member"]

@@ -14,7 +14,7 @@ from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import parse
 from tessera.contests.keys import ContestKeys
 from tessera.contests.rules import Standing, draw, draw_time, instant_prize, participants_digest, ranked
-from tests.conftest import TEST_SECRET
+from tests.support.fixed_values import TEST_SECRET
 
 KEYS = ContestKeys(CodeKeys(TEST_SECRET))
 OTHER_SECRET = ContestKeys(CodeKeys(TEST_SECRET + "-other"))

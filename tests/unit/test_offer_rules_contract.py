@@ -34,8 +34,8 @@ from tessera.offers.rules import Attempt, OfferTerms, decide, limit_refusal
 from tessera.offers.state import limits_open, presented
 from tessera.redemptions.ledger import Outcome, RedeemRequest, RedemptionLedger, ThrottleRule
 from tessera.redemptions.ledger_postgres import create_pool
-from tests.conftest import START
 from tests.oracles.naive_ledger import NaiveLedger
+from tests.support.fixed_values import START
 
 NOW = START + timedelta(days=10)
 BRERA, NAVIGLI, CORSO = 1, 2, 3  # the till redeems at BRERA unless a case says otherwise

@@ -7,13 +7,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
-import struct
-import subprocess
 import zipfile
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,13 +29,20 @@ from tessera.core.settings import DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, REPOS
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.apple.pass_builder import ApplePassBuilder, PassContent
 from tessera.wallet.apple.signing import PassSigner
+from tests.support.pass_files import (
+    ICON_SIZES,
+    LOGO_BOXES,
+    openssl,
+    openssl_verifies,
+    pass_json,
+    png_size,
+    strings_of,
+    unpacked,
+    validator_command,
+    validator_problems,
+)
 
 TEMPLATE = REPOSITORY / "wallet_templates" / "apple" / "coupon.pass"
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-OPENSSL = shutil.which("openssl") or "openssl"
-LOGO_BOXES = {"logo.png": (160, 50), "logo@2x.png": (320, 100), "logo@3x.png": (480, 150)}
-ICON_SIZES = {"icon.png": (29, 29), "icon@2x.png": (58, 58), "icon@3x.png": (87, 87)}
 RGB = re.compile(r"^rgb\((\d{1,3}), (\d{1,3}), (\d{1,3})\)$")
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 CONTENT = PassContent(
@@ -73,88 +76,8 @@ def builder(signer: PassSigner) -> ApplePassBuilder:
     return ApplePassBuilder(TEMPLATE, signer, DEVELOPMENT_PASS_TYPE, DEVELOPMENT_TEAM, "Tessera")
 
 
-# --- independent readers -------------------------------------------------------------------------
-
-
-def unpacked(pkpass: bytes, into: Path | None = None) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(pkpass)) as archive:
-        names = archive.namelist()
-        assert len(names) == len(set(names)), "duplicate zip entries"
-        files = {name: archive.read(name) for name in names}
-    if into is not None:
-        for name, data in files.items():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            (into / name).write_bytes(data)
-    return files
-
-
-def pass_json(pkpass: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(unpacked(pkpass)["pass.json"])
-    return data
-
-
 def fields(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {field["key"]: field for group in data["coupon"].values() for field in group}
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from the IHDR chunk, whose CRC is checked too."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    length, kind = struct.unpack(">I4s", data[8:16])
-    assert (length, kind) == (13, b"IHDR")
-    (crc,) = struct.unpack(">I", data[16 + length : 20 + length])
-    assert zlib.crc32(data[12 : 16 + length]) == crc, "IHDR CRC mismatch"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def strings_of(data: bytes) -> dict[str, str]:
-    """A pass.strings file's pairs, read line by line (comments are whole lines here)."""
-    text = data.decode("utf-8")
-    pairs = {}
-    for line in text.splitlines():
-        if line.startswith('"'):
-            match = re.fullmatch(r'"((?:[^"\\]|\\.)*)" = "((?:[^"\\]|\\.)*)";', line)
-            assert match, line
-            pairs[match[1]] = match[2]
-    return pairs
-
-
-def openssl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([OPENSSL, *args], capture_output=True, text=True, check=False)
-
-
-def openssl_verifies(folder: Path, ca: Path) -> bool:
-    result = openssl(
-        "cms", "-verify", "-binary", "-inform", "DER", "-in", str(folder / "signature"),
-        "-content", str(folder / "manifest.json"), "-CAfile", str(ca), "-purpose", "any",
-        "-out", os.devnull,
-    )  # fmt: skip
-    return result.returncode == 0
-
-
-def validator_command(js_dir: Path, *, in_ci: bool) -> list[str]:
-    """node + validate_pass.mjs; missing tools fail the test in CI and skip it elsewhere."""
-    node = shutil.which("node")
-    if node is None or not (js_dir / "node_modules" / "passkit-generator").is_dir():
-        message = "pass.json validation needs Node.js and `npm ci --prefix tests/js`"
-        if in_ci:
-            pytest.fail(message)
-        pytest.skip(message)
-    return [node, str(js_dir / "validate_pass.mjs")]
-
-
-def validator_problems(data: dict[str, Any], tmp_path: Path) -> list[str]:
-    path = tmp_path / "candidate-pass.json"
-    path.write_text(json.dumps(data))
-    result = subprocess.run(
-        [*validator_command(JS_DIR, in_ci=IN_CI), str(path)], capture_output=True, text=True, check=False
-    )
-    if result.returncode == 0:
-        assert result.stdout.strip() == "valid"
-        return []
-    assert result.returncode == 1, result.stderr
-    return result.stdout.strip().splitlines()
 
 
 # --- the archive and its signature ---------------------------------------------------------------

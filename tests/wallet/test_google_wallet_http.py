@@ -15,10 +15,10 @@ import jwt
 import pytest
 
 from tessera.core.settings import Settings, WorkerSettings
-from tests.conftest import START
 from tests.fakes.google import FakeGoogle, running_fake_google
 from tests.fakes.google_signing import GoogleSigner
 from tests.support.api import Api, Headers, problem
+from tests.support.fixed_values import START
 
 SAVE_PREFIX = "https://pay.google.com/gp/v/save/"
 

@@ -1,5 +1,5 @@
 """The member card's wallet passes, checked like coupon passes by tools independent of the code
-that builds them (``test_apple_pass``): the zip against its manifest, the PKCS#7 signature with
+that builds them (``tests/support/pass_files.py``): the zip against its manifest, the PKCS#7 signature with
 OpenSSL (and its failure after a changed byte), pass.json against passkit-generator's schemas in
 Node.js, image sizes from the PNG headers; and the Google save link verified with PyJWT against
 the service account's public key, its loyalty object carrying the member barcode."""
@@ -26,9 +26,9 @@ from tessera.wallet.apple.pass_builder import ApplePassBuilder
 from tessera.wallet.apple.signing import PassSigner
 from tessera.wallet.google.loyalty import LoyaltyTemplates
 from tessera.wallet.google.service_account import ServiceAccount
-from tests.conftest import START
 from tests.support.api import Api, problem
-from tests.wallet.test_apple_pass_files import (
+from tests.support.fixed_values import START
+from tests.support.pass_files import (
     ICON_SIZES,
     LOGO_BOXES,
     openssl_verifies,
@@ -56,7 +56,7 @@ def fields(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def check_independently(pkpass: bytes, folder: Path, ca: Path) -> dict[str, Any]:
-    """Everything test_apple_pass checks of a coupon pass, for one store card; its pass.json."""
+    """Everything test_apple_pass_files checks of a coupon pass, for one store card; its pass.json."""
     files = unpacked(pkpass, folder)
     manifest = json.loads(files["manifest.json"])
     assert set(files) == set(manifest) | {"manifest.json", "signature"}
