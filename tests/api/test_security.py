@@ -23,6 +23,8 @@ async def test_every_api_route_states_its_role_and_refuses_anonymous(api: Api) -
         ("get", "/api/contests/{contest_id}/leaderboard"),
         ("get", "/api/contests/{contest_id}/draw"),
     }
+    # Called by a gateway that signs each message instead of holding a bearer token.
+    signed = {("post", "/api/sms/inbound"): "invalid_signature"}
     for path, operations in schema["paths"].items():
         if not path.startswith("/api/"):
             continue
@@ -34,7 +36,7 @@ async def test_every_api_route_states_its_role_and_refuses_anonymous(api: Api) -
                 continue
             url = re.sub(r"\{\w+_id\}", "1", path)
             response = await api.client.request(method.upper(), url, json={})
-            problem(response, 401, "not_authenticated")
+            problem(response, 401, signed.get((method, path), "not_authenticated"))
 
 
 @pytest.mark.parametrize(
