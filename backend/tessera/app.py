@@ -49,6 +49,7 @@ from tessera.http.redemptions import RedemptionController
 from tessera.http.signin import CustomerSignInController
 from tessera.http.sms import SmsController
 from tessera.http.stores import StoreController
+from tessera.http.unsubscribe import UnsubscribeController
 from tessera.http.wallet_apple import ApplePassController, AppleWebServiceController
 from tessera.http.wallet_google import GoogleCallbackController, GoogleWalletController
 from tessera.http.wallet_links import WalletLinkController
@@ -186,6 +187,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             GoogleWalletController,
             GoogleCallbackController,
             WalletLinkController,
+            UnsubscribeController,
             VapidController,
             PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

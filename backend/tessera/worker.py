@@ -16,7 +16,7 @@ from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.http.context import AppContext
-from tessera.messages.webhook import sender_for
+from tessera.messages.senders import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
 from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
@@ -111,7 +111,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     sender = WebPushSender(settings.push.vapid_private_key, settings.push.vapid_subject)
     push = PushDelivery(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
     contest_push = ContestPrizePush(ctx.sessions, ctx.readers, ctx.clock, sender, settings.push)
-    messages = sender_for(settings.messages)
+    messages = sender_for(settings.messages, ctx.clock, production=settings.is_production)
     sign_in = SignInDelivery(
         ctx.readers,
         ctx.clock,

@@ -26,7 +26,9 @@ from httpx import Response
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from tessera.codes.keys import CodeKeys
 from tessera.core.settings import Settings, SmsSettings
+from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.signin.keys import SignInKeys
 from tests.fakes.google_signing import GoogleSigner
 from tests.fakes.push import Subscriber
@@ -145,6 +147,11 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("GET", "/wallet/links/{token:str}", "tampered"):          (404, 404, 404, 404, 404, 404, 404, 404, 404),
     ("GET", "/wallet/links/{token:str}/pass.pkpass"):          (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/wallet/links/{token:str}/google-wallet"):        (303, 303, 303, 303, 303, 303, 303, 303, 303),
+    # A marketing e-mail's unsubscribe link (customer A's): the link is the credential; a
+    # tampered one withdraws nothing.
+    ("GET", "/unsubscribe/{token:str}"):                       (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/unsubscribe/{token:str}"):                      (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/unsubscribe/{token:str}", "tampered"):          (404, 404, 404, 404, 404, 404, 404, 404, 404),
     # Google's callback: the signature is the credential, a bearer token changes nothing.
     ("POST", "/wallet/google/callback"):                       (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/wallet/google/callback", "unsigned"):           (403, 403, 403, 403, 403, 403, 403, 403, 403),
@@ -225,6 +232,7 @@ class World:
     emails: dict[str, str]  # customer role → e-mail address
     member_card_a: str  # the QR payload of customer A's member card
     wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
+    unsubscribe_link: str  # path of A's unsubscribe link (List-Unsubscribe of marketing e-mail)
     contest: int  # a running points contest
     contest_batch: int
     contest_codes: list[str]  # fresh printed codes, one per caller of the entries row
@@ -405,6 +413,9 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         emails=emails,
         member_card_a=member_card_a.json()["qr_payload"],
         wallet_link=wallet_link,
+        unsubscribe_link=UnsubscribeLinks(CodeKeys(settings.security.code_secret), settings.public_url)
+        .url(customer_a)
+        .removeprefix(settings.public_url),
         contest=contest["id"],
         contest_batch=int(printed[0]["batch_id"]),
         contest_codes=[row["code"] for row in printed],
@@ -579,6 +590,11 @@ def calls(w: World) -> dict[Key, Call]:
         ("GET", "/wallet/links/{token:str}", "tampered"): Call(w.wallet_link[:-2] + w.wallet_link[-1:] + "A"),
         ("GET", "/wallet/links/{token:str}/pass.pkpass"): Call(f"{w.wallet_link}/pass.pkpass"),
         ("GET", "/wallet/links/{token:str}/google-wallet"): Call(f"{w.wallet_link}/google-wallet"),
+        ("GET", "/unsubscribe/{token:str}"): Call(w.unsubscribe_link),
+        ("POST", "/unsubscribe/{token:str}"): Call(w.unsubscribe_link),
+        ("POST", "/unsubscribe/{token:str}", "tampered"): Call(
+            w.unsubscribe_link[:-1] + ("B" if w.unsubscribe_link.endswith("A") else "A")
+        ),
         ("POST", "/wallet/google/callback"): Call("/wallet/google/callback", content=w.google_callback),
         ("POST", "/api/sms/inbound"): Call(
             "/api/sms/inbound", content=SMS, headers={"X-Tessera-Signature": sms_signature(SMS)}

@@ -31,6 +31,8 @@ PUBLIC = {
     ("get", "/wallet/links/{token}"),
     ("get", "/wallet/links/{token}/pass.pkpass"),
     ("get", "/wallet/links/{token}/google-wallet"),
+    ("get", "/unsubscribe/{token}"),
+    ("post", "/unsubscribe/{token}"),
     ("get", "/wallet/apple/v1/devices/{device_id}/registrations/{pass_type}"),
     ("post", "/wallet/apple/v1/log"),
 }

@@ -9,9 +9,12 @@ import pytest
 from structlog.testing import CapturingLogger
 
 from tessera.assembly.devkit import with_development_credentials
+from tessera.core.clock import SystemClock
 from tessera.core.errors import ConfigurationError
 from tessera.core.settings import Settings
-from tessera.messages.webhook import LoggedMessages, Message, WebhookSender, sender_for
+from tessera.messages.senders import sender_for
+from tessera.messages.smtp import SmtpSender, SmtpServer
+from tessera.messages.webhook import LoggedMessages, Message, WebhookSender
 from tessera.push.vapid import generate_vapid_keys
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates
 
@@ -130,14 +133,16 @@ def test_a_message_webhook_needs_its_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="http"):
         Settings.from_env({**base, "TESSERA_MESSAGE_WEBHOOK_URL": "ftp://example.com/x"})
     configured = Settings.from_env({**base, "TESSERA_MESSAGE_WEBHOOK_SECRET": "w" * 32})
-    assert isinstance(sender_for(configured.messages), WebhookSender)
+    senders = sender_for(configured.messages, SystemClock())
+    assert isinstance(senders.for_channel("email"), WebhookSender)
+    assert isinstance(senders.for_channel("sms"), WebhookSender)
 
 
 async def test_development_without_a_webhook_logs_each_message(tmp_path: Path) -> None:
     settings = Settings.from_env({"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_SIGN_IN_CODE_MINUTES": "5"})
     assert settings.messages.webhook_url is None
     assert settings.sign_in.code_minutes == 5
-    assert isinstance(sender_for(settings.messages), LoggedMessages)
+    assert isinstance(sender_for(settings.messages, SystemClock()).for_channel("email"), LoggedMessages)
     logger = CapturingLogger()
     message = Message("sign-in-1", "ada@example.com", "email", "sign_in_code", "en", "Code", "Code 123456")
     await LoggedMessages(logger).send(message)
@@ -145,3 +150,40 @@ async def test_development_without_a_webhook_logs_each_message(tmp_path: Path) -
     assert call.method_name == "warning"
     assert call.kwargs["to"] == "ada@example.com"
     assert call.kwargs["text"] == "Code 123456"
+
+
+def test_e_mail_goes_over_smtp_when_a_server_is_set(tmp_path: Path) -> None:
+    base = {
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "TESSERA_MESSAGE_WEBHOOK_URL": "http://127.0.0.1:9000/x",
+        "TESSERA_MESSAGE_WEBHOOK_SECRET": "w" * 32,
+    }
+    settings = Settings.from_env({**base, "TESSERA_SMTP_URL": "smtp://mailer:p%40ss@127.0.0.1:2525"})
+    senders = sender_for(settings.messages, SystemClock())
+    assert isinstance(senders.for_channel("email"), SmtpSender)
+    assert isinstance(senders.for_channel("sms"), WebhookSender)
+    with pytest.raises(ConfigurationError, match="TESSERA_SMTP_URL") as refused:
+        Settings.from_env({**base, "TESSERA_SMTP_URL": "https://mailer:hunter2@example.com"})
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(ConfigurationError, match="TESSERA_MAIL_FROM"):
+        Settings.from_env({**base, "TESSERA_MAIL_FROM": "coupons"})
+
+
+def test_an_smtp_url_names_server_credentials_and_tls() -> None:
+    plain = SmtpServer.from_url("smtp://mailer:p%40ss@mail.example.com")
+    assert (plain.host, plain.port, plain.username, plain.password) == (
+        "mail.example.com",
+        25,
+        "mailer",
+        "p@ss",
+    )
+    assert (plain.implicit_tls, plain.start_tls) == (False, None)
+    assert SmtpServer.from_url("smtp://mail.example.com:587", require_tls=True).start_tls is True
+    assert SmtpServer.from_url("smtp://127.0.0.1:2525", require_tls=True).start_tls is None
+    implicit = SmtpServer.from_url("smtps://mail.example.com")
+    assert (implicit.port, implicit.implicit_tls, implicit.start_tls, implicit.username) == (
+        465,
+        True,
+        False,
+        None,
+    )

@@ -12,6 +12,7 @@ from tessera.contests.keys import ContestKeys
 from tessera.contests.services import ContestService
 from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
+from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.http.context import AppContext
 from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
@@ -42,6 +43,7 @@ class Services:
     push: PushSubscriptions
     members: MemberCards
     wallet_links: WalletLinks
+    unsubscribe_links: UnsubscribeLinks
     mail_merges: MailMerges
     contests: ContestService
     contest_codes: ContestCodes
@@ -90,6 +92,7 @@ def build_services(ctx: AppContext) -> Services:
             google=google_wallet,
         ),
         wallet_links=wallet_links,
+        unsubscribe_links=UnsubscribeLinks(ctx.code_keys, ctx.settings.public_url),
         mail_merges=MailMerges(
             ctx.sessions,
             ctx.clock,

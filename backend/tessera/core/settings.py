@@ -16,6 +16,7 @@ import os
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
@@ -99,7 +100,29 @@ def _is_vapid_key(value: str) -> bool:
     return True
 
 
+def _is_smtp_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        return False
+    return parts.scheme in ("smtp", "smtps") and bool(parts.hostname)
+
+
+def _is_mailbox(value: str) -> bool:
+    address = parseaddr(value)[1]
+    local, at, domain = address.rpartition("@")
+    return bool(local and at and domain) and not any(ord(char) < 32 for char in value)
+
+
 HttpUrl = Annotated[str, Text("an http(s) URL", "https://hooks.example.com/tessera", _is_http_url)]
+SmtpUrl = Annotated[
+    str,
+    Text("an smtp:// or smtps:// URL", "smtps://mailer:password@smtp.example.com", _is_smtp_url, secret=True),
+]
+Mailbox = Annotated[
+    str, Text("an e-mail address, optionally as Name <address>", "Coupons <coupons@example.com>", _is_mailbox)
+]
 BaseUrl = Annotated[
     str,
     Text("an http(s) URL", "https://coupons.example.com", _is_http_url, lambda value: value.rstrip("/")),
@@ -258,6 +281,21 @@ class MessageSettings:
         "TESSERA_MESSAGE_WEBHOOK_SECRET",
         "",
         "Signs each webhook call (`X-Tessera-Signature`): at least 32 random characters.",
+    )
+    smtp_url: SmtpUrl | None = env(
+        "TESSERA_SMTP_URL",
+        None,
+        "E-mail goes to this SMTP server instead of the webhook: `smtp://[user:password@]host[:port]` "
+        "(port 25, STARTTLS when the server offers it, required in production off this machine) or "
+        "`smtps://…` (TLS from the start, port 465); user and password percent-encoded.",
+    )
+    mail_from: Mailbox = env(
+        "TESSERA_MAIL_FROM",
+        "Tessera <coupons@localhost>",
+        "Sender of the e-mail sent over SMTP (`From`, and the domain of each `Message-ID`).",
+    )
+    smtp_connections: int = env(
+        "TESSERA_SMTP_CONNECTIONS", 4, "SMTP connections kept open to the server, at most."
     )
     timeout_seconds: float = 10.0
 
@@ -504,6 +542,8 @@ class Settings:
                 "TESSERA_SIGN_IN_CODE_MINUTES must be 1 to 60 and TESSERA_SIGN_IN_WINDOW_SECONDS >= 1"
             )
         self._check_message_webhook()
+        if self.messages.smtp_connections < 1:
+            raise ConfigurationError("TESSERA_SMTP_CONNECTIONS must be >= 1")
         if self.sms.vouchers_per_number < 1:
             raise ConfigurationError("TESSERA_SMS_VOUCHERS_PER_NUMBER must be >= 1")
         if self.is_production and (missing := self.missing_in_production()):

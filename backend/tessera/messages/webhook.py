@@ -16,7 +16,6 @@ import httpx
 import msgspec
 import structlog
 
-from tessera.core.settings import MessageSettings
 from tessera.outbox.service import GiveUp, RetryLater
 
 SIGNATURE_HEADER = "X-Tessera-Signature"
@@ -24,9 +23,12 @@ MESSAGE_ID_HEADER = "X-Tessera-Message-Id"
 log = structlog.get_logger("tessera.messages")
 
 
-class Message(msgspec.Struct):
+class Message(msgspec.Struct, omit_defaults=True):
     """What the webhook receives. ``to`` is an e-mail address (channel ``email``) or a phone
-    number (channel ``sms``); ``subject`` is there for both, an SMS sender may leave it out."""
+    number (channel ``sms``); ``subject`` is there for both, an SMS sender may leave it out.
+    E-mail may carry ``html`` (else the text is the only body) and, for marketing, an
+    ``unsubscribe_url`` that withdraws consent when POSTed to (RFC 8058 one-click; an e-mail
+    gateway puts it in ``List-Unsubscribe``, as the SMTP sender does)."""
 
     id: str
     to: str
@@ -35,6 +37,8 @@ class Message(msgspec.Struct):
     locale: str
     subject: str
     text: str
+    html: str | None = None
+    unsubscribe_url: str | None = None
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -93,11 +97,3 @@ class LoggedMessages:
 
     async def aclose(self) -> None:
         return None
-
-
-def sender_for(settings: MessageSettings) -> MessageSender:
-    if settings.webhook_url is None:
-        return LoggedMessages()
-    return WebhookSender(
-        settings.webhook_url, settings.webhook_secret, timeout_seconds=settings.timeout_seconds
-    )

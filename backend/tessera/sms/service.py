@@ -25,12 +25,13 @@ from tessera.contests.errors import CodeAlreadyEntered, ConsentRequired, Contest
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidValue, NotAuthenticated
 from tessera.coupons.issuing import CAMPAIGN_ORIGIN, issue_coupons
+from tessera.customers.consents import withdraw_marketing
 from tessera.customers.phones import e164
 from tessera.events.log import record
 from tessera.models.campaigns import Campaign
 from tessera.models.contests import Contest, ContestCode
 from tessera.models.coupons import Coupon
-from tessera.models.customers import Consent, Customer
+from tessera.models.customers import Customer
 from tessera.models.outbox import OutboxMessage
 from tessera.models.sms import SmsInbound, SmsVoucherCount
 from tessera.offers.state import cannot_issue
@@ -145,7 +146,7 @@ class SmsInbox:
         command = command_of(text)
         if command == "stop":
             if customer is not None:
-                await _withdraw_marketing(session, customer.id, now)
+                await withdraw_marketing(session, customer.id, "sms", now)
             return Decision("stop")
         if command == "help":
             return Decision("help")
@@ -383,19 +384,3 @@ async def _recorded(session: AsyncSession, message: InboundSms, number: str, now
         .returning(SmsInbound.id)
     )
     return inbound_id
-
-
-async def _withdraw_marketing(session: AsyncSession, customer_id: int, now: datetime) -> None:
-    """Marketing consent off, recorded with source ``sms`` — once, however many STOPs race."""
-    changed = await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id, Customer.marketing_consent.is_(True))
-        .values(marketing_consent=False)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount:  # type: ignore[attr-defined]
-        session.add(
-            Consent(
-                customer_id=customer_id, purpose="marketing", granted=False, recorded_at=now, source="sms"
-            )
-        )
