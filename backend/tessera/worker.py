@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from tessera.analytics.rollup import Rollup
 from tessera.assembly.services import Services
+from tessera.contests.notices import CONTEST_PRIZE_MESSAGE, ContestPrizeMessages
 from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
@@ -120,6 +121,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         code_minutes=settings.sign_in.code_minutes,
         public_url=settings.public_url,
     )
+    prize_messages = ContestPrizeMessages(ctx.readers, messages, ctx.code_keys, services.wallet_links)
     sms_replies = SmsReplies(
         ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
     )
@@ -132,6 +134,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             NEW_OFFER: push.deliver,
             EXPIRY_REMINDER: push.deliver,
             CONTEST_PRIZE: contest_push.deliver,
+            CONTEST_PRIZE_MESSAGE: prize_messages.deliver,
             SIGN_IN_CODE: sign_in.deliver,
             SMS_REPLY: sms_replies.deliver,
         },

@@ -424,3 +424,83 @@ async def test_vouchers_per_number_hold_under_32_concurrent_messages(
     # The refused codes were not used up.
     used = await api.sql("SELECT count(*) FROM coupons WHERE revoked_at IS NOT NULL")
     assert used == [(VOUCHERS_PER_NUMBER,)]
+
+
+async def test_prizes_per_number_hold_under_32_concurrent_winning_messages(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    created = await contest(
+        api,
+        name="Scratch",
+        kind="instant_win",
+        pool_size=32,
+        prizes=[{"name": "Cap", "count": 32}],  # every code wins
+        limits={"prizes_per_customer": 2},
+    )
+    assert created["limits"]["prizes_per_customer"] == 2
+    rows = await printed_codes(api, created["id"], 32)
+    await api.customer(email=None, phone=ANNA)
+    answers = await asyncio.gather(*(send_sms(api.client, inbound(ANNA, row["code"])) for row in rows))
+    assert [answer.status_code for answer in answers] == [200] * 32
+    sent = await replies(webhook, ANNA, 32)
+    kinds = sorted(reply["kind"] for reply in sent)
+    assert kinds == ["sms_entry_lose"] * 30 + ["sms_entry_win"] * 2
+    assert await api.sql("SELECT entries, wins FROM contest_participants") == [(32, 2)]
+    assert await api.sql("SELECT won FROM contest_prizes") == [(2,)]
+    problem(
+        await api.client.post(
+            "/api/contests",
+            json={
+                "kind": "points",
+                "name": "Caps",
+                "starts_at": iso(api.clock.now()),
+                "ends_at": iso(api.clock.now() + timedelta(days=1)),
+                "limits": {"prizes_per_customer": 1},
+            },
+            headers=await api.marketer(),
+        ),
+        422,
+        "invalid_value",
+    )
+
+
+async def test_draw_winners_are_told_through_the_channel_they_took_part_by(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    gift = await api.campaign(name="Gift card", limits={"per_customer": None})
+    created = await contest(
+        api,
+        name="Summer caps",
+        ends_at=iso(api.clock.now() + timedelta(hours=2)),
+        prizes=[{"name": "Bike"}, {"name": "Gift card", "campaign_id": gift["id"]}],
+    )
+    rows = await printed_codes(api, created["id"], 3, points=1)
+    await api.customer(email=None, phone=ANNA, locale="it-IT")
+    _, bob = await api.customer(email="bob@example.com")  # in the app, no push subscription
+    await text_in(api.client, ANNA, rows[0]["code"])
+    await text_in(api.client, ANNA, rows[1]["code"])
+    assert (await enter(api, created["id"], bob, rows[2]["code"])).status_code == 201
+    await replies(webhook, ANNA, 2)
+    api.clock.advance(timedelta(hours=3))  # type: ignore[attr-defined]
+    drawn = await api.client.post(f"/api/contests/{created['id']}/draw", headers=await api.marketer())
+    assert drawn.status_code == 200, drawn.text
+    # The marketer's record names aliases, never a number or an address.
+    assert ANNA not in drawn.text
+    assert "bob@example.com" not in drawn.text
+
+    _, _, notice = await replies(webhook, ANNA, 3)  # two entry replies, then the prize
+    assert notice["channel"] == "sms"
+    assert notice["kind"] == "contest_prize"
+    assert notice["text"] == "Hai vinto in Summer caps: Bike. Ti contatteremo per il premio."
+    for _ in range(250):
+        if webhook.messages_to("bob@example.com"):
+            break
+        await asyncio.sleep(0.02)
+    (mail,) = webhook.messages_to("bob@example.com")
+    assert mail["channel"] == "email"
+    assert mail["subject"] == "You won in Summer caps!"
+    (coupon,) = [c for c in await api.coupons(bob) if c["campaign"]["id"] == gift["id"]]
+    assert f"Your code: {coupon['code_display']}" in mail["text"]
+    assert "/wallet/links/" in mail["text"]
+    entries = await api.sql("SELECT medium FROM contest_entries ORDER BY id")
+    assert [row[0] for row in entries] == ["sms", "sms", "manual"]  # the app: a typed code

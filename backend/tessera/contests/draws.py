@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.codes.keys import CodeKeys
 from tessera.contests.errors import ContestStillOpen, DrawNotFound, NotAPointsContest
-from tessera.contests.prizes import prize_coupons, queue_prize_pushes
+from tessera.contests.notices import queue_prize_notices
+from tessera.contests.prizes import prize_coupons
 from tessera.contests.rules import DRAW_ALGORITHM, Standing, draw, draw_time, participants_digest, ranked
 from tessera.contests.schemas import DrawParticipant, DrawPrize, DrawRecord, DrawWinner
 from tessera.contests.services import ContestService
@@ -82,9 +83,7 @@ class ContestDraws:
             )
             for winner in theirs:
                 winner.coupon_id = coupons.get(winner.customer_id)
-        await queue_prize_pushes(
-            session, [winner for winner, prize in winners if prize.campaign_id is None], now
-        )
+        await queue_prize_notices(session, contest.id, winners, now)
         contest.drawn_at = now
         contest.updated_at = now
         contest.participants_digest = participants_digest(standings)

@@ -11,7 +11,7 @@ of it back, so a code refused for a limit can still be entered later.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import structlog
 from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
@@ -52,6 +52,8 @@ from tessera.offers.state import cannot_issue
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 
 log = structlog.get_logger(__name__)
+# The medium an entry made by SMS records: the code was typed into a text message.
+SMS_MEDIUM: Final = "sms"
 
 
 class _NoPrize(Exception):
@@ -173,7 +175,7 @@ class ContestEntries:
         day = local_day(now, contest.timezone)
         alias, total, reached_at = await self._count(session, contest, customer_id, points, day, now)
         prize = (
-            await self._instant_prize(session, contest, serial, now)
+            await self._instant_prize(session, contest, customer_id, serial, now)
             if contest.kind == "instant_win"
             else None
         )
@@ -200,13 +202,6 @@ class ContestEntries:
                 now=now,
             )
             entry.coupon_id = coupons.get(customer_id)
-            await session.execute(
-                update(ContestParticipant)
-                .where(
-                    ContestParticipant.contest_id == contest.id, ContestParticipant.customer_id == customer_id
-                )
-                .values(wins=ContestParticipant.wins + 1)
-            )
         result: Literal["counted", "win", "lose"] = (
             "counted" if contest.kind == "points" else ("win" if prize else "lose")
         )
@@ -291,10 +286,11 @@ class ContestEntries:
         return str(row[0]), int(row[1]), row[2]
 
     async def _instant_prize(
-        self, session: AsyncSession, contest: Contest, serial: int, now: datetime
+        self, session: AsyncSession, contest: Contest, customer_id: int, serial: int, now: datetime
     ) -> ContestPrize | None:
-        """The prize the code carries, if a winner's caps still allow it (conditional counters,
-        rolled back together when one of them refuses)."""
+        """The prize the code carries, if the caps still allow it: the contest's winners and
+        budget, the prize's stock and the customer's prizes (conditional counters, rolled back
+        together when one of them refuses, so concurrent entries cannot pass a cap)."""
         if contest.pool_size is None:
             return None
         prizes = list(
@@ -338,6 +334,15 @@ class ContestEntries:
                     .execution_options(synchronize_session=False)
                 )
                 if stocked.rowcount == 0:  # type: ignore[attr-defined]
+                    raise _NoPrize
+                P = ContestParticipant
+                own = update(P).where(P.contest_id == contest.id, P.customer_id == customer_id)
+                if contest.prizes_per_customer_limit is not None:
+                    own = own.where(P.wins < contest.prizes_per_customer_limit)
+                counted = await session.execute(
+                    own.values(wins=P.wins + 1).execution_options(synchronize_session=False)
+                )
+                if counted.rowcount == 0:  # type: ignore[attr-defined]
                     raise _NoPrize
         except _NoPrize:
             return None

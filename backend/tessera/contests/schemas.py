@@ -26,6 +26,9 @@ class PrizeInput(msgspec.Struct, forbid_unknown_fields=True):
 class ContestLimits(msgspec.Struct, forbid_unknown_fields=True):
     per_customer: Positive | None = None  # submissions in the whole contest
     per_day: Positive | None = None  # submissions per day of the contest's time zone
+    # Instant win: prizes one customer (and so one phone number) may win; a winning code past
+    # it loses.
+    prizes_per_customer: Positive | None = None
 
 
 class ContestCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -59,7 +59,9 @@ def view(contest: Contest, prizes: Sequence[ContestPrize], now: datetime, seed: 
         status=status_of(
             contest.starts_at, contest.ends_at, contest.entries_closed_at, contest.drawn_at, now
         ),
-        limits=ContestLimits(contest.per_customer_limit, contest.per_day_limit),
+        limits=ContestLimits(
+            contest.per_customer_limit, contest.per_day_limit, contest.prizes_per_customer_limit
+        ),
         currency=contest.currency,
         prizes=[PrizeView(p.tier, p.name, p.count, p.value, p.campaign_id) for p in prizes],  # type: ignore[arg-type]
         pool_size=contest.pool_size,
@@ -96,6 +98,11 @@ def _check_kind(data: ContestCreate) -> None:
         for field in ("pool_size", "max_winners", "budget"):
             if getattr(data, field) is not None:
                 raise InvalidValue(f"{field} applies to instant wins only", field=field)
+        if data.limits.prizes_per_customer is not None:
+            # A draw gives each participant one prize at most.
+            raise InvalidValue(
+                "limits.prizes_per_customer applies to instant wins only", field="limits.prizes_per_customer"
+            )
         return
     if data.consolation:
         raise InvalidValue("Instant wins have no consolation draw", field="consolation")
@@ -152,6 +159,7 @@ class ContestService:
             code_length=data.code_length or self._codes.random_length,
             per_customer_limit=data.limits.per_customer,
             per_day_limit=data.limits.per_day,
+            prizes_per_customer_limit=data.limits.prizes_per_customer,
             currency=data.currency,
             pool_size=data.pool_size,
             next_serial=0,

@@ -41,6 +41,7 @@ class Contest(Base):
     code_length: Mapped[int]
     per_customer_limit: Mapped[int | None]
     per_day_limit: Mapped[int | None]
+    prizes_per_customer_limit: Mapped[int | None]
     currency: Mapped[str | None] = mapped_column(String(3))
     # Instant win: the serials 0 .. pool_size - 1 make the pool the winning codes are spread over.
     pool_size: Mapped[int | None] = mapped_column(BigInteger)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import InvalidCode, parse
-from tessera.contests.entries import ContestEntries
+from tessera.contests.entries import SMS_MEDIUM, ContestEntries
 from tessera.contests.errors import CodeAlreadyEntered, ConsentRequired, ContestNotOpen, EntryLimitReached
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidValue, NotAuthenticated
@@ -212,9 +212,7 @@ class SmsInbox:
         values: dict[str, Any] = {"contest": contest.name if contest is not None else ""}
         try:
             async with session.begin_nested():
-                entry = await self._entries.enter(
-                    session, customer_id, contest_id, digest, presented.medium, now
-                )
+                entry = await self._entries.enter(session, customer_id, contest_id, digest, SMS_MEDIUM, now)
         except CodeAlreadyEntered:
             return Decision("entry_used")
         except ContestNotOpen:
