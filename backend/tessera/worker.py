@@ -17,6 +17,7 @@ from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.http.context import AppContext
+from tessera.messages.coupon_notices import CouponNotices
 from tessera.messages.senders import sender_for
 from tessera.outbox.worker import OutboxWorker, running
 from tessera.push.sender import WebPushSender
@@ -26,6 +27,7 @@ from tessera.signin.services import SIGN_IN_CODE
 from tessera.sms.delivery import SmsReplies
 from tessera.sms.service import SMS_REPLY
 from tessera.triggers.events import EventTriggers
+from tessera.triggers.issuing import TRIGGER_MESSAGE
 from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient
 from tessera.wallet.changes import APPLE_PUSH, CAMPAIGN_PASSES, GOOGLE_STATE
@@ -122,6 +124,9 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         public_url=settings.public_url,
     )
     prize_messages = ContestPrizeMessages(ctx.readers, messages, ctx.code_keys, services.wallet_links)
+    coupon_notices = CouponNotices(
+        ctx.readers, messages, ctx.code_keys, services.wallet_links, services.unsubscribe_links
+    )
     sms_replies = SmsReplies(
         ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
     )
@@ -135,6 +140,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             EXPIRY_REMINDER: push.deliver,
             CONTEST_PRIZE: contest_push.deliver,
             CONTEST_PRIZE_MESSAGE: prize_messages.deliver,
+            TRIGGER_MESSAGE: coupon_notices.deliver,
             SIGN_IN_CODE: sign_in.deliver,
             SMS_REPLY: sms_replies.deliver,
         },

@@ -50,6 +50,7 @@ class Campaign(Base):
     trigger_campaign_id: Mapped[int | None]
     trigger_days: Mapped[int | None]
     trigger_hours: Mapped[int | None]
+    trigger_channel: Mapped[str | None] = mapped_column(String(8))  # None: push
     # Colours, texts and languages of the wallet passes (``wallet.design.WalletDesign``).
     wallet_design: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     wallet_logo: Mapped[bytes | None] = mapped_column(LargeBinary)

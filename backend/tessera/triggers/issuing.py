@@ -18,11 +18,13 @@ from tessera.coupons.issuing import issue_coupons
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
 from tessera.models.customers import Customer
+from tessera.models.outbox import OutboxMessage
 from tessera.models.triggers import TRIGGER_ORIGIN
 from tessera.offers.state import cannot_issue
 
-# The customer finds it in the app (and gets a push where they consented to one).
-TRIGGER_CHANNEL: Final = "pwa"
+# The outbox topic of the messages that tell of a triggered coupon (``trigger.channel`` e-mail
+# or SMS); composed at delivery (``tessera.messages.coupon_notices``).
+TRIGGER_MESSAGE: Final = "trigger_message"
 _IN_LIST = 500
 
 log = structlog.get_logger("tessera.triggers")
@@ -83,12 +85,25 @@ async def issue_triggered(
         )
     if not eligible:
         return 0
+    message = campaign.trigger_channel  # None: the app, with a push where consented
     try:
         async with session.begin_nested():
             issued = await issue_coupons(
-                session, keys, campaign, eligible, origin=TRIGGER_ORIGIN, channel=TRIGGER_CHANNEL, now=now
+                session, keys, campaign, eligible, origin=TRIGGER_ORIGIN, channel=message or "pwa", now=now
             )
     except DomainError as error:
         log.warning("triggered campaign cannot issue", campaign_id=campaign.id, reason=error.detail)
         return 0
+    if message is not None:
+        session.add_all(
+            OutboxMessage(
+                topic=TRIGGER_MESSAGE,
+                target=str(item.coupon_id),
+                payload={"channel": message},
+                created_at=now,
+                available_at=now,
+                attempts=0,
+            )
+            for item in issued
+        )
     return len(issued)

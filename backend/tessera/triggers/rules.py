@@ -107,6 +107,7 @@ def apply_trigger(campaign: Campaign, trigger: Trigger | None) -> None:
     campaign.trigger_campaign_id = trigger.campaign_id if trigger else None
     campaign.trigger_days = trigger.days if trigger else None
     campaign.trigger_hours = trigger.hours if trigger else None
+    campaign.trigger_channel = trigger.channel if trigger and trigger.channel != "push" else None
 
 
 def trigger_of(campaign: Campaign) -> Trigger | None:
@@ -117,6 +118,7 @@ def trigger_of(campaign: Campaign) -> Trigger | None:
         campaign_id=campaign.trigger_campaign_id,
         days=campaign.trigger_days,
         hours=campaign.trigger_hours,
+        channel=campaign.trigger_channel or "push",  # type: ignore[arg-type]
     )
 
 
