@@ -25,6 +25,7 @@ from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.signin.delivery import SignInDelivery
 from tessera.signin.services import SIGN_IN_CODE
 from tessera.sms.delivery import SmsReplies
+from tessera.sms.retention import OldNumbers
 from tessera.sms.service import SMS_REPLY
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.issuing import TRIGGER_MESSAGE
@@ -154,6 +155,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             services.contest_codes.resume_unfinished,
             timed_triggers_of(ctx).run,
             services.sign_in.forget_spent_codes,
+            OldNumbers(ctx.sessions, ctx.readers, ctx.clock, settings.sms.number_days).forget,
         ],
         prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
         # Welcome and next-step coupons follow their event within a second or so.

@@ -220,11 +220,11 @@ def _body(api: Api) -> dict[str, object]:
     }
 
 
-async def test_without_marketing_consent_or_outside_its_window_a_keyword_issues_nothing(
+async def test_without_marketing_consent_outside_its_window_or_segment_a_keyword_issues_nothing(
     api: Api, webhook: FakeMessageWebhook
 ) -> None:
     await api.customer(email=None, phone=ANNA, marketing=False)
-    await api.customer(email=None, phone=BELA)
+    await api.customer(email=None, phone=BELA, tags=["regular"])
     now = api.clock.now()
     await api.campaign(name="Coffee", sms_keyword="COFFEE")
     await api.campaign(
@@ -233,12 +233,14 @@ async def test_without_marketing_consent_or_outside_its_window_a_keyword_issues_
         starts_at=iso(now + timedelta(days=1)),
         ends_at=iso(now + timedelta(days=2)),
     )
+    await api.campaign(name="Members", sms_keyword="VIP", segment={"tags_any": ["vip"]})
     await text_in(api.client, ANNA, "COFFEE")
     await text_in(api.client, BELA, "later")
+    await text_in(api.client, BELA, "vip")
     (to_anna,) = await replies(webhook, ANNA, 1)
-    (to_bela,) = await replies(webhook, BELA, 1)
+    to_bela = await replies(webhook, BELA, 2)
     assert to_anna["kind"] == "sms_consent"
-    assert to_bela["kind"] == "sms_offer_closed"
+    assert [reply["kind"] for reply in to_bela] == ["sms_offer_closed"] * 2
     assert await api.sql("SELECT count(*) FROM coupons") == [(0,)]
 
 
@@ -363,6 +365,26 @@ async def test_erasure_forgets_the_number_of_the_customers_messages(
     assert (await api.client.delete("/api/me", headers=anna)).status_code == 204
     numbers = await api.sql("SELECT from_number FROM sms_inbound ORDER BY id")
     assert numbers == [(None,), (STRANGER,)]
+
+
+async def test_numbers_are_forgotten_after_the_retention_and_repeats_still_recognised(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    await api.customer(email=None, phone=ANNA)
+    await text_in(api.client, ANNA, "HELP", gateway_id="gw-old")
+    await replies(webhook, ANNA, 1)
+    api.clock.advance(timedelta(days=20))  # type: ignore[attr-defined]
+    await text_in(api.client, STRANGER, "HELP")
+    await replies(webhook, STRANGER, 1)
+    api.clock.advance(timedelta(days=10, hours=1))  # type: ignore[attr-defined]
+    for _ in range(250):
+        numbers = await api.sql("SELECT from_number FROM sms_inbound ORDER BY id")
+        if numbers[0] == (None,):
+            break
+        await asyncio.sleep(0.02)
+    assert numbers == [(None,), (STRANGER,)]  # 30 days and an hour old, and 10 days
+    again = await text_in(api.client, ANNA, "HELP", gateway_id="gw-old")
+    assert again.json()["duplicate"] is True
 
 
 async def voucher_codes(api: Api, target_id: int, count: int) -> list[dict[str, str]]:

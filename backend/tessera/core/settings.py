@@ -317,6 +317,11 @@ class SmsSettings:
         5,
         "Printed SMS voucher codes one phone number may exchange per voucher campaign.",
     )
+    number_days: int = env(
+        "TESSERA_SMS_NUMBER_DAYS",
+        30,
+        "Days an inbound SMS's phone number is kept (for its reply); then it is cleared.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,6 +551,8 @@ class Settings:
             raise ConfigurationError("TESSERA_SMTP_CONNECTIONS must be >= 1")
         if self.sms.vouchers_per_number < 1:
             raise ConfigurationError("TESSERA_SMS_VOUCHERS_PER_NUMBER must be >= 1")
+        if self.sms.number_days < 1:
+            raise ConfigurationError("TESSERA_SMS_NUMBER_DAYS must be >= 1")
         if self.is_production and (missing := self.missing_in_production()):
             raise ConfigurationError("Production needs these set: " + "; ".join(missing))
         return self

@@ -122,5 +122,28 @@ def language_of(locale: str | None) -> str:
     return language if language in TEXTS else "en"
 
 
+# Two concatenated GSM-7 segments (153 characters each once the concatenation header is in):
+# a reply longer than that costs the sender a third message and some phones show it in parts.
+MAX_REPLY_CHARACTERS: Final = 306
+# The values a long reply is shortened by: names a marketer chose, never a code or a link.
+SHORTENED: Final = ("campaign", "contest", "prize")
+
+
 def reply_text(kind: ReplyKind, locale: str | None, **values: object) -> str:
-    return TEXTS[language_of(locale)][kind].format(**values)
+    """The reply in the receiver's language, at most ``MAX_REPLY_CHARACTERS`` long when it can be
+    by shortening the names in it (the code and the link are kept whole)."""
+    template = TEXTS[language_of(locale)][kind]
+    text = template.format(**values)
+    excess = len(text) - MAX_REPLY_CHARACTERS
+    names = [name for name in SHORTENED if name in values and f"{{{name}}}" in template]
+    while excess > 0 and names:
+        longest = max(names, key=lambda name: len(str(values[name])))
+        value = str(values[longest])
+        keep = max(len(value) - excess - 1, 8)
+        if keep >= len(value) - 1:
+            names.remove(longest)
+            continue
+        values = {**values, longest: value[:keep].rstrip() + "…"}
+        text = template.format(**values)
+        excess = len(text) - MAX_REPLY_CHARACTERS
+    return text
