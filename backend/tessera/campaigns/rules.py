@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from tessera.campaigns.schemas import Discount, DiscountKind
 from tessera.codes.keys import CodeKeys
 from tessera.models.campaigns import Campaign
-
-
-def in_segment(segment: Mapping[str, Any], tags: Sequence[str], attributes: Mapping[str, Any]) -> bool:
-    """``tags_any``: at least one shared tag; ``attributes``: every listed value equal."""
-    wanted_tags = segment.get("tags_any") or []
-    if wanted_tags and not set(wanted_tags) & set(tags):
-        return False
-    wanted_attributes: Mapping[str, Any] = segment.get("attributes") or {}
-    return all(attributes.get(name) == value for name, value in wanted_attributes.items())
 
 
 def coupon_expiry(campaign: Campaign, issued_at: datetime) -> datetime:

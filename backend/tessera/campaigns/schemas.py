@@ -38,11 +38,40 @@ StoreIds = Annotated[list[Id], msgspec.Meta(min_length=1, max_length=1000)]
 MinorUnits = Annotated[int, msgspec.Meta(ge=1, le=10**12)]
 
 
+TagList = Annotated[list[Tag], msgspec.Meta(max_length=50)]
+IsoDate = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+Bound = Annotated[float, msgspec.Meta(ge=-(10**15), le=10**15)] | IsoDate
+
+
+class ValueRange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Inclusive bounds, both numbers or both ISO dates (``YYYY-MM-DD``); at least one."""
+
+    gte: Bound | None = None
+    lte: Bound | None = None
+
+
 class Segment(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    tags_any: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    """Who a campaign reaches: every part given must hold (``tessera.campaigns.segments``)."""
+
+    tags_any: TagList = msgspec.field(default_factory=list)
+    tags_all: TagList = msgspec.field(default_factory=list)
+    tags_none: TagList = msgspec.field(default_factory=list)
     attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=dict
     )
+    # 1 to 100 values each (checked with the segment: the document cannot state a bound on a
+    # map's values).
+    attributes_in: Annotated[dict[Tag, list[AttributeValue]], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=dict
+    )
+    attribute_ranges: Annotated[dict[Tag, ValueRange], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=dict
+    )
+    registered_after: datetime | None = None
+    registered_before: datetime | None = None
+    active_after: datetime | None = None
+    active_before: datetime | None = None
+    stores: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
 class SmsVoucher(msgspec.Struct, forbid_unknown_fields=True):

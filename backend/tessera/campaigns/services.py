@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+import msgspec
 from msgspec import UNSET
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.campaigns.keywords import KeywordTaken, stored_keyword
 from tessera.campaigns.keywords import check_free as check_keyword_free
-from tessera.campaigns.rules import discount_of, in_segment, is_running
+from tessera.campaigns.rules import discount_of, is_running
 from tessera.campaigns.schemas import (
     CampaignCreate,
     CampaignUpdate,
@@ -25,6 +26,7 @@ from tessera.campaigns.schemas import (
     Segment,
     SmsVoucher,
 )
+from tessera.campaigns.segments import segments_of
 from tessera.campaigns.slugs import SlugTaken, check_free, free_slug, slugify
 from tessera.codes.formats import ean13_campaign_digits
 from tessera.codes.keys import CodeKeys
@@ -85,7 +87,7 @@ def view(campaign: Campaign, now: datetime) -> CampaignView:
         coupon_valid_days=campaign.coupon_valid_days,
         code=CodeFormatView(campaign.code_format, campaign.code_length, campaign.ean_prefix),
         limits=Limits(campaign.per_customer_limit, campaign.max_redemptions),
-        segment=Segment(**campaign.segment),
+        segment=segment_view(campaign.segment),
         stores=campaign.stores,
         min_order_total=campaign.min_order_total,
         wallet=view_of(campaign.wallet_design, campaign.wallet_logo is not None),
@@ -148,6 +150,37 @@ async def _checked_stores(session: AsyncSession, stores: list[int] | None) -> li
     return wanted
 
 
+MAX_VALUES_IN = 100
+
+
+async def _stored_segment(session: AsyncSession, segment: Segment) -> dict[str, Any]:
+    """The segment as the campaign row keeps it (JSON), once its parts are consistent."""
+    for name, values in segment.attributes_in.items():
+        if not 1 <= len(values) <= MAX_VALUES_IN:
+            raise InvalidValue(
+                f"attributes_in lists 1 to {MAX_VALUES_IN} values", field=f"segment.attributes_in.{name}"
+            )
+    for name, bounds in segment.attribute_ranges.items():
+        given = [bound for bound in (bounds.gte, bounds.lte) if bound is not None]
+        field = f"segment.attribute_ranges.{name}"
+        if not given:
+            raise InvalidValue("A range needs gte, lte or both", field=field)
+        if len({isinstance(bound, str) for bound in given}) > 1:
+            raise InvalidValue("A range's bounds are both numbers or both dates", field=field)
+        if len(given) == 2 and given[0] > given[1]:  # type: ignore[operator]
+            raise InvalidValue("A range's gte is above its lte", field=field)
+    if segment.stores:
+        found = set(await session.scalars(select(Store.id).where(Store.id.in_(segment.stores))))
+        if missing := [store_id for store_id in segment.stores if store_id not in found]:
+            raise InvalidValue(f"Store {missing[0]} does not exist", field="segment.stores")
+    stored: dict[str, Any] = msgspec.to_builtins(segment)
+    return stored
+
+
+def segment_view(stored: dict[str, Any]) -> Segment:
+    return msgspec.convert(stored, Segment, strict=False)
+
+
 class CampaignService:
     def __init__(self, keys: CodeKeys, codes: CodeSettings, currency: str) -> None:
         self._keys = keys
@@ -207,7 +240,7 @@ class CampaignService:
             max_redemptions=data.limits.max_redemptions,
             redemption_count=0,
             next_serial=0,
-            segment={"tags_any": data.segment.tags_any, "attributes": data.segment.attributes},
+            segment=await _stored_segment(session, data.segment),
             stores=stores,
             min_order_total=data.min_order_total,
             wallet_design=stored(data.wallet) if data.wallet else {},
@@ -271,7 +304,7 @@ class CampaignService:
         if data.coupon_valid_days is not UNSET:
             campaign.coupon_valid_days = data.coupon_valid_days
         if data.segment is not UNSET:
-            campaign.segment = {"tags_any": data.segment.tags_any, "attributes": data.segment.attributes}
+            campaign.segment = await _stored_segment(session, data.segment)
         spent_before, per_customer_before = campaign_spent(campaign), campaign.per_customer_limit
         if data.limits is not UNSET:
             await self._change_limits(session, campaign, data.limits)
@@ -378,28 +411,34 @@ class CampaignService:
         registration event)."""
         if not customer.marketing_consent or customer.erased_at is not None:
             return 0
-        campaigns = await session.scalars(
-            select(Campaign).where(
-                Campaign.published_at.is_not(None),
-                Campaign.ends_at > now,
-                Campaign.trigger_kind.is_(None),
+        campaigns = {
+            campaign.id: campaign
+            for campaign in await session.scalars(
+                select(Campaign).where(
+                    Campaign.published_at.is_not(None),
+                    Campaign.ends_at > now,
+                    Campaign.trigger_kind.is_(None),
+                )
             )
+            if cannot_issue(campaign, now) is None
+        }
+        await session.flush()  # the segments are asked of the customer's row as it stands now
+        held = await segments_of(
+            session, {campaign_id: c.segment for campaign_id, c in campaigns.items()}, customer.id
         )
         issued = 0
-        for campaign in campaigns:
-            usable = cannot_issue(campaign, now) is None
-            if usable and in_segment(campaign.segment, customer.tags, customer.attributes):
-                issued += len(
-                    await issue_coupons(
-                        session,
-                        self._keys,
-                        campaign,
-                        [customer.id],
-                        origin=CAMPAIGN_ORIGIN,
-                        channel="pwa",
-                        now=now,
-                    )
+        for campaign_id in sorted(held):
+            issued += len(
+                await issue_coupons(
+                    session,
+                    self._keys,
+                    campaigns[campaign_id],
+                    [customer.id],
+                    origin=CAMPAIGN_ORIGIN,
+                    channel="pwa",
+                    now=now,
                 )
+            )
         return issued
 
     async def issue_personal(

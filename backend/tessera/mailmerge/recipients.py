@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.rules import coupon_expiry, in_segment
+from tessera.campaigns.rules import coupon_expiry
 from tessera.codes.keys import CodeKeys
 from tessera.core.problem_details import TYPE_BASE
 from tessera.coupons.issuing import issue_coupons
@@ -91,10 +91,15 @@ def can_issue(campaign: Campaign, now: datetime) -> bool:
 
 
 def check(
-    customer: Found | None, channel: str, campaigns: Mapping[str, Campaign], now: datetime
+    customer: Found | None,
+    channel: str,
+    campaigns: Mapping[str, Campaign],
+    members: Mapping[str, set[int]],
+    now: datetime,
 ) -> LineProblem | None:
     """Why ``customer`` gets no message, or None: the message needs a code of every campaign
-    the template names, so one refusal refuses the message (and issues none of its codes)."""
+    the template names, so one refusal refuses the message (and issues none of its codes).
+    ``members``: by slug, the customers in that campaign's segment (``segments.members``)."""
     if customer is None:
         return line_problem("unknown_recipient")
     if not (customer.email if channel == "email" else customer.phone):
@@ -104,7 +109,7 @@ def check(
     for slug, campaign in campaigns.items():
         if not can_issue(campaign, now):
             return line_problem("campaign_not_running", slug)
-        if not in_segment(campaign.segment, customer.tags, customer.attributes):
+        if customer.id not in members[slug]:
             return line_problem("not_in_segment", slug)
     return None
 

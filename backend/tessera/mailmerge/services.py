@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.campaigns.rules import code_for
+from tessera.campaigns.segments import members
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
@@ -151,7 +152,11 @@ class MailMerges:
                 )
             }
             by_slug = {slug: campaigns[campaign_id] for slug, campaign_id in plan.campaigns.items()}
-            verdicts = [check(customer, plan.channel, by_slug, now) for customer in found]
+            ids = [customer.id for customer in found if customer is not None]
+            members_of = {
+                slug: await members(session, campaign.segment, ids) for slug, campaign in by_slug.items()
+            }
+            verdicts = [check(customer, plan.channel, by_slug, members_of, now) for customer in found]
             eligible = sorted({c.id for c, v in zip(found, verdicts, strict=True) if c and v is None})
             coupons: dict[str, dict[int, Held]] = {}
             issued = 0

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import in_segment
+from tessera.campaigns.segments import members
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import InvalidCode, parse
 from tessera.contests.entries import SMS_MEDIUM, ContestEntries
@@ -314,7 +314,7 @@ class SmsInbox:
         running = campaign.starts_at <= now < campaign.ends_at
         if not running or campaign.trigger_kind is not None or cannot_issue(campaign, now) is not None:
             return Decision("offer_closed")
-        if not in_segment(campaign.segment, customer.tags, customer.attributes):
+        if customer.id not in await members(session, campaign.segment, [customer.id]):
             # As publishing would not reach them; the reply does not tell the segment.
             return Decision("offer_closed")
         issued = await issue_coupons(

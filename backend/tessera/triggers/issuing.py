@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, Text, cast, exists, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tessera.campaigns.rules import in_segment
+from tessera.campaigns.segments import segment_condition
 from tessera.codes.keys import CodeKeys
 from tessera.core.errors import DomainError
 from tessera.coupons.issuing import issue_coupons
@@ -38,26 +38,15 @@ def holds_trigger_coupon(campaign_id: int, customer_id: ColumnExpressionArgument
     )
 
 
-def may_receive(campaign: Campaign) -> tuple[ColumnElement[bool], ...]:
+def may_receive(campaign: Campaign, dialect: str) -> tuple[ColumnElement[bool], ...]:
     """Conditions on ``Customer``: marketing consent, not erased, no coupon of the campaign yet,
-    and (a superset of) the segment's tags. ``in_segment`` decides the segment; the tag test
-    only keeps the customers of other segments from filling the pages of a periodic query."""
-    conditions = [
+    and in its segment."""
+    return (
         Customer.marketing_consent.is_(True),
         Customer.erased_at.is_(None),
         ~holds_trigger_coupon(campaign.id, Customer.id),
-    ]
-    tags = campaign.segment.get("tags_any") or []
-    if tags:
-        # The JSON text of the tag list holds each tag in quotes (both stores write it so);
-        # tags are [A-Za-z0-9_.:-], and ``_`` is a LIKE wildcard.
-        as_text = cast(Customer.tags, Text)
-        conditions.append(or_(*(as_text.like(f'%"{_like_escaped(tag)}"%', escape="\\") for tag in tags)))
-    return tuple(conditions)
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        segment_condition(campaign.segment, dialect),
+    )
 
 
 async def issue_triggered(
@@ -71,17 +60,15 @@ async def issue_triggered(
         log.info("triggered campaign cannot issue", campaign_id=campaign.id, reason=reason)
         return 0
     wanted = sorted(set(customer_ids))
+    dialect = session.get_bind().dialect.name
     eligible: list[int] = []
     for start in range(0, len(wanted), _IN_LIST):
-        rows = await session.execute(
-            select(Customer.id, Customer.tags, Customer.attributes).where(
-                Customer.id.in_(wanted[start : start + _IN_LIST]), *may_receive(campaign)
-            )
-        )
         eligible.extend(
-            customer_id
-            for customer_id, tags, attributes in rows
-            if in_segment(campaign.segment, tags, attributes)
+            await session.scalars(
+                select(Customer.id).where(
+                    Customer.id.in_(wanted[start : start + _IN_LIST]), *may_receive(campaign, dialect)
+                )
+            )
         )
     if not eligible:
         return 0

@@ -21,7 +21,6 @@ from typing import Any, TypeAlias
 from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import in_segment
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock, time_zone
 from tessera.core.db.base import UTCDateTime
@@ -40,7 +39,7 @@ from tessera.triggers.rules import (
 )
 
 Key = tuple[Any, ...]
-_PROFILE = (Customer.tags, Customer.attributes, Customer.birthday, Customer.timezone)
+_PROFILE = (Customer.birthday, Customer.timezone)
 Candidates: TypeAlias = Select[*tuple[Any, ...]]
 
 
@@ -101,7 +100,8 @@ class TimedTriggers:
         write transaction."""
         after = self._resume.get(campaign.id)
         async with self._readers() as session:
-            rows = (await session.execute(self._candidates(campaign, now, after))).all()
+            dialect = session.get_bind().dialect.name
+            rows = (await session.execute(self._candidates(campaign, now, after, dialect))).all()
         full = len(rows) == self._page_size
         if full:
             self._resume[campaign.id] = tuple(rows[-1][-2:])
@@ -117,14 +117,15 @@ class TimedTriggers:
                 return 0, True  # changed meanwhile: the next run sees it as it is
             return await issue_triggered(session, self._keys, current, customers, now), not full
 
-    def _candidates(self, campaign: Campaign, now: datetime, after: Key | None) -> Candidates:
-        """Rows of (customer id, tags, attributes, birthday, zone, *the page key*) in the order
-        of an index; the key is two columns."""
+    def _candidates(self, campaign: Campaign, now: datetime, after: Key | None, dialect: str) -> Candidates:
+        """Rows of (customer id, birthday, zone, *the page key*) of the customers who may
+        receive the coupon (segment included), in the order of an index; the key is two
+        columns."""
         if campaign.trigger_kind == INACTIVE_FOR:
             cutoff = now - timedelta(days=campaign.trigger_days or 0)
             statement: Candidates = select(
                 Customer.id, *_PROFILE, Customer.last_active_at, Customer.id
-            ).where(Customer.last_active_at <= cutoff, *may_receive(campaign))
+            ).where(Customer.last_active_at <= cutoff, *may_receive(campaign, dialect))
             if after is not None:
                 statement = statement.where(
                     tuple_(Customer.last_active_at, Customer.id)
@@ -133,7 +134,7 @@ class TimedTriggers:
             return statement.order_by(Customer.last_active_at, Customer.id).limit(self._page_size)
         if campaign.trigger_kind == BIRTHDAY:
             statement = select(Customer.id, *_PROFILE, Customer.id, Customer.id).where(
-                Customer.birth_month_day.in_(birthday_month_days(now)), *may_receive(campaign)
+                Customer.birth_month_day.in_(birthday_month_days(now)), *may_receive(campaign, dialect)
             )
             if after is not None:
                 statement = statement.where(Customer.id > after[0])
@@ -153,7 +154,7 @@ class TimedTriggers:
                     Coupon.revoked_at.is_(None),
                     Coupon.expires_at > now,
                     Coupon.expires_at <= horizon,
-                    *may_receive(campaign),
+                    *may_receive(campaign, dialect),
                 )
             )
             if after is not None:
@@ -165,12 +166,10 @@ class TimedTriggers:
         raise ValueError(f"not a timed trigger: {campaign.trigger_kind!r}")
 
     def _due(self, campaign: Campaign, now: datetime, rows: Sequence[Any]) -> list[int]:
-        """The candidates in the segment (and, for birthdays, at theirs in their own zone).
-        ``issue_triggered`` checks consent and segment again in the issuing transaction."""
+        """The candidates (for birthdays, those at theirs in their own zone). ``issue_triggered``
+        checks consent and segment again in the issuing transaction."""
         due = []
-        for customer_id, tags, attributes, birthday, zone_name, *_ in rows:
-            if not in_segment(campaign.segment, tags, attributes):
-                continue
+        for customer_id, birthday, zone_name, *_ in rows:
             if campaign.trigger_kind == BIRTHDAY:
                 zone = (time_zone(zone_name) if zone_name else None) or self._default_zone
                 if birthday is None or not is_birthday(birthday, now.astimezone(zone).date()):
