@@ -93,6 +93,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/members/lookup"):                           (401, 403, 403, 200, 200, 403, 401, 401, 401),
     # Marketer.
     ("GET", "/api/customers"):                                 (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("GET", "/api/customers/{customer_id:int}"):               (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("PATCH", "/api/customers/{customer_id:int}"):             (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/stores"):                                    (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("POST", "/api/stores"):                                   (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("PATCH", "/api/stores/{store_id:int}"):                   (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -497,6 +499,10 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/api/auth/customer/logout"): Call("/api/auth/customer/logout", fresh_customer_session=True),
         ("POST", "/api/members/lookup"): Call("/api/members/lookup", json=lambda: {"code": w.member_card_a}),
         ("GET", "/api/customers"): Call("/api/customers"),
+        ("GET", "/api/customers/{customer_id:int}"): Call(f"/api/customers/{w.customer_b}"),
+        ("PATCH", "/api/customers/{customer_id:int}"): Call(
+            f"/api/customers/{w.customer_b}", json=lambda: {"attributes": {"tier": "gold"}}
+        ),
         ("GET", "/api/stores"): Call("/api/stores"),
         ("POST", "/api/stores"): Call(
             "/api/stores", json=lambda: {"name": f"Store {next(_unique)}", "timezone": "Europe/Rome"}

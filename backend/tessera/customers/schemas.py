@@ -51,6 +51,19 @@ class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
     consent: ConsentUpdate | msgspec.UnsetType = msgspec.UNSET
 
 
+class CustomerProfileUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """What a marketer may change of a customer: never the contact or the consents, which only
+    the customer gives."""
+
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] | msgspec.UnsetType = msgspec.UNSET
+    attributes: Annotated[dict[Tag, AttributeValue], msgspec.Meta(max_length=50)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    birthday: date | msgspec.UnsetType | None = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType | None = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType | None = msgspec.UNSET
+
+
 class CustomerCreated(msgspec.Struct):
     id: int
     token: str

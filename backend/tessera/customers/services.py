@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.tokens import new_token, token_digest
+from tessera.campaigns.segments import segment_condition
 from tessera.campaigns.services import CampaignService
 from tessera.core.clock import time_zone
 from tessera.core.errors import Conflict, InvalidValue, NotFound, Unprocessable
@@ -17,6 +18,7 @@ from tessera.customers.phones import normalized_phone
 from tessera.customers.schemas import (
     ConsentState,
     CustomerCreate,
+    CustomerProfileUpdate,
     CustomerUpdate,
     CustomerView,
 )
@@ -174,6 +176,28 @@ class CustomerService:
             await self._campaigns.issue_for_new_customer(session, customer, now)
         return customer
 
+    async def update_profile(
+        self, session: AsyncSession, customer_id: int, data: CustomerProfileUpdate, now: datetime
+    ) -> Customer:
+        """A marketer's change of tags, attributes, birthday, locale or time zone. A customer
+        whom the change brings into a running campaign's segment gets its coupon, as a new
+        registrant would (once: the coupons' unique index)."""
+        customer = await self.get(session, customer_id)
+        if data.tags is not UNSET:
+            customer.tags = list(dict.fromkeys(data.tags))
+        if data.attributes is not UNSET:
+            customer.attributes = dict(data.attributes)
+        if data.birthday is not UNSET:
+            customer.birthday = data.birthday
+            customer.birth_month_day = month_day(data.birthday) if data.birthday else None
+        if data.locale is not UNSET:
+            customer.locale = data.locale
+        if data.timezone is not UNSET:
+            customer.timezone = _checked_zone(data.timezone)
+        await session.flush()
+        await self._campaigns.issue_for_new_customer(session, customer, now)
+        return customer
+
     async def erase(self, session: AsyncSession, customer_id: int, now: datetime) -> None:
         """Remove personal data, revoke open coupons and every token (sign-in codes go too) and
         withdraw the member card; events stay, without the person."""
@@ -222,25 +246,35 @@ class CustomerService:
         attribute: tuple[str, str] | None,
         after_id: int,
         limit: int,
+        search: str | None = None,
     ) -> list[Customer]:
-        """Customers for marketers, filtered in Python so SQLite and PostgreSQL agree on JSON."""
+        """Customers for marketers. ``search``: a part of the e-mail, phone or name, in any
+        case; ``tag``: holding it (both in SQL). ``attribute`` compares the value as text, in
+        Python, so SQLite and PostgreSQL agree on how JSON values read."""
+        conditions: list[ColumnElement[bool]] = [Customer.erased_at.is_(None)]
+        if tag is not None:
+            conditions.append(segment_condition({"tags_any": [tag]}, session.get_bind().dialect.name))
+        if search:
+            text = search.strip().lower()
+            conditions.append(
+                or_(
+                    func.lower(Customer.email).contains(text, autoescape=True),
+                    func.lower(Customer.name).contains(text, autoescape=True),
+                    Customer.phone.contains(text.replace(" ", ""), autoescape=True),
+                )
+            )
         found: list[Customer] = []
         cursor = after_id
         while len(found) < limit:
             batch = list(
                 await session.scalars(
-                    select(Customer)
-                    .where(Customer.id > cursor, Customer.erased_at.is_(None))
-                    .order_by(Customer.id)
-                    .limit(500)
+                    select(Customer).where(Customer.id > cursor, *conditions).order_by(Customer.id).limit(500)
                 )
             )
             if not batch:
                 break
             cursor = batch[-1].id
             for customer in batch:
-                if tag is not None and tag not in customer.tags:
-                    continue
                 if attribute is not None and str(customer.attributes.get(attribute[0])) != attribute[1]:
                     continue
                 found.append(customer)

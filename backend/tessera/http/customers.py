@@ -12,7 +12,13 @@ from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
 from tessera.coupons.schemas import CouponView
 from tessera.coupons.services import CouponService
-from tessera.customers.schemas import CustomerCreate, CustomerCreated, CustomerUpdate, CustomerView
+from tessera.customers.schemas import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerProfileUpdate,
+    CustomerUpdate,
+    CustomerView,
+)
 from tessera.customers.services import (
     CustomerExists,
     CustomerNotFound,
@@ -22,7 +28,7 @@ from tessera.customers.services import (
 )
 from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
-from tessera.http.helpers import CURSOR, DEFAULT_LIMIT, LIMIT, after_id, next_cursor
+from tessera.http.helpers import CURSOR, DEFAULT_LIMIT, LIMIT, PathId, after_id, next_cursor
 from tessera.http.problems import raises
 
 
@@ -65,8 +71,9 @@ class RegistrationController(Controller):
             "(null on the last page; a full last page is followed by an empty one). `tag` keeps "
             "the customers holding that tag; `attribute=name=value` those whose attribute `name` "
             "reads `value` as text (a string as written, a number in decimals such as `3` or "
-            "`2.5`, a boolean as `True` or `False`). A cursor above 2147483647 and an "
-            "`attribute` with an empty name are 422 `invalid_value`."
+            "`2.5`, a boolean as `True` or `False`). `q` keeps those whose e-mail, phone or "
+            "name contains it, in any case. A cursor above 2147483647 and an `attribute` with an "
+            "empty name are 422 `invalid_value`."
         ),
     )
     async def list_customers(
@@ -79,6 +86,10 @@ class RegistrationController(Controller):
         attribute: Annotated[
             str | None, QueryParameter(max_length=200, description="name=value", pattern=r"^[^=]+=.*$")
         ] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(min_length=1, max_length=100, description="Part of the e-mail, phone or name"),
+        ] = None,
     ) -> Page[CustomerView]:
         pair = None
         if attribute is not None:
@@ -88,9 +99,51 @@ class RegistrationController(Controller):
             pair = (name, value)
         async with ctx.readers() as session:
             found = await customers.list(
-                session, tag=tag, attribute=pair, after_id=after_id(cursor), limit=limit
+                session, tag=tag, attribute=pair, after_id=after_id(cursor), limit=limit, search=q
             )
         return Page([customer_view(c) for c in found], next_cursor([c.id for c in found], limit))
+
+    @get(
+        "/{customer_id:int}",
+        guards=allow("marketer"),
+        summary="One customer's profile (marketer)",
+        description=(
+            "The customer's profile as `GET /api/me` shows it to them: contact, name, birthday, "
+            "locale, time zone, tags, attributes and consents. An erased or unknown customer is "
+            "404 `customer_not_found`."
+        ),
+        opt=raises(CustomerNotFound),
+    )
+    async def get_customer(
+        self, ctx: Ctx, customers: NamedDependency[CustomerService], customer_id: PathId
+    ) -> CustomerView:
+        async with ctx.readers() as session:
+            return customer_view(await customers.get(session, customer_id))
+
+    @patch(
+        "/{customer_id:int}",
+        guards=allow("marketer"),
+        summary="Change a customer's tags, attributes, birthday, locale or time zone (marketer)",
+        description=(
+            "Each field given replaces the stored one (`tags` and `attributes` whole; `null` "
+            "clears birthday, locale or time zone). Contact details and consents are not "
+            "accepted (400): only the customer gives them. A customer the change brings into a "
+            "running or scheduled campaign's segment receives its coupon at once, as a new "
+            "registrant would, once. 404 `customer_not_found` for an erased or unknown customer; "
+            "422 `invalid_value` for an unknown time zone."
+        ),
+        opt=raises(CustomerNotFound, CodeSpaceExhausted),
+    )
+    async def update_customer(
+        self,
+        ctx: Ctx,
+        customers: NamedDependency[CustomerService],
+        customer_id: PathId,
+        data: JSONBody[CustomerProfileUpdate],
+    ) -> CustomerView:
+        async with ctx.sessions.begin() as session:
+            customer = await customers.update_profile(session, customer_id, data, ctx.clock.now())
+            return customer_view(customer)
 
 
 class MeController(Controller):

@@ -69,6 +69,11 @@ EXAMPLES: Examples = {
         {"201": {"id": 12, "token": "tsc_npdQXxB1KqwzOIXH8dNabkQWG3-TIyGwNZFsa55wdTA", "coupons_issued": 1}},
     ),
     ("get", "/api/customers"): (None, {"200": {"items": [CUSTOMER], "next_cursor": None}}),
+    ("get", "/api/customers/{customer_id}"): (None, {"200": CUSTOMER}),
+    ("patch", "/api/customers/{customer_id}"): (
+        {"tags": ["vip", "milan"], "attributes": {"city": "Milano", "tier": "gold"}},
+        {"200": {**CUSTOMER, "tags": ["vip", "milan"], "attributes": {"city": "Milano", "tier": "gold"}}},
+    ),
     ("get", "/api/me"): (None, {"200": CUSTOMER}),
     ("patch", "/api/me"): (
         {"name": "Ada L.", "timezone": "Europe/Rome", "consent": {"push": False}},
