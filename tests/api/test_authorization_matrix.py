@@ -99,6 +99,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/stores"):                                   (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("PATCH", "/api/stores/{store_id:int}"):                   (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("POST", "/api/staff"):                                    (401, 403, 403, 403, 403, 201, 401, 401, 401),
+    ("GET", "/api/staff"):                                     (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("PATCH", "/api/staff/{staff_id:int}"):                    (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/campaigns"):                                 (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("POST", "/api/campaigns"):                                (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}"):               (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -235,6 +237,7 @@ class World:
     member_card_a: str  # the QR payload of customer A's member card
     wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
     unsubscribe_link: str  # path of A's unsubscribe link (List-Unsubscribe of marketing e-mail)
+    spare_staff: int  # a staff account no caller signs in with
     contest: int  # a running points contest
     contest_batch: int
     contest_codes: list[str]  # fresh printed codes, one per caller of the entries row
@@ -256,6 +259,14 @@ async def staff_account(api: Api, store_id: int) -> str:
     )
     assert response.status_code == 201, response.text
     return username
+
+
+async def spare_staff_account(api: Api, store_id: int) -> int:
+    username = await staff_account(api, store_id)
+    listed = await api.client.get("/api/staff", headers=await api.marketer())
+    (account,) = [item for item in listed.json() if item["username"] == username]
+    staff_id: int = account["id"]
+    return staff_id
 
 
 async def login(api: Api, username: str) -> Headers:
@@ -415,6 +426,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         emails=emails,
         member_card_a=member_card_a.json()["qr_payload"],
         wallet_link=wallet_link,
+        spare_staff=await spare_staff_account(api, store_1),
         unsubscribe_link=UnsubscribeLinks(CodeKeys(settings.security.code_secret), settings.public_url)
         .url(customer_a)
         .removeprefix(settings.public_url),
@@ -509,6 +521,11 @@ def calls(w: World) -> dict[Key, Call]:
         ),
         ("PATCH", "/api/stores/{store_id:int}"): Call(
             f"/api/stores/{w.store_1}", json=lambda: {"name": "Store 1"}
+        ),
+        ("GET", "/api/staff"): Call("/api/staff"),
+        # A spare account that no caller uses, disabled (and disabled again: the same answer).
+        ("PATCH", "/api/staff/{staff_id:int}"): Call(
+            f"/api/staff/{w.spare_staff}", json=lambda: {"disabled": True}
         ),
         ("POST", "/api/staff"): Call(
             "/api/staff",

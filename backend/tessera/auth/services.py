@@ -77,6 +77,12 @@ class Authenticator:
     def forget(self, token: str) -> None:
         self._cache.pop(token_digest(token), None)
 
+    def forget_subject(self, role: str, subject_id: int) -> None:
+        """Drop every cached token of one account (all its sessions) from this process."""
+        for digest, (cached, _) in list(self._cache.items()):
+            if cached.role == role and cached.id == subject_id:
+                self._cache.pop(digest, None)
+
     def forget_principal(self, principal: Principal) -> None:
         for digest, (cached, _) in list(self._cache.items()):
             if cached == principal:

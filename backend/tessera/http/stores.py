@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
+from tessera.core.schemas import MAX_INT
 from tessera.http.deps import Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathId
 from tessera.http.problems import raises
-from tessera.stores.schemas import StaffCreate, StaffView, StoreCreate, StoreUpdate, StoreView
-from tessera.stores.services import StoreNotFound, StoreService, UsernameTaken
+from tessera.stores.schemas import StaffCreate, StaffUpdate, StaffView, StoreCreate, StoreUpdate, StoreView
+from tessera.stores.services import StaffNotFound, StoreNotFound, StoreService, UsernameTaken
 
 
 class StoreController(Controller):
@@ -80,4 +83,44 @@ class StoreController(Controller):
     ) -> StaffView:
         async with ctx.sessions.begin() as session:
             user = await stores.create_staff(session, data, ctx.clock.now())
-            return StaffView(user.id, user.username, user.store_id, user.can_void)
+            return StaffView.of(user)
+
+    @get(
+        "/staff",
+        summary="List staff accounts (marketer)",
+        description=(
+            "Every staff account by id (at most 5,000), or those of one store with `store_id`, "
+            "with its store, voiding right and whether it is disabled. Passwords are never shown."
+        ),
+    )
+    async def list_staff(
+        self,
+        ctx: Ctx,
+        stores: NamedDependency[StoreService],
+        store_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_INT)] = None,
+    ) -> list[StaffView]:
+        async with ctx.readers() as session:
+            return [StaffView.of(user) for user in await stores.list_staff(session, store_id)]
+
+    @patch(
+        "/staff/{staff_id:int}",
+        summary="Reset a password, move, change or disable a staff account (marketer)",
+        description=(
+            "Changes the fields given. A new `password`, another `store_id`, another `can_void` "
+            "or `disabled: true` (a leaver) ends every session of the account: its tokens are "
+            "refused from this answer on (401; another server process may accept one for up to "
+            "10 seconds, its token cache), and a disabled account cannot sign in. "
+            "`disabled: false` lets it sign in again. 404 `staff_not_found`; a store that does "
+            "not exist is 404 `store_not_found`."
+        ),
+        opt=raises(StaffNotFound, StoreNotFound),
+    )
+    async def update_staff(
+        self, ctx: Ctx, stores: NamedDependency[StoreService], staff_id: PathId, data: JSONBody[StaffUpdate]
+    ) -> StaffView:
+        async with ctx.sessions.begin() as session:
+            user, revoked = await stores.update_staff(session, staff_id, data, ctx.clock.now())
+            view = StaffView.of(user)
+        if revoked:
+            ctx.authenticator.forget_subject("staff", staff_id)
+        return view

@@ -5,6 +5,7 @@ from typing import Annotated
 import msgspec
 
 from tessera.core.schemas import Id, ShortText
+from tessera.models.auth import StaffUser
 from tessera.models.stores import Store
 
 
@@ -54,11 +55,26 @@ class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
     can_void: bool = True
 
 
+class StaffUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new password (a reset), store, voiding right, or ``disabled`` (a leaver: every token
+    of the account stops working; ``false`` lets it sign in again)."""
+
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)] | msgspec.UnsetType = msgspec.UNSET
+    store_id: Id | msgspec.UnsetType = msgspec.UNSET
+    can_void: bool | msgspec.UnsetType = msgspec.UNSET
+    disabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class StaffView(msgspec.Struct):
     id: int
     username: str
     store_id: int
     can_void: bool
+    disabled: bool = False
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffView:
+        return cls(user.id, user.username, user.store_id, user.can_void, user.disabled_at is not None)
 
 
 class StaffSessionView(msgspec.Struct):

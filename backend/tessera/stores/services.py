@@ -6,15 +6,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy import select
+from msgspec import UNSET
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.auth.passwords import PasswordHasher
 from tessera.core.errors import Conflict, InvalidValue, NotFound
-from tessera.models.auth import StaffUser
+from tessera.models.auth import StaffSession, StaffUser
 from tessera.models.stores import Store
-from tessera.stores.schemas import StaffCreate, StoreCreate, StoreUpdate
+from tessera.stores.schemas import StaffCreate, StaffUpdate, StoreCreate, StoreUpdate
 
 
 class StoreNotFound(NotFound):
@@ -92,6 +93,50 @@ class StoreService:
         except IntegrityError as error:
             raise UsernameTaken from error
         return user
+
+    async def list_staff(self, session: AsyncSession, store_id: int | None) -> list[StaffUser]:
+        statement = select(StaffUser).order_by(StaffUser.id).limit(5000)
+        if store_id is not None:
+            statement = statement.where(StaffUser.store_id == store_id)
+        return list(await session.scalars(statement))
+
+    async def update_staff(
+        self, session: AsyncSession, staff_id: int, data: StaffUpdate, now: datetime
+    ) -> tuple[StaffUser, bool]:
+        """The account after the change, and whether its tokens were revoked: a new password
+        or ``disabled`` ends every session of the account in this transaction."""
+        user = await session.get(StaffUser, staff_id, with_for_update=True)
+        if user is None:
+            raise StaffNotFound(f"Staff account {staff_id} does not exist")
+        revoke = False
+        if data.store_id is not UNSET and data.store_id != user.store_id:
+            await self.get_store(session, data.store_id)
+            user.store_id = data.store_id
+            revoke = True  # a token names its store: the scanner signs in again
+        if data.can_void is not UNSET and data.can_void != user.can_void:
+            user.can_void = data.can_void
+            revoke = True  # a token carries the right; a new one carries the new right
+        if data.password is not UNSET:
+            user.password_hash = await self._passwords.hash(data.password)
+            revoke = True
+        if data.disabled is not UNSET:
+            if data.disabled and user.disabled_at is None:
+                user.disabled_at = now
+                revoke = True
+            elif not data.disabled:
+                user.disabled_at = None
+        if revoke:
+            await session.execute(
+                update(StaffSession)
+                .where(StaffSession.staff_id == user.id, StaffSession.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return user, revoke
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+    title = "No such staff account"
 
 
 def _check_time_zone(name: str) -> None:

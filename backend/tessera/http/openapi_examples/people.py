@@ -133,7 +133,15 @@ EXAMPLES: Examples = {
     ("get", "/api/stores"): (None, {"200": [STORE]}),
     ("post", "/api/staff"): (
         {"username": "till.anna", "password": "correct horse battery", "store_id": 2, "can_void": True},
-        {"201": {"id": 5, "username": "till.anna", "store_id": 2, "can_void": True}},
+        {"201": {"id": 5, "username": "till.anna", "store_id": 2, "can_void": True, "disabled": False}},
+    ),
+    ("get", "/api/staff"): (
+        None,
+        {"200": [{"id": 5, "username": "till.anna", "store_id": 2, "can_void": True, "disabled": False}]},
+    ),
+    ("patch", "/api/staff/{staff_id}"): (
+        {"disabled": True},
+        {"200": {"id": 5, "username": "till.anna", "store_id": 2, "can_void": True, "disabled": True}},
     ),
     ("get", "/api/push/vapid-public-key"): (
         None,
