@@ -20,9 +20,8 @@ from tessera.core.settings import Settings
 from tessera.mailmerge.jobs import POSTGRES_CHUNK, SQLITE_CHUNK
 from tessera.models.customers import Customer
 from tests.fakes.smtp import running_smtp_server
-from tests.processes.test_crash import crash_env
 from tests.support.api import publish_and_wait
-from tests.support.servers import free_port
+from tests.support.servers import crash_env, free_port
 
 pytestmark = pytest.mark.slow
 
