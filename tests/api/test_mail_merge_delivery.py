@@ -336,3 +336,24 @@ async def test_a_merge_stopped_mid_way_resumes_in_a_new_process_and_messages_eve
     )
     assert dict(holdings) == dict.fromkeys(customers, 1)
     assert await api.sql("SELECT count(*) FROM mail_merge_messages") == [(9,)]
+
+
+async def test_two_runs_of_one_job_at_once_queue_each_message_once(api: Api, smtp: FakeSmtpServer) -> None:
+    """The claim keeps a job to one run; were two at it anyway, each chunk's conditional cursor
+    move and the one message per (merge, customer) keep every message queued once."""
+    await published_spring_campaign(api)
+    customers = [(await api.customer(email=f"t{i}@example.com", tags=["newsletter"]))[0] for i in range(7)]
+    jobs = jobs_of(api)
+    jobs.chunk = 2
+    jobs.run_in_background = lambda job_id: None  # type: ignore[method-assign]  # the test runs it
+    started = await deliver(api, [{"customer_id": c} for c in customers])
+
+    async def twice() -> None:
+        await asyncio.gather(jobs.run(started["id"]), jobs.run(started["id"]))
+
+    api.client.blocking_portal.call(twice)  # type: ignore[attr-defined]
+    done = await until_progress(api, started, lambda v: v["status"] == "done", "the merge sent")
+    assert (done["processed"], done["messages"], done["issued"]) == (7, 7, 7)
+    assert await api.sql("SELECT count(*) FROM outbox WHERE topic = 'merge_message'") == [(7,)]
+    ids = Counter(item.message["Message-ID"] for item in smtp.delivered)
+    assert ids == Counter({f"<merge-{started['id']}-{index}@shop.example>": 1 for index in range(7)})

@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import defer
 
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
@@ -151,12 +152,15 @@ class MergeJobs:
     @staticmethod
     async def _of_message(session: AsyncSession, message_id: str) -> MailMergeJob | None:
         found: MailMergeJob | None = await session.scalar(
-            select(MailMergeJob).where(MailMergeJob.message_id == message_id)
+            select(MailMergeJob)
+            .where(MailMergeJob.message_id == message_id)
+            .options(defer(MailMergeJob.recipients))
         )
         return found
 
     async def get(self, session: AsyncSession, merge_id: int) -> MailMergeJob:
-        job = await session.get(MailMergeJob, merge_id)
+        """The job without its recipient list (up to 100,000 of them: the view needs none)."""
+        job = await session.get(MailMergeJob, merge_id, options=[defer(MailMergeJob.recipients)])
         if job is None:
             raise MailMergeNotFound(f"No mail merge {merge_id} is sent")
         return job
@@ -256,7 +260,9 @@ class MergeJobs:
                 )
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
                     raise _Moved
-        except _Moved:  # another run wrote this chunk meanwhile: nothing of ours was kept
+        # Another run wrote this chunk meanwhile (its messages' unique rows stopped ours, or the
+        # cursor had moved on): nothing of this transaction is kept.
+        except (_Moved, IntegrityError):
             return await self._standing(job_id)
         return None if last else end
 
