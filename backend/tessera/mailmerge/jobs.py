@@ -256,6 +256,8 @@ class MergeJobs:
                         problems=dict(Counter(problems or {}) + counted),
                         updated_at=now,
                         finished_at=now if last else None,
+                        # The list holds addresses: kept no longer than the job needs it.
+                        **({"recipients": []} if last else {}),
                     )
                 )
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -326,7 +328,7 @@ class MergeJobs:
             await session.execute(
                 update(MailMergeJob)
                 .where(MailMergeJob.id == job_id, MailMergeJob.finished_at.is_(None))
-                .values(error=error, finished_at=now, updated_at=now)
+                .values(error=error, finished_at=now, updated_at=now, recipients=[])
             )
 
 

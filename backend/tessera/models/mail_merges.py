@@ -29,7 +29,9 @@ class MailMergeJob(Base):
     format: Mapped[str] = mapped_column(String(8))
     # ``[[slug, campaign id], ...]`` in the order the template first names them.
     campaigns: Mapped[list[list[Any]]] = mapped_column(JSONType)
-    # The request's recipients as given (``{"customer_id"|"email"|"phone": ...}``).
+    # The request's recipients as given (``{"customer_id"|"email"|"phone": ...}``), emptied when
+    # the job finishes: addresses are kept no longer than needed (``fingerprint`` still knows a
+    # repeat of the request).
     recipients: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     recipient_count: Mapped[int]
     processed: Mapped[int] = mapped_column(default=0)
