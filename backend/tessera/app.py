@@ -154,10 +154,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             await ctx.bulk_codes.resume_unfinished()
             await services.contest_codes.resume_unfinished()
             await ctx.publishing.resume_unfinished()
+            await services.mail_merge_jobs.resume_unfinished()
             try:
                 async with background_work(ctx, services, embedded_only=True):
                     yield
             finally:
+                await services.mail_merge_jobs.stop()
                 await ctx.publishing.stop()
                 await services.contest_codes.stop()
                 await ctx.bulk_codes.stop()

@@ -17,6 +17,8 @@ from tessera.contests.prizes import CONTEST_PRIZE, ContestPrizePush
 from tessera.core.errors import ConfigurationError
 from tessera.coupons.expiry import ExpiryRecorder
 from tessera.http.context import AppContext
+from tessera.mailmerge.delivery import MergeDelivery
+from tessera.mailmerge.jobs import MERGE_MESSAGE
 from tessera.messages.coupon_notices import CouponNotices
 from tessera.messages.senders import sender_for
 from tessera.outbox.worker import OutboxWorker, running
@@ -88,7 +90,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     rollup and the event triggers move their watermarks conditionally, triggered coupons are
     one per customer by a unique index, and a code batch is written by the one process that
     claims it (``BulkCodes.resume_unfinished``), and so is a publish job
-    (``Publisher.resume_unfinished``).
+    (``Publisher.resume_unfinished``) and a sent mail merge (``MergeJobs.resume_unfinished``).
     """
     settings = ctx.settings
     apple = settings.apple
@@ -131,6 +133,15 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
     sms_replies = SmsReplies(
         ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
     )
+    merge_messages = MergeDelivery(
+        ctx.readers,
+        messages,
+        ctx.code_keys,
+        services.wallet_links,
+        services.unsubscribe_links,
+        ctx.clock,
+        public_url=settings.public_url,
+    )
     worker = OutboxWorker(
         ctx.outbox,
         {
@@ -144,6 +155,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             TRIGGER_MESSAGE: coupon_notices.deliver,
             SIGN_IN_CODE: sign_in.deliver,
             SMS_REPLY: sms_replies.deliver,
+            MERGE_MESSAGE: merge_messages.deliver,
         },
         settings.worker,
         jobs=[
@@ -152,6 +164,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             ExpiryRecorder(ctx.sessions, ctx.clock).run,
             ctx.bulk_codes.resume_unfinished,
             ctx.publishing.resume_unfinished,
+            services.mail_merge_jobs.resume_unfinished,
             services.contest_codes.resume_unfinished,
             timed_triggers_of(ctx).run,
             services.sign_in.forget_spent_codes,

@@ -112,6 +112,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/campaigns/{campaign_id:int}/coupons"):      (401, 403, 403, 403, 403, 201, 401, 401, 401),
     ("POST", "/api/campaigns/{campaign_id:int}/codes"):        (401, 403, 403, 403, 403, 202, 401, 401, 401),
     ("POST", "/api/mail-merges"):                              (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    ("POST", "/api/mail-merges", "deliver"):                   (401, 403, 403, 403, 403, 202, 401, 401, 401),
+    ("GET", "/api/mail-merges/{merge_id:int}"):                (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}/codes"):         (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/campaigns/{campaign_id:int}/codes/batches/{batch_id:int}"):
                                                                (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -236,6 +238,7 @@ class World:
     emails: dict[str, str]  # customer role → e-mail address
     member_card_a: str  # the QR payload of customer A's member card
     wallet_link: str  # path of the signed wallet link of A's coupon from a mail merge
+    mail_merge: int  # a mail merge that is sent (deliver: true)
     unsubscribe_link: str  # path of A's unsubscribe link (List-Unsubscribe of marketing e-mail)
     spare_staff: int  # a staff account no caller signs in with
     contest: int  # a running points contest
@@ -379,6 +382,18 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     )
     assert merged.status_code == 200, merged.text
     wallet_link = json.loads(merged.text.splitlines()[0])["body"].removeprefix(settings.public_url)
+    sent = await api.client.post(
+        "/api/mail-merges",
+        json={
+            "message_id": "world-sent",
+            "channel": "email",
+            "template": {"body": "{{coupon:" + campaign["slug"] + "}}"},
+            "recipients": [{"customer_id": customer_a}],
+            "deliver": True,
+        },
+        headers=marketer,
+    )
+    assert sent.status_code == 202, sent.text
 
     issuer = settings.google.issuer_id
     message = {
@@ -427,6 +442,7 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
         member_card_a=member_card_a.json()["qr_payload"],
         wallet_link=wallet_link,
         spare_staff=await spare_staff_account(api, store_1),
+        mail_merge=sent.json()["id"],
         unsubscribe_link=UnsubscribeLinks(CodeKeys(settings.security.code_secret), settings.public_url)
         .url(customer_a)
         .removeprefix(settings.public_url),
@@ -567,6 +583,17 @@ def calls(w: World) -> dict[Key, Call]:
                 "recipients": [{"customer_id": w.customer_b}],
             },
         ),
+        ("POST", "/api/mail-merges", "deliver"): Call(
+            "/api/mail-merges",
+            json=lambda: {
+                "message_id": f"m{next(_unique)}",
+                "channel": "sms",
+                "template": {"body": "Code {{coupon:spring-20}}"},
+                "recipients": [{"customer_id": w.customer_b}],
+                "deliver": True,
+            },
+        ),
+        ("GET", "/api/mail-merges/{merge_id:int}"): Call(f"/api/mail-merges/{w.mail_merge}"),
         ("GET", "/api/campaigns/{campaign_id:int}/codes/batches/{batch_id:int}"): Call(
             f"{campaign}/codes/batches/{w.batch}"
         ),

@@ -28,8 +28,7 @@ from tessera.models.push import PushSubscription
 from tessera.push.services import NEW_OFFER
 from tests.fakes.push import Delivered, FakePushService, running_fake_push
 from tests.support.api import publish_and_wait
-from tests.support.fixed_values import TEST_SECRET
-from tests.support.servers import free_port, server_env
+from tests.support.servers import crash_env, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,24 +38,6 @@ STOPS = 2
 SUBSCRIBERS = 300
 PUSH_BATCH = 50  # rows one worker claims at a time: the most a kill can leave in flight
 LEASE_SECONDS = 2  # how long a dead process's claims keep their rows from the next worker
-
-
-def crash_env(settings: Settings, data_dir: Path, **extra: str) -> dict[str, str]:
-    """The server's environment: the test's database, secrets and (already made) credentials."""
-    apple, google = settings.apple, settings.google
-    assert apple.cert_path is not None
-    assert apple.key_path is not None
-    assert apple.wwdr_path is not None
-    assert google.service_account_path is not None
-    return {
-        **server_env(settings.database.url, data_dir, TEST_SECRET),
-        "TESSERA_APPLE_CERT_PATH": str(apple.cert_path),
-        "TESSERA_APPLE_KEY_PATH": str(apple.key_path),
-        "TESSERA_APPLE_WWDR_PATH": str(apple.wwdr_path),
-        "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google.service_account_path),
-        "TESSERA_VAPID_PRIVATE_KEY": settings.push.vapid_private_key,
-        **{f"TESSERA_{name}": value for name, value in extra.items()},
-    }
 
 
 async def test_sigkill_under_load_loses_no_acknowledged_redemption_and_doubles_none(

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from tessera.core.settings import Settings
+from tests.support.fixed_values import TEST_SECRET
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -113,3 +116,21 @@ async def until_healthy(client: httpx.AsyncClient, process: subprocess.Popen[byt
             pass
         await asyncio.sleep(0.1)
     raise AssertionError("the server did not start")
+
+
+def crash_env(settings: Settings, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: the test's database, secrets and (already made) credentials."""
+    apple, google = settings.apple, settings.google
+    assert apple.cert_path is not None
+    assert apple.key_path is not None
+    assert apple.wwdr_path is not None
+    assert google.service_account_path is not None
+    return {
+        **server_env(settings.database.url, data_dir, TEST_SECRET),
+        "TESSERA_APPLE_CERT_PATH": str(apple.cert_path),
+        "TESSERA_APPLE_KEY_PATH": str(apple.key_path),
+        "TESSERA_APPLE_WWDR_PATH": str(apple.wwdr_path),
+        "TESSERA_GOOGLE_SERVICE_ACCOUNT_PATH": str(google.service_account_path),
+        "TESSERA_VAPID_PRIVATE_KEY": settings.push.vapid_private_key,
+        **{f"TESSERA_{name}": value for name, value in extra.items()},
+    }

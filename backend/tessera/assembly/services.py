@@ -14,6 +14,7 @@ from tessera.coupons.services import CouponService
 from tessera.customers.services import CustomerService
 from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.http.context import AppContext
+from tessera.mailmerge.jobs import POSTGRES_CHUNK, SQLITE_CHUNK, MergeJobs
 from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
 from tessera.push.services import PushSubscriptions
@@ -45,6 +46,7 @@ class Services:
     wallet_links: WalletLinks
     unsubscribe_links: UnsubscribeLinks
     mail_merges: MailMerges
+    mail_merge_jobs: MergeJobs
     contests: ContestService
     contest_codes: ContestCodes
     contest_entries: ContestEntries
@@ -100,6 +102,15 @@ def build_services(ctx: AppContext) -> Services:
             wallet_links,
             ctx.settings.public_url,
             ctx.settings.default_phone_region,
+        ),
+        mail_merge_jobs=MergeJobs(
+            ctx.sessions,
+            ctx.readers,
+            ctx.code_keys,
+            ctx.bulk_codes.claim,
+            ctx.clock,
+            chunk=SQLITE_CHUNK if ctx.settings.database.is_sqlite else POSTGRES_CHUNK,
+            phone_region=ctx.settings.default_phone_region,
         ),
         contests=contests,
         contest_codes=ContestCodes(ctx.sessions, ctx.readers, contest_keys, ctx.bulk_codes, ctx.clock),

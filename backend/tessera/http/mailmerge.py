@@ -1,4 +1,6 @@
-"""``POST /api/mail-merges``: rendered messages with per-message codes, streamed as NDJSON."""
+"""``POST /api/mail-merges``: rendered messages with per-message codes, streamed as NDJSON, or
+sent by Tessera (``deliver: true``) from a background job whose progress ``GET
+/api/mail-merges/{id}`` shows."""
 
 from __future__ import annotations
 
@@ -8,18 +10,20 @@ from typing import Annotated, Any
 
 import msgspec
 import structlog
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
-from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera.http.context import AppContext
 from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
-from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, closing_stream
+from tessera.http.helpers import IDEMPOTENCY_ERRORS, IDEMPOTENCY_KEY, PathId, closing_stream, stored_response
 from tessera.http.problems import raises
 from tessera.idempotency.service import request_hash
+from tessera.mailmerge.job_schemas import MailMergeJobView
+from tessera.mailmerge.jobs import MailMergeNotFound, MergeJobs, MessageIdInUse
 from tessera.mailmerge.schemas import MailMergeCreate, MergeLine
 from tessera.mailmerge.services import MailMerges, MergePlan, Tally, UnknownCampaign
 from tessera.mailmerge.templates import InvalidTemplate
@@ -35,6 +39,13 @@ STREAM_DESCRIPTION = (
     "message), then one last line: `end` with the counts, or `error` with a problem document "
     "when the work stopped part-way (the lines before it stand; asking again continues with the "
     "same codes). An answer without either last line was cut short."
+)
+
+
+DELIVER_DESCRIPTION = (
+    "`deliver: true`: the merge is sent by Tessera from a background job. The answer is the "
+    "job's progress view (as at `progress_url`): for a new `message_id` a new job, for one "
+    "asked before with the same request that job, with nothing queued again."
 )
 
 
@@ -55,29 +66,40 @@ class MailMergeController(Controller):
                 media_type=NDJSON,
                 description=STREAM_DESCRIPTION,
                 generate_examples=False,
-            )
+            ),
+            202: ResponseSpec(
+                data_container=MailMergeJobView,
+                description=DELIVER_DESCRIPTION,
+                generate_examples=False,
+            ),
         },
-        opt=raises(InvalidTemplate, UnknownCampaign, *IDEMPOTENCY_ERRORS),
+        opt=raises(InvalidTemplate, UnknownCampaign, MessageIdInUse, *IDEMPOTENCY_ERRORS),
     )
     async def merge(
         self,
         ctx: Ctx,
         mail_merges: NamedDependency[MailMerges],
+        mail_merge_jobs: NamedDependency[MergeJobs],
         principal: Caller,
         data: JSONBody[MailMergeCreate],
         request: Request[Any, Any, Any],
         idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
-    ) -> Stream:
+    ) -> Response[Any]:
         """Renders the template for every recipient with a code of each campaign it names, one
         code per (campaign, recipient, ``message_id``) however often asked: a repeated request
         streams the same codes and issues nothing new. Problems of the request itself (template,
         slugs, recipients, key) are answered before anything is issued or streamed. With an
         ``Idempotency-Key``, the same key with another body is refused and a repeat while the
         first still streams gets 409; a repeat after it ended streams the answer again
-        (``Idempotent-Replayed: true``)."""
+        (``Idempotent-Replayed: true``). With ``deliver: true`` Tessera sends the messages
+        itself: 202 with the job's progress view (see ``GET /api/mail-merges/{merge_id}``); the
+        same ``message_id`` asked again answers the same job and sends nothing new, with
+        another request 409 ``message_id_in_use``."""
         async with ctx.readers() as session:
             plan = await mail_merges.plan(session, data)
         scope = f"mail-merges:{principal.subject}"
+        if data.deliver:
+            return await self._deliver(ctx, mail_merge_jobs, data, plan, scope, request, idempotency_key)
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
         reserved = None
         if idempotency_key is not None:
@@ -88,6 +110,51 @@ class MailMergeController(Controller):
                 headers["Idempotent-Replayed"] = "true"
         answer = self._answer(ctx, mail_merges, plan, scope, reserved)
         return closing_stream(answer, media_type=NDJSON, headers=headers)
+
+    @get(
+        "/{merge_id:int}",
+        summary="Progress of a mail merge that is sent (marketer)",
+        description=(
+            "Where a merge asked with `deliver: true` stands: `status` `running` while recipients "
+            "are worked through or messages wait to be sent, then `done` (or `failed` with "
+            "`error` when the job had to stop short); `processed` of `recipients`, `messages` "
+            "queued, `problems` (recipients who get nothing, by problem code), coupons `issued`, "
+            "and `delivery`: messages `queued`, `sent` and `failed`, the most frequent reasons "
+            "of failures in `failed_reasons`. A job stopped with its process is taken up again "
+            "by the worker. 404 `mail_merge_not_found` for no such merge."
+        ),
+        opt=raises(MailMergeNotFound),
+    )
+    async def progress(
+        self, ctx: Ctx, mail_merge_jobs: NamedDependency[MergeJobs], merge_id: PathId
+    ) -> MailMergeJobView:
+        async with ctx.readers() as session:
+            return await mail_merge_jobs.view(session, await mail_merge_jobs.get(session, merge_id))
+
+    @staticmethod
+    async def _deliver(
+        ctx: AppContext,
+        jobs: MergeJobs,
+        data: MailMergeCreate,
+        plan: MergePlan,
+        scope: str,
+        request: Request[Any, Any, Any],
+        idempotency_key: str | None,
+    ) -> Response[Any]:
+        started: list[int] = []
+        now = ctx.clock.now()
+
+        async def effect(session: AsyncSession) -> tuple[int, MailMergeJobView]:
+            job, new = await jobs.start(session, data, plan, now)
+            if new:
+                started.append(job.id)
+            return 202, await jobs.view(session, job)
+
+        fingerprint = request_hash("POST", request.url.path, await request.body())
+        answer = await ctx.idempotency.run(scope, idempotency_key, fingerprint, effect)
+        for job_id in started:
+            jobs.run_in_background(job_id)
+        return stored_response(answer)
 
     @staticmethod
     async def _answer(

@@ -46,6 +46,12 @@ RECIPIENT_PROBLEMS: dict[str, tuple[int, str, str]] = {
         "Not in the campaign's segment",
         "The customer is outside the segment of the campaign",
     ),
+    # Only where messages are sent (``deliver: true``): one message per customer and merge.
+    "duplicate_recipient": (
+        422,
+        "Listed more than once",
+        "The customer is named earlier in this list and gets that one message",
+    ),
 }
 
 

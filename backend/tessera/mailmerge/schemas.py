@@ -52,6 +52,18 @@ class MailMergeCreate(msgspec.Struct, forbid_unknown_fields=True):
     channel: Literal["email", "sms"]
     template: MessageTemplate
     recipients: Annotated[list[Recipient], msgspec.Meta(min_length=1, max_length=MAX_RECIPIENTS)]
+    deliver: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "false (the default): the rendered messages are streamed back to the caller. "
+                "true: Tessera sends them itself (e-mail over SMTP or the message webhook, SMS "
+                "through the webhook) from a background job: the answer is 202 with a "
+                "`progress_url`, and the same `message_id` asked again answers the same job and "
+                "sends nothing twice"
+            )
+        ),
+    ] = False
 
 
 class MergedCoupon(msgspec.Struct):

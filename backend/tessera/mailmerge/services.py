@@ -144,7 +144,7 @@ class MailMerges:
     async def _chunk(self, plan: MergePlan, start: int, chunk: Sequence[Recipient], tally: Tally) -> bytes:
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            found = await _customers(session, chunk, self._phone_region)
+            found = await find_customers(session, chunk, self._phone_region)
             campaigns = {
                 campaign.id: campaign
                 for campaign in await session.scalars(
@@ -214,7 +214,7 @@ class MailMerges:
         return self._encoder.encode(line) + b"\n"
 
 
-async def _customers(
+async def find_customers(
     session: AsyncSession, chunk: Sequence[Recipient], phone_region: str | None
 ) -> list[Found | None]:
     """Each recipient's customer (None: unknown or erased), found with one query for the chunk;

@@ -20,6 +20,7 @@ from tessera.models.coupons import Coupon
 from tessera.models.customers import Consent, Customer
 from tessera.models.events import Event
 from tessera.models.idempotency import IdempotencyRecord
+from tessera.models.mail_merges import MailMergeJob, MailMergeMessage
 from tessera.models.members import MemberCard
 from tessera.models.outbox import OutboxMessage
 from tessera.models.publish_jobs import PublishJob
@@ -61,6 +62,8 @@ __all__ = [
     "GoogleCallbackNonce",
     "GoogleWalletObject",
     "IdempotencyRecord",
+    "MailMergeJob",
+    "MailMergeMessage",
     "MemberCard",
     "OutboxMessage",
     "PublishJob",

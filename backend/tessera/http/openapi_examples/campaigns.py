@@ -41,6 +41,24 @@ BATCH = {
     "progress_url": "/api/campaigns/1/codes/batches/4",
     "export_url": "/api/campaigns/1/codes?format=csv&batch_id=4",
 }
+MERGE_JOB = {
+    "id": 3,
+    "message_id": "june-newsletter",
+    "channel": "email",
+    "status": "running",
+    "progress_url": "/api/mail-merges/3",
+    "recipients": 2,
+    "processed": 0,
+    "messages": 0,
+    "problems": {},
+    "issued": 0,
+    "delivery": {"queued": 0, "sent": 0, "failed": 0},
+    "failed_reasons": [],
+    "created_at": "2026-06-02T07:30:00Z",
+    "updated_at": "2026-06-02T07:30:00Z",
+    "finished_at": None,
+    "error": None,
+}
 
 EXAMPLES: Examples = {
     ("post", "/api/campaigns"): (
@@ -136,7 +154,26 @@ EXAMPLES: Examples = {
             },
             "recipients": [{"email": "ada@example.com"}, {"customer_id": 12}],
         },
-        {"200": {"type": "end", "recipients": 2, "messages": 2, "problems": 0, "issued": 2}},
+        {
+            "200": {"type": "end", "recipients": 2, "messages": 2, "problems": 0, "issued": 2},
+            "202": MERGE_JOB,
+        },
+    ),
+    ("get", "/api/mail-merges/{merge_id}"): (
+        None,
+        {
+            "200": {
+                **MERGE_JOB,
+                "status": "done",
+                "processed": 2,
+                "messages": 1,
+                "problems": {"no_marketing_consent": 1},
+                "issued": 1,
+                "delivery": {"queued": 0, "sent": 1, "failed": 0},
+                "updated_at": "2026-06-02T07:30:01Z",
+                "finished_at": "2026-06-02T07:30:01Z",
+            }
+        },
     ),
     ("post", "/api/redemptions"): (
         {"code": f"TSR1:P:{CODE}", "order_total": 2500, "entry": "scan"},
