@@ -57,6 +57,33 @@ async def test_concurrent_claims_never_share_a_row(outbox: Outbox, clock: Frozen
     assert len(await outbox.claim(100)) == 60
 
 
+async def test_urgent_topics_are_claimed_before_an_older_bulk_backlog(
+    outbox: Outbox, clock: FrozenClock
+) -> None:
+    urgent = Outbox(
+        outbox._sessions,
+        outbox._readers,
+        clock,
+        WORKER,
+        skip_locked=outbox._skip_locked,
+        urgent_topics=frozenset({"sign_in_code", "sms_reply"}),
+    )
+    await add(urgent, clock, 300, "merge_message")  # a merge queued first
+    await add(urgent, clock, 2, "sign_in_code")
+    await add(urgent, clock, 1, "sms_reply")
+    first = await urgent.claim(10)
+    assert sorted(item.topic for item in first) == ["merge_message"] * 7 + ["sign_in_code"] * 2 + [
+        "sms_reply"
+    ]
+    assert [item.id for item in first] == sorted(item.id for item in first)
+    rest = await urgent.claim(1000)
+    assert {item.topic for item in rest} == {"merge_message"}
+    assert len(rest) == 293
+    # Without urgent topics, the oldest go first: the codes would wait behind the merge.
+    clock.advance(timedelta(seconds=61))
+    assert {item.topic for item in await outbox.claim(10)} == {"merge_message"}
+
+
 async def test_retries_back_off_then_give_up_with_the_reason(outbox: Outbox, clock: FrozenClock) -> None:
     await add(outbox, clock, 1)
     calls: list[OutboxItem] = []

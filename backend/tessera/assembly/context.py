@@ -18,6 +18,11 @@ from tessera.http.context import AppContext
 from tessera.idempotency.service import IdempotencyStore
 from tessera.outbox.service import Outbox
 from tessera.redemptions.throttles import Throttles
+from tessera.signin.services import SIGN_IN_CODE
+from tessera.sms.service import SMS_REPLY
+
+# Messages a person is waiting for: claimed before bulk deliveries (merges, pass updates, pushes).
+URGENT_TOPICS = frozenset({SIGN_IN_CODE, SMS_REPLY})
 
 
 @asynccontextmanager
@@ -50,7 +55,9 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
             idempotency=IdempotencyStore(sessions, clock),
             ledger=raw.ledger,
             bulk_codes=bulk_codes,
-            outbox=Outbox(sessions, readers, clock, settings.worker, skip_locked=not sqlite),
+            outbox=Outbox(
+                sessions, readers, clock, settings.worker, skip_locked=not sqlite, urgent_topics=URGENT_TOPICS
+            ),
             publishing=Publisher(
                 sessions,
                 readers,

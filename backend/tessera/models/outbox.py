@@ -21,6 +21,14 @@ class OutboxMessage(Base):
             sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
             postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
         ),
+        # The urgent topics' due rows, claimed first (``Outbox.claim``).
+        Index(
+            "ix_outbox_due_topic",
+            "topic",
+            "id",
+            sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

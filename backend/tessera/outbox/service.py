@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera.core.clock import Clock
@@ -109,44 +109,59 @@ class Outbox:
         settings: WorkerSettings,
         *,
         skip_locked: bool,
+        urgent_topics: frozenset[str] = frozenset(),
     ) -> None:
+        """``urgent_topics``: messages a person is waiting for (a sign-in code, an SMS reply),
+        claimed before everything else due, so a mail merge of 100,000 queued a moment earlier
+        does not hold them back."""
         self._sessions = sessions
         self._readers = readers
         self._clock = clock
         self._settings = settings
         self._skip_locked = skip_locked
+        self._urgent = sorted(urgent_topics)
 
     async def claim(self, limit: int) -> list[OutboxItem]:
-        """Lease up to ``limit`` due rows to this worker."""
+        """Lease up to ``limit`` due rows to this worker: the urgent topics' first (found
+        through their own index), then the oldest of the rest."""
         now = self._clock.now()
         # A read first: idle polling must not take SQLite's write lock.
         async with self._readers() as session:
             if not await session.scalar(select(exists().where(*_pending(now)))):
                 return []
-        due = select(OutboxMessage.id).where(*_pending(now)).order_by(OutboxMessage.id).limit(limit)
+        async with self._sessions.begin() as session:
+            items: list[OutboxItem] = []
+            if self._urgent:
+                items = await self._lease(session, now, limit, OutboxMessage.topic.in_(self._urgent))
+            if len(items) < limit:
+                items += await self._lease(session, now, limit - len(items))
+        return sorted(items, key=lambda item: item.id)
+
+    async def _lease(
+        self, session: AsyncSession, now: datetime, limit: int, *where: ColumnElement[bool]
+    ) -> list[OutboxItem]:
+        due = select(OutboxMessage.id).where(*_pending(now), *where).order_by(OutboxMessage.id).limit(limit)
         if self._skip_locked:
             due = due.with_for_update(skip_locked=True)
-        async with self._sessions.begin() as session:
-            rows = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(due.scalar_subquery()))
-                .values(
-                    claimed_until=now + timedelta(seconds=self._settings.lease_seconds),
-                    attempts=OutboxMessage.attempts + 1,
-                )
-                .returning(
-                    OutboxMessage.id,
-                    OutboxMessage.topic,
-                    OutboxMessage.target,
-                    OutboxMessage.coupon_id,
-                    OutboxMessage.payload,
-                    OutboxMessage.attempts,
-                    OutboxMessage.claimed_until,
-                )
-                .execution_options(synchronize_session=False)
+        rows = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(
+                claimed_until=now + timedelta(seconds=self._settings.lease_seconds),
+                attempts=OutboxMessage.attempts + 1,
             )
-            items = [OutboxItem(*row) for row in rows]
-        return sorted(items, key=lambda item: item.id)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.topic,
+                OutboxMessage.target,
+                OutboxMessage.coupon_id,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+                OutboxMessage.claimed_until,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return [OutboxItem(*row) for row in rows]
 
     async def complete(self, outcomes: Sequence[Outcome], unattempted: Sequence[OutboxItem] = ()) -> None:
         """Record what became of a batch in one transaction (one statement for the deliveries),
