@@ -26,6 +26,7 @@ from tessera.core.settings import Settings
 from tessera.http import fast_path
 from tessera.http.allowed_methods import allow_for, answer_options, methods_by_path
 from tessera.http.analytics import AnalyticsController
+from tessera.http.audit import AuditController
 from tessera.http.auth import AuthController
 from tessera.http.campaigns import CampaignController
 from tessera.http.codes import CodeController
@@ -190,6 +191,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             GoogleCallbackController,
             WalletLinkController,
             UnsubscribeController,
+            AuditController,
             VapidController,
             PushSubscriptionController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

@@ -93,6 +93,8 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     ("POST", "/api/members/lookup"):                           (401, 403, 403, 200, 200, 403, 401, 401, 401),
     # Marketer.
     ("GET", "/api/customers"):                                 (401, 403, 403, 403, 403, 200, 401, 401, 401),
+    # The audit trail is the admin's (tests/api/test_audit.py signs in as one).
+    ("GET", "/api/audit"):                                     (401, 403, 403, 403, 403, 403, 401, 401, 401),
     ("GET", "/api/customers/{customer_id:int}"):               (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("PATCH", "/api/customers/{customer_id:int}"):             (401, 403, 403, 403, 403, 200, 401, 401, 401),
     ("GET", "/api/stores"):                                    (401, 403, 403, 403, 403, 200, 401, 401, 401),
@@ -527,6 +529,7 @@ def calls(w: World) -> dict[Key, Call]:
         ("POST", "/api/auth/customer/logout"): Call("/api/auth/customer/logout", fresh_customer_session=True),
         ("POST", "/api/members/lookup"): Call("/api/members/lookup", json=lambda: {"code": w.member_card_a}),
         ("GET", "/api/customers"): Call("/api/customers"),
+        ("GET", "/api/audit"): Call("/api/audit"),
         ("GET", "/api/customers/{customer_id:int}"): Call(f"/api/customers/{w.customer_b}"),
         ("PATCH", "/api/customers/{customer_id:int}"): Call(
             f"/api/customers/{w.customer_b}", json=lambda: {"attributes": {"tier": "gold"}}

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import changed_fields, record_action
 from tessera.campaigns.keywords import KeywordTaken
 from tessera.campaigns.schemas import (
     CampaignCreate,
@@ -76,7 +77,9 @@ class CampaignController(Controller):
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, object]:
-            return 201, view(await campaigns.create(session, data, now), now)
+            campaign = await campaigns.create(session, data, now)
+            await record_action(session, principal, "campaign.created", "campaign", campaign.id, now)
+            return 201, view(campaign, now)
 
         answer = await ctx.idempotency.run(
             f"campaigns:{principal.subject}",
@@ -136,6 +139,7 @@ class CampaignController(Controller):
         self,
         ctx: Ctx,
         campaigns: NamedDependency[CampaignService],
+        principal: Caller,
         campaign_id: PathId,
         data: JSONBody[CampaignUpdate],
     ) -> CampaignView:
@@ -144,7 +148,17 @@ class CampaignController(Controller):
         the next mail merge (409 when another campaign has it)."""
         now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            return view(await campaigns.update(session, campaign_id, data, now), now)
+            campaign = await campaigns.update(session, campaign_id, data, now)
+            await record_action(
+                session,
+                principal,
+                "campaign.changed",
+                "campaign",
+                campaign_id,
+                now,
+                fields=changed_fields(data),
+            )
+            return view(campaign, now)
 
     @post(
         "/{campaign_id:int}/coupons",

@@ -8,6 +8,7 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
 from tessera.campaigns.services import CampaignNotFound, CampaignService
 from tessera.codes.bulk import BatchNotFound
 from tessera.codes.schemas import CodeBatchCreate, CodeBatchView
@@ -74,6 +75,17 @@ class CodeController(Controller):
             campaign = await campaigns.get(session, campaign_id, lock=True)
             batch = await ctx.bulk_codes.reserve(session, campaign, data.count, data.channel, now)
             created.append(batch.id)
+            await record_action(
+                session,
+                principal,
+                "code_batch.created",
+                "campaign",
+                campaign_id,
+                now,
+                batch_id=batch.id,
+                count=data.count,
+                channel=data.channel,
+            )
             return 202, batch_view(batch)
 
         answer = await ctx.idempotency.run(

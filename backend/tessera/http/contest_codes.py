@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
 from tessera.contests.codes import ContestCodes
 from tessera.contests.errors import CodePoolExhausted, ContestBatchNotFound, ContestNotFound
 from tessera.contests.schemas import ContestBatchCreate, ContestBatchView
@@ -73,6 +74,16 @@ class ContestCodeController(Controller):
             contest = await contests.get(session, contest_id, lock=True)
             batch = await contest_codes.reserve(session, contest, data, now)
             created.append(batch.id)
+            await record_action(
+                session,
+                principal,
+                "contest_codes.created",
+                "contest",
+                contest_id,
+                now,
+                batch_id=batch.id,
+                count=data.count,
+            )
             return 202, batch_view(batch)
 
         answer = await ctx.idempotency.run(

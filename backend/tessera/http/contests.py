@@ -8,6 +8,7 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
 from tessera.codes.payloads import InvalidCode
 from tessera.contests.draws import ContestDraws
 from tessera.contests.entries import ContestEntries
@@ -84,7 +85,9 @@ class ContestController(Controller):
         now = ctx.clock.now()
 
         async def effect(session: AsyncSession) -> tuple[int, ContestView]:
-            return 201, await contests.create(session, data, now)
+            created = await contests.create(session, data, now)
+            await record_action(session, principal, "contest.created", "contest", created.id, now)
+            return 201, created
 
         answer = await ctx.idempotency.run(
             f"contests:{principal.subject}",
@@ -122,10 +125,15 @@ class ContestController(Controller):
         opt=raises(ContestNotFound),
     )
     async def close(
-        self, ctx: Ctx, contests: NamedDependency[ContestService], contest_id: PathId
+        self, ctx: Ctx, contests: NamedDependency[ContestService], principal: Caller, contest_id: PathId
     ) -> ContestView:
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            return await contests.close(session, contest_id, ctx.clock.now())
+            was_open = (await contests.get(session, contest_id, lock=True)).entries_closed_at is None
+            closed = await contests.close(session, contest_id, now)
+            if was_open:
+                await record_action(session, principal, "contest.closed", "contest", contest_id, now)
+            return closed
 
     @post(
         "/{contest_id:int}/draw",
@@ -135,13 +143,31 @@ class ContestController(Controller):
         opt=raises(ContestNotFound, NotAPointsContest, ContestStillOpen, CodeSpaceExhausted),
     )
     async def run_draw(
-        self, ctx: Ctx, contest_draws: NamedDependency[ContestDraws], contest_id: PathId
+        self,
+        ctx: Ctx,
+        contests: NamedDependency[ContestService],
+        contest_draws: NamedDependency[ContestDraws],
+        principal: Caller,
+        contest_id: PathId,
     ) -> DrawRecord:
         """Once entries are closed (or the contest has ended): top places by points, consolation
         prizes drawn with the committed seed, prizes given, the seed revealed. Calling it again
         answers the same record."""
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            return await contest_draws.run(session, contest_id, ctx.clock.now())
+            undrawn = (await contests.get(session, contest_id, lock=True)).drawn_at is None
+            record = await contest_draws.run(session, contest_id, now)
+            if undrawn:
+                await record_action(
+                    session,
+                    principal,
+                    "contest.drawn",
+                    "contest",
+                    contest_id,
+                    now,
+                    winners=len(record.winners),
+                )
+            return record
 
     @get(
         "/",

@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from tessera.audit.log import changed_fields, record_action
 from tessera.core.errors import InvalidValue, TooManyRequests
 from tessera.core.schemas import Page
 from tessera.coupons.issuing import CodeSpaceExhausted
@@ -138,11 +139,22 @@ class RegistrationController(Controller):
         self,
         ctx: Ctx,
         customers: NamedDependency[CustomerService],
+        principal: Caller,
         customer_id: PathId,
         data: JSONBody[CustomerProfileUpdate],
     ) -> CustomerView:
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            customer = await customers.update_profile(session, customer_id, data, ctx.clock.now())
+            customer = await customers.update_profile(session, customer_id, data, now)
+            await record_action(
+                session,
+                principal,
+                "customer.changed",
+                "customer",
+                customer_id,
+                now,
+                fields=changed_fields(data),
+            )
             return customer_view(customer)
 
 
@@ -192,8 +204,10 @@ class MeController(Controller):
         request: Request[Any, Any, Any],
     ) -> None:
         """Personal data is removed and open coupons revoked; analytics keep anonymous events."""
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            await customers.erase(session, principal.id, ctx.clock.now())
+            await customers.erase(session, principal.id, now)
+            await record_action(session, principal, "customer.erased", "customer", principal.id, now)
         ctx.authenticator.forget(request.headers.get("authorization", "").partition(" ")[2].strip())
         ctx.authenticator.forget_principal(principal)  # the tokens of the customer's other devices
 

@@ -16,6 +16,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
+from tessera.auth.principal import Principal
 from tessera.http.context import AppContext
 from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
@@ -99,7 +101,9 @@ class MailMergeController(Controller):
             plan = await mail_merges.plan(session, data)
         scope = f"mail-merges:{principal.subject}"
         if data.deliver:
-            return await self._deliver(ctx, mail_merge_jobs, data, plan, scope, request, idempotency_key)
+            return await self._deliver(
+                ctx, mail_merge_jobs, principal, data, plan, scope, request, idempotency_key
+            )
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
         reserved = None
         if idempotency_key is not None:
@@ -135,6 +139,7 @@ class MailMergeController(Controller):
     async def _deliver(
         ctx: AppContext,
         jobs: MergeJobs,
+        principal: Principal,
         data: MailMergeCreate,
         plan: MergePlan,
         scope: str,
@@ -148,6 +153,16 @@ class MailMergeController(Controller):
             job, new = await jobs.start(session, data, plan, now)
             if new:
                 started.append(job.id)
+                await record_action(
+                    session,
+                    principal,
+                    "mail_merge.sent",
+                    "mail_merge",
+                    job.id,
+                    now,
+                    channel=data.channel,
+                    recipients=len(data.recipients),
+                )
             return 202, await jobs.view(session, job)
 
         fingerprint = request_hash("POST", request.url.path, await request.body())

@@ -6,6 +6,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
 from tessera.campaigns.publish_schemas import AudienceView, PublishJobView, job_view
 from tessera.campaigns.publishing import PublishJobNotFound
 from tessera.campaigns.services import CampaignEnded, CampaignNotFound, CampaignService
@@ -59,6 +60,9 @@ class PublishController(Controller):
             job, new = await ctx.publishing.start(session, campaign, counted, now)
             if new:
                 started.append(job.id)
+                await record_action(
+                    session, principal, "campaign.published", "campaign", campaign_id, now, job_id=job.id
+                )
             return 202, job_view(job)
 
         answer = await ctx.idempotency.run(

@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera.audit.log import record_action
 from tessera.auth.principal import Principal
 from tessera.core.errors import TooManyRequests
 from tessera.http.deps import Caller, Ctx
@@ -119,7 +120,11 @@ class RedemptionController(Controller):
         """The coupon becomes usable again; the void is a row of its own, never a delete."""
 
         async def effect(session: AsyncSession) -> tuple[int, VoidView]:
-            return 200, await redemptions.void(session, principal, redemption_id)
+            voided = await redemptions.void(session, principal, redemption_id)
+            await record_action(
+                session, principal, "redemption.voided", "redemption", redemption_id, ctx.clock.now()
+            )
+            return 200, voided
 
         answer = await ctx.idempotency.run(
             f"void:{principal.subject}",

@@ -7,8 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
+from tessera.audit.log import changed_fields, record_action
 from tessera.core.schemas import MAX_INT
-from tessera.http.deps import Ctx
+from tessera.http.deps import Caller, Ctx
 from tessera.http.guards import allow
 from tessera.http.helpers import PathId
 from tessera.http.problems import raises
@@ -34,10 +35,12 @@ class StoreController(Controller):
         ),
     )
     async def create_store(
-        self, ctx: Ctx, stores: NamedDependency[StoreService], data: JSONBody[StoreCreate]
+        self, ctx: Ctx, stores: NamedDependency[StoreService], principal: Caller, data: JSONBody[StoreCreate]
     ) -> StoreView:
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            store = await stores.create_store(session, data, ctx.clock.now())
+            store = await stores.create_store(session, data, now)
+            await record_action(session, principal, "store.created", "store", store.id, now)
             return StoreView.of(store)
 
     @patch(
@@ -52,10 +55,25 @@ class StoreController(Controller):
         opt=raises(StoreNotFound),
     )
     async def update_store(
-        self, ctx: Ctx, stores: NamedDependency[StoreService], store_id: PathId, data: JSONBody[StoreUpdate]
+        self,
+        ctx: Ctx,
+        stores: NamedDependency[StoreService],
+        principal: Caller,
+        store_id: PathId,
+        data: JSONBody[StoreUpdate],
     ) -> StoreView:
         async with ctx.sessions.begin() as session:
-            return StoreView.of(await stores.update_store(session, store_id, data))
+            store = await stores.update_store(session, store_id, data)
+            await record_action(
+                session,
+                principal,
+                "store.changed",
+                "store",
+                store_id,
+                ctx.clock.now(),
+                fields=changed_fields(data),
+            )
+            return StoreView.of(store)
 
     @get(
         "/stores",
@@ -79,10 +97,14 @@ class StoreController(Controller):
         opt=raises(StoreNotFound, UsernameTaken),
     )
     async def create_staff(
-        self, ctx: Ctx, stores: NamedDependency[StoreService], data: JSONBody[StaffCreate]
+        self, ctx: Ctx, stores: NamedDependency[StoreService], principal: Caller, data: JSONBody[StaffCreate]
     ) -> StaffView:
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            user = await stores.create_staff(session, data, ctx.clock.now())
+            user = await stores.create_staff(session, data, now)
+            await record_action(
+                session, principal, "staff.created", "staff", user.id, now, store_id=data.store_id
+            )
             return StaffView.of(user)
 
     @get(
@@ -116,10 +138,20 @@ class StoreController(Controller):
         opt=raises(StaffNotFound, StoreNotFound),
     )
     async def update_staff(
-        self, ctx: Ctx, stores: NamedDependency[StoreService], staff_id: PathId, data: JSONBody[StaffUpdate]
+        self,
+        ctx: Ctx,
+        stores: NamedDependency[StoreService],
+        principal: Caller,
+        staff_id: PathId,
+        data: JSONBody[StaffUpdate],
     ) -> StaffView:
+        now = ctx.clock.now()
         async with ctx.sessions.begin() as session:
-            user, revoked = await stores.update_staff(session, staff_id, data, ctx.clock.now())
+            user, revoked = await stores.update_staff(session, staff_id, data, now)
+            # Which fields, never the password itself.
+            await record_action(
+                session, principal, "staff.changed", "staff", staff_id, now, fields=changed_fields(data)
+            )
             view = StaffView.of(user)
         if revoked:
             ctx.authenticator.forget_subject("staff", staff_id)

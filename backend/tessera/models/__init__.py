@@ -3,6 +3,7 @@ all tables (for Alembic and test setup). Models import only ``tessera.core``."""
 
 from tessera.core.db.base import Base
 from tessera.models.analytics import AnalyticsLatency, AnalyticsState, AnalyticsTotal
+from tessera.models.audit import AuditEntry
 from tessera.models.auth import ApiKey, CustomerSession, StaffSession, StaffUser
 from tessera.models.campaigns import Campaign
 from tessera.models.codes import CodeBatch
@@ -41,6 +42,7 @@ __all__ = [
     "AppleDevice",
     "AppleRegistration",
     "AttemptCounter",
+    "AuditEntry",
     "Base",
     "Campaign",
     "CodeBatch",

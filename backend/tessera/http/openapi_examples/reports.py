@@ -31,6 +31,36 @@ def _row(key: str, issued: int, redemptions: int, voided: int, revenue: int, **o
 
 
 EXAMPLES: Examples = {
+    ("get", "/api/audit"): (
+        None,
+        {
+            "200": {
+                "items": [
+                    {
+                        "id": 981,
+                        "at": "2026-12-06T09:14:03.512000Z",
+                        "actor_role": "marketer",
+                        "actor_id": 3,
+                        "action": "campaign.published",
+                        "subject_type": "campaign",
+                        "subject_id": "42",
+                        "data": {"job_id": 17},
+                    },
+                    {
+                        "id": 980,
+                        "at": "2026-12-06T09:12:40.001000Z",
+                        "actor_role": "marketer",
+                        "actor_id": 3,
+                        "action": "campaign.changed",
+                        "subject_type": "campaign",
+                        "subject_id": "42",
+                        "data": {"fields": ["ends_at", "segment"]},
+                    },
+                ],
+                "next_cursor": "980",
+            }
+        },
+    ),
     ("get", "/health"): (
         None,
         {
