@@ -121,7 +121,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         public_url=settings.public_url,
     )
     sms_replies = SmsReplies(
-        ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
+        ctx.readers, ctx.clock, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
     )
     worker = OutboxWorker(
         ctx.outbox,

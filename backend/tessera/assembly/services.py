@@ -16,6 +16,7 @@ from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.http.context import AppContext
 from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
+from tessera.messages.receipts import MessageReceipts
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.signin.services import SignIn
@@ -51,6 +52,7 @@ class Services:
     contest_draws: ContestDraws
     sign_in: SignIn
     sms_inbox: SmsInbox
+    message_receipts: MessageReceipts
 
 
 def build_services(ctx: AppContext) -> Services:
@@ -124,4 +126,5 @@ def build_services(ctx: AppContext) -> Services:
             ctx.settings.default_phone_region,
             ctx.settings.sms.vouchers_per_number,
         ),
+        message_receipts=MessageReceipts(ctx.sessions, ctx.clock),
     )

@@ -21,6 +21,7 @@ from tessera.models.customers import Consent, Customer
 from tessera.models.events import Event
 from tessera.models.idempotency import IdempotencyRecord
 from tessera.models.members import MemberCard
+from tessera.models.messages import MessageReceipt
 from tessera.models.outbox import OutboxMessage
 from tessera.models.publish_jobs import PublishJob
 from tessera.models.push import PushSubscription
@@ -62,6 +63,7 @@ __all__ = [
     "GoogleWalletObject",
     "IdempotencyRecord",
     "MemberCard",
+    "MessageReceipt",
     "OutboxMessage",
     "PublishJob",
     "PushSubscription",

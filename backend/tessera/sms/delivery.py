@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.campaigns.rules import code_for
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
+from tessera.messages.events import Recipient, send_recorded
 from tessera.messages.webhook import Message, MessageSender
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
@@ -33,6 +35,7 @@ class SmsReplies:
     def __init__(
         self,
         readers: async_sessionmaker[AsyncSession],
+        clock: Clock,
         sender: MessageSender,
         code_keys: CodeKeys,
         links: WalletLinks,
@@ -40,6 +43,7 @@ class SmsReplies:
         public_url: str,
     ) -> None:
         self._readers = readers
+        self._clock = clock
         self._sender = sender
         self._keys = code_keys
         self._links = links
@@ -60,38 +64,40 @@ class SmsReplies:
                 if customer is None or customer.erased_at is not None:
                     return []
                 locale = customer.locale
-            values = await self._values(session, cast(ReplyKind, kind), payload, inbound.customer_id)
-        if values is None:
-            return []  # the coupon is gone (revoked with its owner's erasure)
-        await self._sender.send(
-            Message(
-                id=f"sms-reply-{item.id}",
-                to=inbound.from_number,
-                channel="sms",
-                kind=f"sms_{kind}",
-                locale=language_of(locale),
-                subject=SUBJECT,
-                text=reply_text(cast(ReplyKind, kind), locale, **values),
-            )
+            recipient = Recipient(inbound.customer_id)
+            values: dict[str, object] = {"url": self._url, **payload.get("values", {})}
+            if kind in COUPON_REPLIES:
+                coupon = await self._coupon_values(session, payload, inbound.customer_id)
+                if coupon is None:
+                    return []  # the coupon is gone (revoked with its owner's erasure)
+                recipient, coupon_values = coupon
+                values.update(coupon_values)
+        message = Message(
+            id=f"sms-reply-{item.id}",
+            to=inbound.from_number,
+            channel="sms",
+            kind=f"sms_{kind}",
+            locale=language_of(locale),
+            subject=SUBJECT,
+            text=reply_text(cast(ReplyKind, kind), locale, **values),
         )
-        return []
+        return await send_recorded(self._sender, message, recipient, self._clock.now())
 
-    async def _values(
-        self, session: AsyncSession, kind: ReplyKind, payload: dict[str, Any], customer_id: int | None
-    ) -> dict[str, object] | None:
-        values: dict[str, object] = {"url": self._url, **payload.get("values", {})}
-        if kind in COUPON_REPLIES:
-            coupon = await session.get(Coupon, int(payload.get("coupon_id") or 0))
-            if coupon is None or coupon.customer_id != customer_id or coupon.revoked_at is not None:
-                return None
-            campaign = await session.get(Campaign, coupon.campaign_id)
-            if campaign is None:
-                return None
-            code = code_for(self._keys, campaign, coupon.serial)
-            values.update(
-                campaign=campaign.name,
-                code=group(code) if campaign.code_format == "random" else code,
-                until=coupon.expires_at.date().isoformat(),
-                link=self._links.url(coupon.id, coupon.expires_at),
-            )
-        return values
+    async def _coupon_values(
+        self, session: AsyncSession, payload: dict[str, Any], customer_id: int | None
+    ) -> tuple[Recipient, dict[str, object]] | None:
+        """The reply's coupon as the text shows it, and whom the message is about."""
+        coupon = await session.get(Coupon, int(payload.get("coupon_id") or 0))
+        if coupon is None or coupon.customer_id != customer_id or coupon.revoked_at is not None:
+            return None
+        campaign = await session.get(Campaign, coupon.campaign_id)
+        if campaign is None:
+            return None
+        code = code_for(self._keys, campaign, coupon.serial)
+        values: dict[str, object] = {
+            "campaign": campaign.name,
+            "code": group(code) if campaign.code_format == "random" else code,
+            "until": coupon.expires_at.date().isoformat(),
+            "link": self._links.url(coupon.id, coupon.expires_at),
+        }
+        return Recipient(customer_id, campaign_id=campaign.id, coupon_id=coupon.id), values

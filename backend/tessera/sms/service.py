@@ -40,6 +40,7 @@ from tessera.sms.texts import ReplyKind
 from tessera.sms.words import command_of, keyword_of
 
 SMS_REPLY: Final = "sms_reply"  # the outbox topic of the replies
+SMS_MEDIUM: Final = "sms"
 # Shorter texts are words, not attempts at a printed code (the shortest code has 15 characters).
 MIN_CODE_CHARACTERS: Final = 10
 PhoneText = Annotated[
@@ -212,8 +213,9 @@ class SmsInbox:
         values: dict[str, Any] = {"contest": contest.name if contest is not None else ""}
         try:
             async with session.begin_nested():
+                # The code came in a text message: channel and medium sms, whatever its format.
                 entry = await self._entries.enter(
-                    session, customer_id, contest_id, digest, presented.medium, now
+                    session, customer_id, contest_id, digest, SMS_MEDIUM, now, channel="sms"
                 )
         except CodeAlreadyEntered:
             return Decision("entry_used")
