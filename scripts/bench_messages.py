@@ -7,11 +7,13 @@ What is measured
     tessera.app:app_from_env``, the flags ``tessera serve`` uses) with its worker *not* embedded,
     as at scale (``tessera worker`` processes): per message it checks the signature, reads the
     text, records the gateway id, looks the number up, queues the reply in the outbox and writes
-    the ``sms_received`` event, in one transaction. The bare baseline is a minimal Litestar app in
-    this file, served the same way: the same HMAC check of the raw body, the body decoded into
-    the same struct, and the same single insert into ``sms_inbound`` with ``ON CONFLICT DO
-    NOTHING`` (stdlib ``sqlite3`` / an asyncpg pool of 10, the product's pool size). Both are
-    driven by the same raw HTTP/1.1 load generator; printed: messages/s, p50 and p99 latency.
+    the ``sms_received`` event, in one transaction (for HELP, the raw path of ``sms.writers``;
+    keywords and codes from customers take the SQLAlchemy path, not timed here). The bare
+    baseline is a minimal Litestar app in this file, served the same way: the same HMAC check of
+    the raw body, the body decoded into the same struct, and the same single insert into
+    ``sms_inbound`` with ``ON CONFLICT DO NOTHING`` (stdlib ``sqlite3`` / an asyncpg pool of 10,
+    the product's pool size). Both are driven by the same raw HTTP/1.1 load generator; printed:
+    messages/s, p50 and p99 latency.
 
     *(b) Outbound deliveries.* The replies the real run queued (``--messages`` ``sms_reply``
     outbox rows) are delivered by a ``tessera worker`` process to a local sink: a separate

@@ -23,7 +23,7 @@ from tessera.push.services import EXPIRY_REMINDER, NEW_OFFER, PushDelivery
 from tessera.signin.delivery import SignInDelivery
 from tessera.signin.services import SIGN_IN_CODE
 from tessera.sms.delivery import SmsReplies
-from tessera.sms.service import SMS_REPLY
+from tessera.sms.writers import SMS_REPLY
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.timed import TimedTriggers
 from tessera.wallet.apple.apns import ApnsClient

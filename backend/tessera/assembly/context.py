@@ -62,6 +62,7 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
                 chunk_seconds=chunk_seconds,
             ),
             throttles=Throttles(settings.throttle),
+            sms_writer=raw.sms,
             sqlite_writer=raw.sqlite_writer,
         )
     finally:

@@ -125,6 +125,7 @@ def build_services(ctx: AppContext) -> Services:
             ctx.ledger,
             ctx.settings.default_phone_region,
             ctx.settings.sms.vouchers_per_number,
+            ctx.sms_writer,
         ),
         message_receipts=MessageReceipts(ctx.sessions, ctx.clock),
     )
