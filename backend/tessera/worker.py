@@ -146,7 +146,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             timed_triggers_of(ctx).run,
             services.sign_in.forget_spent_codes,
         ],
-        prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
+        prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch, SMS_REPLY: sms_replies.prefetch},
         # Welcome and next-step coupons follow their event within a second or so.
         frequent_jobs=[rollup_of(ctx).run, event_triggers_of(ctx).run],
     )
