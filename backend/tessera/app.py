@@ -40,6 +40,7 @@ from tessera.http.health import HealthController
 from tessera.http.helpers import TesseraRequest
 from tessera.http.mailmerge import MailMergeController
 from tessera.http.members import MemberCardController, MemberLookupController
+from tessera.http.messages import MessageReceiptController
 from tessera.http.openapi_contract import install as complete_the_document
 from tessera.http.problems import PROBLEM_JSON, document_problems, exception_handlers, problem
 from tessera.http.publishing import PublishController
@@ -171,6 +172,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
             AuthController,
             CustomerSignInController,
             SmsController,
+            MessageReceiptController,
             RegistrationController,
             MeController,
             MemberCardController,

@@ -28,7 +28,7 @@ from tessera.signin.delivery import SignInDelivery
 from tessera.signin.services import SIGN_IN_CODE
 from tessera.sms.delivery import SmsReplies
 from tessera.sms.retention import OldNumbers
-from tessera.sms.service import SMS_REPLY
+from tessera.sms.writers import SMS_REPLY
 from tessera.triggers.events import EventTriggers
 from tessera.triggers.issuing import TRIGGER_MESSAGE
 from tessera.triggers.timed import TimedTriggers
@@ -126,12 +126,14 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
         code_minutes=settings.sign_in.code_minutes,
         public_url=settings.public_url,
     )
-    prize_messages = ContestPrizeMessages(ctx.readers, messages, ctx.code_keys, services.wallet_links)
+    prize_messages = ContestPrizeMessages(
+        ctx.readers, messages, ctx.code_keys, services.wallet_links, ctx.clock
+    )
     coupon_notices = CouponNotices(
-        ctx.readers, messages, ctx.code_keys, services.wallet_links, services.unsubscribe_links
+        ctx.readers, messages, ctx.code_keys, services.wallet_links, services.unsubscribe_links, ctx.clock
     )
     sms_replies = SmsReplies(
-        ctx.readers, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
+        ctx.readers, ctx.clock, messages, ctx.code_keys, services.wallet_links, public_url=settings.public_url
     )
     merge_messages = MergeDelivery(
         ctx.readers,
@@ -170,7 +172,7 @@ async def worker_for(ctx: AppContext, services: Services) -> AsyncIterator[Outbo
             services.sign_in.forget_spent_codes,
             OldNumbers(ctx.sessions, ctx.readers, ctx.clock, settings.sms.number_days).forget,
         ],
-        prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch},
+        prefetch={NEW_OFFER: push.prefetch, EXPIRY_REMINDER: push.prefetch, SMS_REPLY: sms_replies.prefetch},
         # Welcome and next-step coupons follow their event within a second or so.
         frequent_jobs=[rollup_of(ctx).run, event_triggers_of(ctx).run],
     )

@@ -111,6 +111,11 @@ def _row(**figures: Any) -> dict[str, Any]:
         "p90_seconds_to_redeem": None,
         "revenue": 0,
         "discount_given": 0,
+        "entries": 0,
+        "received": 0,
+        "sent": 0,
+        "delivered": 0,
+        "failed": 0,
     }
     return {**zero, **figures}
 

@@ -40,6 +40,8 @@ from tests.support.sms import INBOUND_SECRET, inbound
 from tests.support.sms import signature as sms_signature
 
 SMS = inbound("+36301110000", "HELP", gateway_id="matrix-1")
+SENT = json.dumps({"message_id": "matrix-message-1", "kind": "sms_help"})
+RECEIPT = json.dumps({"message_id": "matrix-message-1", "status": "delivered"}).encode()
 # The callers, in the order of the table's columns.
 ROLES = (
     "anonymous",
@@ -166,6 +168,9 @@ EXPECTED: dict[Key, tuple[int, ...]] = {
     # The SMS gateway: the body's signature is the credential, a bearer token changes nothing.
     ("POST", "/api/sms/inbound"):                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/sms/inbound", "unsigned"):                  (401, 401, 401, 401, 401, 401, 401, 401, 401),
+    # The message gateway's delivery receipts: signed like inbound SMS.
+    ("POST", "/api/messages/receipts"):                        (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/messages/receipts", "unsigned"):            (401, 401, 401, 401, 401, 401, 401, 401, 401),
     # Pages, their files and the API description: public.
     ("GET", "/"):                                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/{file_path:path}"):                              (200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -408,6 +413,17 @@ async def build_world(api: Api, signer: GoogleSigner, settings: Settings) -> Wor
     }
     google_callback = signer.callback_body(
         issuer, message, intermediate_expires_at=START + timedelta(days=30)
+    )
+    # A message the gateway took, for its delivery receipts.
+    at, data = (
+        ("'2026-06-01 10:00:00.000000'", "'" + SENT + "'")
+        if api.settings.database.url.startswith("sqlite")
+        else ("TIMESTAMPTZ '2026-06-01 10:00:00Z'", "CAST('" + SENT + "' AS JSONB)")
+    )
+    await api.sql(
+        "INSERT INTO events (occurred_at, type, channel, customer_id, quantity, data) "  # noqa: S608 (constants)
+        f"VALUES ({at}, 'message_sent', 'sms', :customer, 1, {data})",
+        customer=customer_a,
     )
 
     return World(
@@ -654,6 +670,12 @@ def calls(w: World) -> dict[Key, Call]:
         ),
         ("POST", "/api/sms/inbound", "unsigned"): Call(
             "/api/sms/inbound", content=SMS, headers={"X-Tessera-Signature": sms_signature(b"")}
+        ),
+        ("POST", "/api/messages/receipts"): Call(
+            "/api/messages/receipts", content=RECEIPT, headers={"X-Tessera-Signature": sms_signature(RECEIPT)}
+        ),
+        ("POST", "/api/messages/receipts", "unsigned"): Call(
+            "/api/messages/receipts", content=RECEIPT, headers={"X-Tessera-Signature": sms_signature(b"")}
         ),
         ("POST", "/wallet/google/callback", "unsigned"): Call(
             "/wallet/google/callback", content=w.google_callback.replace(b"save", b"del ")

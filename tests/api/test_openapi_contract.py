@@ -22,6 +22,7 @@ PUBLIC = {
     ("post", "/api/auth/customer/code"),
     ("post", "/api/auth/customer/login"),
     ("post", "/api/sms/inbound"),
+    ("post", "/api/messages/receipts"),
     ("get", "/api/push/vapid-public-key"),
     ("get", "/api/contests"),
     ("get", "/api/contests/{contest_id}"),

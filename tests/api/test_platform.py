@@ -6,6 +6,7 @@ import asyncio
 import gc
 import re
 import sys
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -49,7 +50,14 @@ async def test_docs_page_loads_nothing_from_other_origins(api: Api) -> None:
 
 
 def _diff(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    with warnings.catch_warnings():
+        # SQLAlchemy cannot reflect SQLite's expression indexes (PostgreSQL compares this one).
+        for skipped in (
+            "Skipped unsupported reflection of expression-based index ix_events_sent_message",
+            "autogenerate skipping metadata-specified expression-based index 'ix_events_sent_message'",
+        ):
+            warnings.filterwarnings("ignore", skipped)
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
 
 async def test_migrations_match_models(api: Api) -> None:

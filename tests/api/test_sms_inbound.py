@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -526,3 +527,48 @@ async def test_draw_winners_are_told_through_the_channel_they_took_part_by(
     assert "/wallet/links/" in mail["text"]
     entries = await api.sql("SELECT medium FROM contest_entries ORDER BY id")
     assert [row[0] for row in entries] == ["sms", "sms", "manual"]  # the app: a typed code
+
+
+async def test_replies_that_need_no_service_are_written_like_the_others_once_per_id(
+    api: Api, webhook: FakeMessageWebhook
+) -> None:
+    """HELP from anyone and anything from a stranger are written in one call on the raw
+    connection (``sms.writers``): the same rows as the full path, a repeated id changing nothing."""
+    anna_id, _ = await api.customer(email=None, phone=ANNA)
+    first = await send_sms(api.client, inbound(STRANGER, "HELP", gateway_id="gw-simple-1"))
+    again = await send_sms(api.client, inbound(STRANGER, "HELP", gateway_id="gw-simple-1"))
+    assert first.json() == {"id": "gw-simple-1", "duplicate": False}
+    assert again.json() == {"id": "gw-simple-1", "duplicate": True}
+    await text_in(api.client, STRANGER, "stop")
+    await text_in(api.client, ANNA, "Help")
+    await text_in(api.client, ANNA, "STOP")  # a customer's STOP: the full path
+    kinds = sorted(reply["kind"] for reply in await replies(webhook, STRANGER, 2))
+    assert kinds == ["sms_help", "sms_stop"]
+    assert sorted(reply["kind"] for reply in await replies(webhook, ANNA, 2)) == ["sms_help", "sms_stop"]
+    rows = await api.sql("SELECT reply, customer_id, from_number FROM sms_inbound ORDER BY id")
+    assert [tuple(row) for row in rows] == [
+        ("help", None, STRANGER),
+        ("stop", None, STRANGER),
+        ("help", anna_id, ANNA),
+        ("stop", anna_id, ANNA),
+    ]
+    queued = await api.sql(
+        "SELECT o.target, o.payload, o.attempts FROM outbox o WHERE o.topic = 'sms_reply' ORDER BY o.id"
+    )
+    inbound_ids = [str(row[0]) for row in await api.sql("SELECT id FROM sms_inbound ORDER BY id")]
+    assert [row[0] for row in queued] == inbound_ids
+    payloads = [row[1] if isinstance(row[1], dict) else json.loads(row[1]) for row in queued]
+    assert payloads == [{"reply": "help"}, {"reply": "stop"}, {"reply": "help"}, {"reply": "stop"}]
+    events = await api.sql(
+        "SELECT customer_id, channel, data FROM events WHERE type = 'sms_received' ORDER BY id"
+    )
+    assert [
+        (row[0], row[1], row[2] if isinstance(row[2], dict) else json.loads(row[2])) for row in events
+    ] == [
+        (None, "sms", {"reply": "help"}),
+        (None, "sms", {"reply": "stop"}),
+        (anna_id, "sms", {"reply": "help"}),
+        (anna_id, "sms", {"reply": "stop"}),
+    ]
+    # Only the customer's STOP withdrew consent.
+    assert await api.sql("SELECT marketing_consent FROM customers") == [(False,)]

@@ -14,6 +14,8 @@ from sqlalchemy import insert, select
 from tessera.core.clock import FrozenClock
 from tessera.core.db.engine import create_engine, session_factory
 from tessera.core.settings import Settings, WorkerSettings
+from tessera.events.log import event_row
+from tessera.models.events import Event
 from tessera.models.outbox import OutboxMessage
 from tessera.outbox.service import GiveUp, Outbox, OutboxItem, Outcome, RetryLater, delivered_with
 from tessera.outbox.worker import OutboxWorker
@@ -184,3 +186,52 @@ async def test_a_delivery_recorded_in_its_effects_transaction_holds_only_under_i
     await outbox.complete([Outcome(current)])
     (row,) = await rows(outbox)
     assert (row.delivered_at, row.claimed_until) == (clock.now() - timedelta(seconds=1), None)
+
+
+async def events(outbox: Outbox) -> list[tuple[str, str | None]]:
+    async with outbox._sessions() as session:
+        return [
+            tuple(row) for row in await session.execute(select(Event.type, Event.channel).order_by(Event.id))
+        ]
+
+
+async def test_a_failure_s_events_are_written_only_when_it_gives_the_row_up(
+    outbox: Outbox, clock: FrozenClock
+) -> None:
+    """Retried failures write nothing; the give-up (after the last attempt, or at once) writes
+    the failure's ``if_given_up`` rows in the same transaction that marks the row failed."""
+    await add(outbox, clock, 1, topic="flaky")
+    await add(outbox, clock, 1, topic="hopeless")
+
+    def failed(target: str) -> list[dict[str, object]]:
+        return [event_row("message_failed", clock.now(), channel="sms", data={"target": target})]
+
+    async def flaky(item: OutboxItem) -> None:
+        raise RetryLater("service unavailable").given_up_as(failed(item.target))
+
+    async def hopeless(item: OutboxItem) -> None:
+        raise GiveUp("the receiver refused it").given_up_as(failed(item.target))
+
+    worker = OutboxWorker(outbox, {"flaky": flaky, "hopeless": hopeless}, WORKER)
+    assert await worker.run_once() == 2
+    assert await events(outbox) == [("message_failed", "sms")]  # the hopeless one's
+    for _ in range(WORKER.max_attempts - 1):
+        clock.advance(timedelta(minutes=5))
+        assert await worker.run_once() == 1
+        (row, _) = await rows(outbox)
+    assert row.failed_at is not None
+    assert await events(outbox) == [("message_failed", "sms")] * 2
+
+
+async def test_a_worker_that_lost_its_lease_records_no_give_up(outbox: Outbox, clock: FrozenClock) -> None:
+    await add(outbox, clock, 1)
+    (late,) = await outbox.claim(1)
+    clock.advance(timedelta(seconds=61))
+    (current,) = await outbox.claim(1)
+    refusal = GiveUp("refused").given_up_as([event_row("message_failed", clock.now(), channel="sms")])
+    await outbox.complete([Outcome(late, refusal)])
+    assert await events(outbox) == []
+    (row,) = await rows(outbox)
+    assert row.failed_at is None
+    await outbox.complete([Outcome(current, refusal)])
+    assert await events(outbox) == [("message_failed", "sms")]

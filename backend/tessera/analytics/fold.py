@@ -43,7 +43,11 @@ from tessera.models.redemptions import Redemption
 
 # Event types whose figure is the number of distinct coupons (a pass downloaded twice is one).
 PER_COUPON = ("notified", "pass_downloaded", "wallet_saved", "wallet_removed")
-COUNTED = ("issued", *PER_COUPON, "validated", "redeemed", "voided", "expired")
+# The coupon funnel: also kept per UTC hour, for the daily series.
+FUNNEL = ("issued", *PER_COUPON, "validated", "redeemed", "voided", "expired")
+# Contest entries, inbound SMS read and outgoing messages: counted per channel, not per hour.
+CONTACTS = ("contest_entry", "sms_received", "message_sent", "message_delivered", "message_failed")
+COUNTED = (*FUNNEL, *CONTACTS)
 MONEY = ("redeemed", "voided")
 
 Dimension = Literal["channel", "medium", "store", "campaign", "customer"]
@@ -250,7 +254,7 @@ async def fold_hours(
     grouping = [Event.campaign_id, hour, Event.type] if per_campaign else [hour, Event.type]
     query = (
         select(*grouping, func.count(), func.sum(Event.quantity), func.sum(Event.amount))
-        .where(*where, Event.type.in_(COUNTED))
+        .where(*where, Event.type.in_(FUNNEL))
         .group_by(*grouping)
     )
     hours: Hours = {}

@@ -89,6 +89,11 @@ def _row(key: str, tally: Tally) -> ChannelRow:
         p90_seconds_to_redeem=p90,
         revenue=redeemed.amount - voided.amount,
         discount_given=redeemed.discount - voided.discount,
+        entries=tally.of("contest_entry").events,
+        received=tally.of("sms_received").events,
+        sent=tally.of("message_sent").events,
+        delivered=tally.of("message_delivered").events,
+        failed=tally.of("message_failed").events,
     )
 
 

@@ -13,7 +13,10 @@ class ChannelRow(msgspec.Struct):
 
     Counts of coupons are distinct coupons; ``redeemed`` is net of voids; the times are from a
     coupon's issue to its (not voided) redemption; money is in minor units of the
-    report's ``currency``.
+    report's ``currency``. ``entries`` are contest entries, ``received`` inbound messages read
+    (SMS: keyword requests, codes, STOP, HELP), ``sent`` messages a gateway took, ``delivered``
+    and ``failed`` what the gateways' receipts (and, for ``failed``, the messages given up
+    unsent) tell; sign-in codes are not counted.
     """
 
     key: str
@@ -32,6 +35,11 @@ class ChannelRow(msgspec.Struct):
     p90_seconds_to_redeem: float | None
     revenue: int
     discount_given: int
+    entries: int
+    received: int
+    sent: int
+    delivered: int
+    failed: int
 
 
 class ChannelReport(msgspec.Struct):

@@ -19,7 +19,7 @@ from tessera.idempotency.service import IdempotencyStore
 from tessera.outbox.service import Outbox
 from tessera.redemptions.throttles import Throttles
 from tessera.signin.services import SIGN_IN_CODE
-from tessera.sms.service import SMS_REPLY
+from tessera.sms.writers import SMS_REPLY
 
 # Messages a person is waiting for: claimed before bulk deliveries (merges, pass updates, pushes).
 URGENT_TOPICS = frozenset({SIGN_IN_CODE, SMS_REPLY})
@@ -69,6 +69,7 @@ async def open_context(settings: Settings, clock: Clock) -> AsyncIterator[AppCon
                 chunk_seconds=chunk_seconds,
             ),
             throttles=Throttles(settings.throttle),
+            sms_writer=raw.sms,
             sqlite_writer=raw.sqlite_writer,
         )
     finally:

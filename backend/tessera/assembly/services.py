@@ -17,6 +17,7 @@ from tessera.http.context import AppContext
 from tessera.mailmerge.jobs import POSTGRES_CHUNK, SQLITE_CHUNK, MergeJobs
 from tessera.mailmerge.services import MailMerges
 from tessera.members.services import MemberCards
+from tessera.messages.receipts import MessageReceipts
 from tessera.push.services import PushSubscriptions
 from tessera.redemptions.services import RedemptionService
 from tessera.signin.services import SignIn
@@ -53,6 +54,7 @@ class Services:
     contest_draws: ContestDraws
     sign_in: SignIn
     sms_inbox: SmsInbox
+    message_receipts: MessageReceipts
 
 
 def build_services(ctx: AppContext) -> Services:
@@ -134,5 +136,7 @@ def build_services(ctx: AppContext) -> Services:
             ctx.ledger,
             ctx.settings.default_phone_region,
             ctx.settings.sms.vouchers_per_number,
+            ctx.sms_writer,
         ),
+        message_receipts=MessageReceipts(ctx.sessions, ctx.clock),
     )

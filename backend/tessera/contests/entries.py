@@ -116,7 +116,9 @@ class ContestEntries:
             digest = self._keys.digest(presented.code)
 
             async def effect(session: AsyncSession) -> tuple[int, EntryView]:
-                return 201, await self.enter(session, customer_id, contest_id, digest, presented.medium, now)
+                return 201, await self.enter(
+                    session, customer_id, contest_id, digest, presented.medium, now, channel="pwa"
+                )
 
             return await self._idempotency.run(f"contest-entries:{customer_id}", key, fingerprint, effect)
         except InvalidCode:
@@ -131,9 +133,12 @@ class ContestEntries:
         digest: bytes,
         medium: str,
         now: datetime,
+        *,
+        channel: str,
     ) -> EntryView:
         """Enter the code of ``digest`` in the caller's transaction (``submit`` and the SMS
-        channel): the rules above, or the refusal, after which the caller rolls back."""
+        channel): the rules above, or the refusal, after which the caller rolls back.
+        ``channel`` is where the entry came from (``pwa``, ``sms``), for the analytics."""
         contest = await session.scalar(
             select(Contest).where(Contest.id == contest_id).with_for_update(read=True)
         )
@@ -213,7 +218,9 @@ class ContestEntries:
         }
         if prize is not None:
             data.update(prize_id=prize.id, value=prize.value, coupon_id=entry.coupon_id)
-        await record(session, "contest_entry", now, customer_id=customer_id, medium=medium, data=data)
+        await record(
+            session, "contest_entry", now, customer_id=customer_id, channel=channel, medium=medium, data=data
+        )
         await session.flush()
         rank = participants = None
         if contest.kind == "points":

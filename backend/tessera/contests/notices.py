@@ -21,6 +21,8 @@ from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.contests.entries import SMS_MEDIUM
 from tessera.contests.prizes import queue_prize_pushes
+from tessera.core.clock import Clock
+from tessera.messages.events import Recipient, send_recorded
 from tessera.messages.webhook import Message, MessageSender
 from tessera.models.campaigns import Campaign
 from tessera.models.contests import Contest, ContestEntry, ContestPrize, ContestWinner
@@ -138,7 +140,9 @@ class ContestPrizeMessages:
         sender: MessageSender,
         code_keys: CodeKeys,
         links: WalletLinks,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._readers = readers
         self._sender = sender
         self._keys = code_keys
@@ -168,7 +172,8 @@ class ContestPrizeMessages:
             lines = [texts["won"].format(contest=contest.name, prize=prize.name)]
             coupon_line = await self._coupon_line(session, winner.coupon_id, texts["code"])
             lines.append(coupon_line or texts["contact"])
-        await self._sender.send(
+        return await send_recorded(
+            self._sender,
             Message(
                 id=f"contest-prize-{winner.id}",
                 to=to,
@@ -177,9 +182,10 @@ class ContestPrizeMessages:
                 locale=language_of(customer.locale),
                 subject=texts["subject"].format(contest=contest.name),
                 text=" ".join(lines) if channel == "sms" else "\n\n".join(lines),
-            )
+            ),
+            Recipient(winner.customer_id, prize.campaign_id, winner.coupon_id),
+            self._clock.now(),
         )
-        return []
 
     async def _coupon_line(self, session: AsyncSession, coupon_id: int | None, template: str) -> str | None:
         if coupon_id is None:

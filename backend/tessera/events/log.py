@@ -38,6 +38,12 @@ EVENT_TYPES = frozenset(
         "signed_in",
         # An inbound SMS was read (``data.reply``: what it was read as; channel sms).
         "sms_received",
+        # An outgoing message (``data``: message_id, kind) a sender took, that a gateway reported
+        # delivered, and one given up (by the outbox or in a gateway's receipt); channel: email
+        # or sms (``tessera.messages.events``).
+        "message_sent",
+        "message_delivered",
+        "message_failed",
     }
 )
 

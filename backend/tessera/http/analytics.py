@@ -91,7 +91,12 @@ class AnalyticsController(Controller):
         by: Annotated[GroupBy, BY] = "channel",
     ) -> ChannelReport:
         """Issued, notified, wallet saves, validations, redemptions (net of voids), redemption rate,
-        median and p90 time from issue to redemption, revenue and discount given."""
+        median and p90 time from issue to redemption, revenue and discount given; contest
+        entries, inbound messages read (`received`: SMS keyword requests, codes, STOP, HELP), and
+        outgoing messages `sent` (taken by the gateway), `delivered` and `failed` (the gateway's
+        receipts, and messages given up unsent). SMS keyword coupons, SMS contest entries and SMS
+        replies count under channel (and, for entries, medium) `sms`; sign-in codes are not
+        counted."""
         async with ctx.readers() as session:
             return await channel_report(session, window, by, ctx.settings.currency)
 
@@ -108,7 +113,8 @@ class AnalyticsController(Controller):
             "`text/csv` (UTF-8), an attachment `analytics-by-<by>.csv`: the header `<by>,issued,"
             "notified,pass_downloaded,saved_to_wallet,removed_from_wallet,validated,redemptions,"
             "voided,redeemed,expired,redemption_rate,median_seconds_to_redeem,"
-            "p90_seconds_to_redeem,revenue,discount_given`, then one row per key (empty for null)"
+            "p90_seconds_to_redeem,revenue,discount_given,entries,received,sent,delivered,failed`, "
+            "then one row per key (empty for null)"
         ),
         media_type="text/csv",
     )

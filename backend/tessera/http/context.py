@@ -19,6 +19,7 @@ from tessera.idempotency.service import IdempotencyStore
 from tessera.outbox.service import Outbox
 from tessera.redemptions.ledger import RedemptionLedger
 from tessera.redemptions.throttles import Throttles
+from tessera.sms.writers import InboxWriter
 
 
 @dataclass(slots=True)
@@ -39,5 +40,7 @@ class AppContext:
     outbox: Outbox
     publishing: Publisher
     throttles: Throttles
+    # Inbound SMS whose reply needs no domain service, on the raw connection (``sms.writers``).
+    sms_writer: InboxWriter
     # SQLite only: the hot-path writer thread (see ``RawStore``).
     sqlite_writer: SqliteWorker | None = None

@@ -26,6 +26,7 @@ from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.events.log import event_row
 from tessera.mailmerge.plain_text import plain_text
 from tessera.mailmerge.templates import CouponValues, Template, parse
+from tessera.messages.events import Recipient, send_recorded
 from tessera.messages.webhook import Message, MessageSender
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
@@ -109,7 +110,10 @@ class MergeDelivery:
             else coupons[next(iter(merge.campaigns.values()))][1].name
         )
         email = merge.channel == "email"
-        await self._sender.send(
+        first_coupon = coupons[next(iter(merge.campaigns.values()))][0]
+        now = self._clock.now()
+        sent = await send_recorded(
+            self._sender,
             Message(
                 id=f"merge-{merge_id}-{index}",
                 to=address,
@@ -120,10 +124,11 @@ class MergeDelivery:
                 text=text,
                 html=body if merge.html and email else None,
                 unsubscribe_url=self._unsubscribe.url(customer_id) if email else None,
-            )
+            ),
+            Recipient(customer_id, first_coupon.campaign_id, first_coupon.id),
+            now,
         )
-        now = self._clock.now()
-        return [
+        return sent + [
             event_row(
                 "notified",
                 now,

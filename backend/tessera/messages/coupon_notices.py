@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.campaigns.rules import code_for, discount_of, discount_text
 from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
+from tessera.core.clock import Clock
 from tessera.customers.unsubscribe import UnsubscribeLinks
+from tessera.messages.events import Recipient, send_recorded
 from tessera.messages.webhook import Message, MessageSender
 from tessera.models.campaigns import Campaign
 from tessera.models.coupons import Coupon
@@ -62,7 +64,9 @@ class CouponNotices:
         code_keys: CodeKeys,
         links: WalletLinks,
         unsubscribe: UnsubscribeLinks,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._readers = readers
         self._sender = sender
         self._keys = code_keys
@@ -108,7 +112,8 @@ class CouponNotices:
         if channel == "email":
             unsubscribe = self._unsubscribe.url(customer.id)
             lines.append(texts["unsubscribe"].format(unsubscribe=unsubscribe))
-        await self._sender.send(
+        return await send_recorded(
+            self._sender,
             Message(
                 id=f"coupon-notice-{coupon.id}",
                 to=to,
@@ -118,6 +123,7 @@ class CouponNotices:
                 subject=texts["subject"].format(campaign=campaign.name),
                 text=" ".join(lines) if channel == "sms" else "\n\n".join(lines),
                 unsubscribe_url=unsubscribe,
-            )
+            ),
+            Recipient(customer.id, campaign.id, coupon.id),
+            self._clock.now(),
         )
-        return []

@@ -23,6 +23,7 @@ from tessera.models.events import Event
 from tessera.models.idempotency import IdempotencyRecord
 from tessera.models.mail_merges import MailMergeJob, MailMergeMessage
 from tessera.models.members import MemberCard
+from tessera.models.messages import MessageReceipt
 from tessera.models.outbox import OutboxMessage
 from tessera.models.publish_jobs import PublishJob
 from tessera.models.push import PushSubscription
@@ -67,6 +68,7 @@ __all__ = [
     "MailMergeJob",
     "MailMergeMessage",
     "MemberCard",
+    "MessageReceipt",
     "OutboxMessage",
     "PublishJob",
     "PushSubscription",

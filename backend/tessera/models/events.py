@@ -3,10 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.db.base import Base, BigIntId, JSONType
+
+# The id of a ``message_sent`` event's message, as an expression both stores index and match.
+SENT_MESSAGE_ID = "(data ->> 'message_id')"
 
 
 class Event(Base):
@@ -15,6 +18,13 @@ class Event(Base):
         Index("ix_events_campaign_type_time", "campaign_id", "type", "occurred_at"),
         Index("ix_events_coupon", "coupon_id"),
         Index("ix_events_customer", "customer_id"),
+        # A delivery receipt finds the message it is about by the message's id.
+        Index(
+            "ix_events_sent_message",
+            text(SENT_MESSAGE_ID),
+            sqlite_where=text("type = 'message_sent'"),
+            postgresql_where=text("type = 'message_sent'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,7 +38,19 @@ class OutboxItem:
     claimed_until: datetime | None = None
 
 
-class RetryLater(Exception):
+class DeliveryFailed(Exception):
+    """A delivery that did not happen. ``if_given_up`` are event rows the failure stands for
+    should it end the delivery (e.g. ``message_failed``): written with the give-up, never for a
+    failure that is tried again."""
+
+    if_given_up: Sequence[dict[str, Any]] = ()
+
+    def given_up_as(self, events: Sequence[dict[str, Any]]) -> Self:
+        self.if_given_up = tuple(events)
+        return self
+
+
+class RetryLater(DeliveryFailed):
     """A temporary failure: deliver again after a backoff (or after ``retry_after`` seconds)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
@@ -46,14 +58,15 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
-class GiveUp(Exception):
+class GiveUp(DeliveryFailed):
     """A permanent failure: trying again cannot help; the reason is kept on the row."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one delivery: ``error`` is None when it was delivered. ``events`` are the
-    event rows the delivery stands for (e.g. ``notified``), written with its completion."""
+    event rows the delivery stands for (e.g. ``notified``), written with its completion; for a
+    failure, the error's ``if_given_up`` rows are written if this failure gives the row up."""
 
     item: OutboxItem
     error: Exception | None = None
@@ -179,11 +192,13 @@ class Outbox:
                 )
             for outcome in outcomes:
                 if outcome.error is not None:
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(*_still_claimed(outcome.item))
-                        .values(**self._after_failure(outcome.item, outcome.error, now))
+                    after = self._after_failure(outcome.item, outcome.error, now)
+                    failed = await session.execute(
+                        update(OutboxMessage).where(*_still_claimed(outcome.item)).values(**after)
                     )
+                    # Only the worker that still holds the row records its end.
+                    if "failed_at" in after and failed.rowcount:  # type: ignore[attr-defined]
+                        await record_many(session, _given_up_events(outcome.error))
             for lease in {item.claimed_until for item in unattempted}:
                 await session.execute(
                     update(OutboxMessage)
@@ -215,3 +230,7 @@ class Outbox:
         retry_after = error.retry_after if isinstance(error, RetryLater) else None
         delay = max(retry_after or 0.0, backoff * random.uniform(0.8, 1.2))  # noqa: S311
         return {"available_at": now + timedelta(seconds=delay), "claimed_until": None, "last_error": reason}
+
+
+def _given_up_events(error: Exception) -> Sequence[dict[str, Any]]:
+    return error.if_given_up if isinstance(error, DeliveryFailed) else ()

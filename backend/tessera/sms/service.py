@@ -39,8 +39,8 @@ from tessera.offers.state import cannot_issue
 from tessera.redemptions.ledger import RedemptionLedger, ThrottleRule
 from tessera.sms.texts import ReplyKind
 from tessera.sms.words import command_of, keyword_of
+from tessera.sms.writers import SMS_REPLY, Arrival, InboxWriter
 
-SMS_REPLY: Final = "sms_reply"  # the outbox topic of the replies
 # Shorter texts are words, not attempts at a printed code (the shortest code has 15 characters).
 MIN_CODE_CHARACTERS: Final = 10
 PhoneText = Annotated[
@@ -89,7 +89,9 @@ class SmsInbox:
         ledger: RedemptionLedger,
         phone_region: str | None,
         vouchers_per_number: int,
+        writer: InboxWriter,
     ) -> None:
+        self._writer = writer
         self._vouchers_per_number = vouchers_per_number
         self._sessions = sessions
         self._clock = clock
@@ -104,6 +106,12 @@ class SmsInbox:
         if number is None:
             raise InvalidValue("The sender is not a phone number", field="from")
         now = self._clock.now()
+        arrival = Arrival(
+            message.id, number, message.to, command_of(message.text), message.received_at or now, now
+        )
+        simple = await self._writer.record_simple(arrival)
+        if simple is not None:
+            return SmsReceipt(message.id, duplicate=simple.duplicate)
         async with self._sessions.begin() as session:
             inbound_id = await _recorded(session, message, number, now)
             if inbound_id is None:
@@ -213,7 +221,10 @@ class SmsInbox:
         values: dict[str, Any] = {"contest": contest.name if contest is not None else ""}
         try:
             async with session.begin_nested():
-                entry = await self._entries.enter(session, customer_id, contest_id, digest, SMS_MEDIUM, now)
+                # The code came in a text message: channel and medium sms, whatever its format.
+                entry = await self._entries.enter(
+                    session, customer_id, contest_id, digest, SMS_MEDIUM, now, channel="sms"
+                )
         except CodeAlreadyEntered:
             return Decision("entry_used")
         except ContestNotOpen:

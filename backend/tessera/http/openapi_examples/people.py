@@ -174,4 +174,8 @@ EXAMPLES: Examples = {
         },
         {"200": {"id": "gw-5f2c9a", "duplicate": False}},
     ),
+    ("post", "/api/messages/receipts"): (
+        {"message_id": "sms-reply-4711", "status": "delivered", "at": "2026-06-03T10:15:07Z"},
+        {"200": {"message_id": "sms-reply-4711", "status": "delivered", "duplicate": False}},
+    ),
 }

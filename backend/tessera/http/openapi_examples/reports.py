@@ -26,6 +26,11 @@ def _row(key: str, issued: int, redemptions: int, voided: int, revenue: int, **o
         "p90_seconds_to_redeem": other.get("p90", 432000.0 if redeemed else None),
         "revenue": revenue,
         "discount_given": revenue * 15 // 100,
+        "entries": other.get("entries", 0),
+        "received": other.get("received", 0),
+        "sent": other.get("sent", 0),
+        "delivered": other.get("delivered", 0),
+        "failed": other.get("failed", 0),
         **({"name": other["name"]} if "name" in other else {}),
     }
 
@@ -83,6 +88,8 @@ EXAMPLES: Examples = {
                     _row(
                         "pwa", 1188, 402, 3, 1009500, notified=1100, pass_downloaded=640, saved_to_wallet=590
                     ),
+                    _row("sms", 240, 96, 0, 240000, entries=310, received=720)
+                    | {"sent": 715, "delivered": 702, "failed": 6},
                 ],
                 "currency": "EUR",
             }
@@ -158,8 +165,9 @@ EXAMPLES: Examples = {
         {
             "200": "channel,issued,notified,pass_downloaded,saved_to_wallet,removed_from_wallet,validated,"
             "redemptions,voided,redeemed,expired,redemption_rate,median_seconds_to_redeem,"
-            "p90_seconds_to_redeem,revenue,discount_given\n"
-            "email,2000,0,0,0,0,310,310,2,308,0,0.154,93600.0,432000.0,770000,115500\n"
+            "p90_seconds_to_redeem,revenue,discount_given,entries,received,sent,delivered,failed\n"
+            "email,2000,0,0,0,0,310,310,2,308,0,0.154,93600.0,432000.0,770000,115500,0,0,0,0,0\n"
+            "sms,240,0,0,0,0,96,96,0,96,0,0.4,93600.0,432000.0,240000,36000,310,720,715,702,6\n"
         },
     ),
     ("get", "/api/analytics/redemptions.csv"): (
