@@ -23,7 +23,7 @@ from tessera.auth.principal import Principal
 from tessera.core.clock import Clock, SystemClock
 from tessera.core.logs import configure_logging
 from tessera.core.settings import Settings
-from tessera.http import fast_path
+from tessera.http import fast_path, fast_sms
 from tessera.http.allowed_methods import allow_for, answer_options, methods_by_path
 from tessera.http.analytics import AnalyticsController
 from tessera.http.audit import AuditController
@@ -120,11 +120,13 @@ def _docs() -> OpenAPIConfig:
 
 
 class TesseraApp(Litestar):
-    """Litestar, with ordinary redemptions answered before the framework's own request
-    handling (``tessera.http.fast_path``); ``fast_redeem = False`` sends them through
-    the route like every other request (the tests compare the two)."""
+    """Litestar, with ordinary redemptions and inbound SMS answered before the framework's own
+    request handling (``tessera.http.fast_path``, ``tessera.http.fast_sms``); ``fast_redeem``
+    and ``fast_sms`` set to False send them through their routes like every other request
+    (the tests compare the two)."""
 
     fast_redeem = True
+    fast_sms = True
     allowed_methods: dict[str, str]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -136,6 +138,13 @@ class TesseraApp(Litestar):
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
             handed_over = await fast_path.redeem(self, scope, receive, send)
+            if handed_over is None:
+                return
+            receive = handed_over
+        elif self.fast_sms and fast_sms.takes(scope):
+            scope["app"] = scope["litestar_app"] = self
+            scope.setdefault("state", {})
+            handed_over = await fast_sms.receive_sms(self, scope, receive, send)
             if handed_over is None:
                 return
             receive = handed_over
@@ -218,6 +227,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> TesseraApp:
     app.allowed_methods = methods_by_path(app)
     if bypassed := fast_path.bypassed_layers(app):
         raise RuntimeError(f"the redemption fast path would bypass: {', '.join(bypassed)}")
+    if bypassed := fast_path.bypassed_layers(app, fast_sms.SMS_PATH):
+        raise RuntimeError(f"the inbound SMS fast path would bypass: {', '.join(bypassed)}")
     return app
 
 

@@ -49,13 +49,13 @@ def takes(scope: dict[str, Any]) -> bool:
     return bool(scope["type"] == "http" and scope["path"] == REDEEM_PATH and scope["method"] == "POST")
 
 
-def bypassed_layers(app: Litestar) -> list[str]:
-    """What the framework would do around the route that this path does not: it is only
-    faithful while the list is empty (``create_app`` checks)."""
+def bypassed_layers(app: Litestar, path: str = REDEEM_PATH) -> list[str]:
+    """What the framework would do around the POST route of ``path`` that a path beneath it
+    does not: such a path is only faithful while the list is empty (``create_app`` checks)."""
     [handler] = [
         handler
         for route in app.routes
-        if route.path == REDEEM_PATH and isinstance(route, HTTPRoute)
+        if route.path == path and isinstance(route, HTTPRoute)
         for handler in route.route_handlers
         if "POST" in handler.http_methods
     ]
@@ -91,12 +91,12 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     try:
         principal = _GUARD.check(await app.state.ctx.authenticator.principal_for(authorization))
     except Exception as refusal:  # a refusal, or the database unreachable: the problem map answers
-        await _problem(scope, receive, send, refusal)
+        await answer_problem(scope, receive, send, refusal)
         return None
     if repeated or scope["query_string"] or length is None or not length.isdigit() or int(length) > MAX_BODY:
         return receive
-    body, received = await _read_body(receive, int(length))
-    replay = _replaying(received, receive)
+    body, received = await read_body(receive, int(length))
+    replay = replaying(received, receive)
     if body is None:
         return replay
     try:
@@ -108,7 +108,7 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     try:
         answer = await redemption_answer(app.state.services.redemptions, principal, data, key, body)
     except Exception as error:  # every refusal and failure is answered through the problem map
-        await _problem(scope, replay, send, error)
+        await answer_problem(scope, replay, send, error)
         return None
     headers = [_JSON, (b"content-length", b"%d" % len(answer.body))]
     if answer.replayed:
@@ -118,7 +118,7 @@ async def redeem(app: Litestar, scope: dict[str, Any], receive: Receive, send: S
     return None
 
 
-async def _read_body(receive: Receive, length: int) -> tuple[bytes | None, list[Message]]:
+async def read_body(receive: Receive, length: int) -> tuple[bytes | None, list[Message]]:
     """The body, if it arrived whole and as long as announced; and every message received."""
     received: list[Message] = []
     chunks: list[bytes] = []
@@ -137,7 +137,7 @@ async def _read_body(receive: Receive, length: int) -> tuple[bytes | None, list[
             return (b"".join(chunks) if size == length else None), received
 
 
-def _replaying(received: list[Message], receive: Receive) -> Receive:
+def replaying(received: list[Message], receive: Receive) -> Receive:
     pending = list(received)
 
     async def replay() -> Message:
@@ -146,7 +146,7 @@ def _replaying(received: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-async def _problem(scope: dict[str, Any], receive: Receive, send: Send, error: Exception) -> None:
+async def answer_problem(scope: dict[str, Any], receive: Receive, send: Send, error: Exception) -> None:
     request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
     response = problem_response(request, error)
     await response.to_asgi_response(None, request)(scope, receive, send)  # type: ignore[arg-type]
