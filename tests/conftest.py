@@ -29,6 +29,8 @@ from tessera.core.settings import (
 )
 from tessera.wallet.apple.dev_certificates import DevelopmentCertificates, make_development_certificates
 from tessera.wallet.google.dev_keys import make_development_service_account
+from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.smtp import FakeSmtpServer, running_smtp_server
 from tests.support.api import Api
 from tests.support.apps import BuiltApps
 from tests.support.fixed_values import START, TEST_SECRET
@@ -165,3 +167,17 @@ async def client(
 @pytest.fixture
 def api(client: AsyncTestClient, clock: FrozenClock, settings: Settings) -> Api:  # type: ignore[type-arg]
     return Api(client, clock, settings)
+
+
+@pytest.fixture
+def webhook() -> Iterator[FakeMessageWebhook]:
+    """The message webhook's receiver (SMS and e-mail gateways), checking every signature."""
+    with running_fake_webhook() as fake:
+        yield fake
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSmtpServer]:
+    """A real SMTP server on 127.0.0.1 that records what it receives."""
+    with running_smtp_server() as server:
+        yield server

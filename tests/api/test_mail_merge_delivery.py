@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
@@ -21,24 +20,12 @@ from tessera.app import create_app
 from tessera.core.settings import MessageSettings, Settings, WorkerSettings
 from tessera.mailmerge.jobs import MergeJobs
 from tessera.mailmerge.services import MergePlan
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
-from tests.fakes.smtp import FakeSmtpServer, running_smtp_server
+from tests.fakes.messages import FakeMessageWebhook
+from tests.fakes.smtp import FakeSmtpServer
 from tests.support.api import Api, Headers, problem
 from tests.support.mail_merge import lines_of, merge, published_spring_campaign
 
 MAIL_FROM = "Tessera Coupons <coupons@shop.example>"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    with running_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

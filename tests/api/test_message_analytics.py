@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tessera.core.settings import MessageSettings, Settings, SmsSettings, WorkerSettings
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.support.api import Api, problem
 from tests.support.contests import contest, enter, printed_codes
 from tests.support.sms import INBOUND_SECRET, replies, signature, text_in
@@ -24,12 +24,6 @@ from tests.support.sms import INBOUND_SECRET, replies, signature, text_in
 ANNA = "+36301234567"
 BELA = "+36301112222"
 MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tessera.core.settings import MessageSettings, Settings, SignInSettings, WorkerSettings
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.support.api import Api, Headers, bearer, problem
 
 WINDOW = 300
@@ -30,12 +29,6 @@ SIGN_IN = SignInSettings(
     codes_per_contact=3,
     codes_per_client=12,
 )
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -16,19 +16,18 @@ from litestar import Litestar
 from tessera.app import TesseraApp
 from tessera.core.settings import MessageSettings, Settings, SmsSettings
 from tessera.http import fast_path, fast_sms
-from tests.fakes.messages import running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.support.api import Api
 from tests.support.sms import INBOUND_SECRET, signature
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Iterator[Settings]:
-    with running_fake_webhook() as webhook:
-        yield replace(
-            settings,
-            messages=MessageSettings(webhook_url=webhook.url, webhook_secret=webhook.secret),
-            sms=SmsSettings(inbound_secret=INBOUND_SECRET),
-        )
+def settings(settings: Settings, webhook: FakeMessageWebhook) -> Settings:
+    return replace(
+        settings,
+        messages=MessageSettings(webhook_url=webhook.url, webhook_secret=webhook.secret),
+        sms=SmsSettings(inbound_secret=INBOUND_SECRET),
+    )
 
 
 def _requests(prefix: str, number: str) -> Iterator[tuple[str, list[tuple[str, str]], bytes, str]]:

@@ -9,14 +9,13 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from tessera.core.settings import MessageSettings, Settings, SmsSettings, WorkerSettings
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.support.api import Api, iso, problem
 from tests.support.contests import contest, enter, printed_codes
 from tests.support.sms import INBOUND_SECRET, inbound, replies, send_sms, signature, text_in
@@ -25,12 +24,6 @@ ANNA = "+36301234567"
 BELA = "+36301112222"
 STRANGER = "+36309999999"
 VOUCHERS_PER_NUMBER = 3
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

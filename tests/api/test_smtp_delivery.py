@@ -6,7 +6,6 @@ marketing consent. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,11 @@ from tessera.customers.unsubscribe import UnsubscribeLinks
 from tessera.messages.smtp import SmtpSender, SmtpServer
 from tessera.messages.webhook import Message
 from tessera.outbox.service import GiveUp
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.fakes.smtp import PASSWORD, USERNAME, FakeSmtpServer, running_smtp_server
 from tests.support.api import Api, problem
 
 MAIL_FROM = "Tessera Coupons <coupons@shop.example>"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    with running_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

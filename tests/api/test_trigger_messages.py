@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -15,24 +14,12 @@ import pytest
 
 from tessera.core.clock import FrozenClock
 from tessera.core.settings import MessageSettings, Settings
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
-from tests.fakes.smtp import FakeSmtpServer, running_smtp_server
+from tests.fakes.messages import FakeMessageWebhook
+from tests.fakes.smtp import FakeSmtpServer
 from tests.support.api import Api
 from tests.support.background import run_worker
 
 MAIL_FROM = "Coupons <coupons@shop.example>"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    with running_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ signature) → the coupons; then signing out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,18 +12,12 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tessera.core.settings import MessageSettings, Settings
-from tests.fakes.messages import FakeMessageWebhook, running_fake_webhook
+from tests.fakes.messages import FakeMessageWebhook
 from tests.support.api import Api, bearer
 from tests.support.browser import accessibility_violations, chromium, screenshot
 from tests.support.customer_app import open_app
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def webhook() -> Iterator[FakeMessageWebhook]:
-    with running_fake_webhook() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Pure campaign rules: who is in a segment, when a coupon expires, which code it carries."""
+"""Pure campaign rules: when a coupon expires, which code it carries and how it reads, what it
+takes off. (Who is in a segment is decided in the database: ``segments``.)"""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from tessera.campaigns.schemas import Discount, DiscountKind
+from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.models.campaigns import Campaign
 
@@ -27,6 +29,12 @@ def code_for(keys: CodeKeys, campaign: Campaign, serial: int) -> str:
             raise ValueError("EAN-13 campaign without prefix or number")
         return keys.ean_code(campaign.ean_prefix, campaign.ean_number, campaign.id, serial)
     return keys.random_code(campaign.id, serial, campaign.code_length)
+
+
+def code_display(campaign: Campaign, code: str) -> str:
+    """The code as people read and type it: a random code in groups of four, an EAN-13 code
+    as printed under its bars."""
+    return group(code) if campaign.code_format == "random" else code
 
 
 def discount_of(campaign: Campaign) -> Discount:

@@ -16,8 +16,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import code_for
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for
 from tessera.codes.keys import CodeKeys
 from tessera.contests.entries import SMS_MEDIUM
 from tessera.contests.prizes import queue_prize_pushes
@@ -198,7 +197,7 @@ class ContestPrizeMessages:
             return None
         code = code_for(self._keys, campaign, coupon.serial)
         return template.format(
-            code=group(code) if campaign.code_format == "random" else code,
+            code=code_display(campaign, code),
             until=coupon.expires_at.date().isoformat(),
             link=self._links.url(coupon.id, coupon.expires_at),
         )

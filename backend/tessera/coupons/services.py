@@ -10,9 +10,8 @@ from cachetools import LRUCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.rules import code_for, discount_of
+from tessera.campaigns.rules import code_display, code_for, discount_of
 from tessera.campaigns.schemas import CampaignSummary
-from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import NotFound
@@ -93,7 +92,7 @@ class CouponService:
         return CouponView(
             id=coupon.id,
             code=code,
-            code_display=group(code) if campaign.code_format == "random" else code,
+            code_display=code_display(campaign, code),
             qr_payload=payload_for(code, "pwa"),
             campaign=CampaignSummary(campaign.id, campaign.name, campaign.description),
             discount=discount_of(campaign),

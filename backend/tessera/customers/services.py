@@ -64,6 +64,17 @@ def customer_view(customer: Customer, terms: bool = True) -> CustomerView:
     )
 
 
+def _apply_profile(customer: Customer, data: CustomerUpdate | CustomerProfileUpdate) -> None:
+    """Birthday, locale and time zone as given (``null`` clears them)."""
+    if data.birthday is not UNSET:
+        customer.birthday = data.birthday
+        customer.birth_month_day = month_day(data.birthday) if data.birthday else None
+    if data.locale is not UNSET:
+        customer.locale = data.locale
+    if data.timezone is not UNSET:
+        customer.timezone = _checked_zone(data.timezone)
+
+
 def _checked_zone(name: str | None) -> str | None:
     if name is not None and time_zone(name) is None:
         raise InvalidValue("Unknown time zone: use an IANA name such as Europe/Rome", field="timezone")
@@ -147,13 +158,7 @@ class CustomerService:
         customer = await self.get(session, customer_id)
         if data.name is not UNSET:
             customer.name = data.name
-        if data.birthday is not UNSET:
-            customer.birthday = data.birthday
-            customer.birth_month_day = month_day(data.birthday) if data.birthday else None
-        if data.locale is not UNSET:
-            customer.locale = data.locale
-        if data.timezone is not UNSET:
-            customer.timezone = _checked_zone(data.timezone)
+        _apply_profile(customer, data)
         consented = False
         if data.consent is not UNSET:
             consented = data.consent.marketing is True and not customer.marketing_consent
@@ -187,13 +192,7 @@ class CustomerService:
             customer.tags = list(dict.fromkeys(data.tags))
         if data.attributes is not UNSET:
             customer.attributes = dict(data.attributes)
-        if data.birthday is not UNSET:
-            customer.birthday = data.birthday
-            customer.birth_month_day = month_day(data.birthday) if data.birthday else None
-        if data.locale is not UNSET:
-            customer.locale = data.locale
-        if data.timezone is not UNSET:
-            customer.timezone = _checked_zone(data.timezone)
+        _apply_profile(customer, data)
         await session.flush()
         await self._campaigns.issue_for_new_customer(session, customer, now)
         return customer

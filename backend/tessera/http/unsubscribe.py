@@ -8,7 +8,7 @@ nothing; a POST (the button, or a mail client's RFC 8058 one-click POST with the
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -17,6 +17,7 @@ from litestar.params import HeaderParameter, PathParameter
 from tessera.customers.consents import withdraw_marketing
 from tessera.customers.unsubscribe import InvalidUnsubscribeLink, UnsubscribeLinks
 from tessera.customers.unsubscribe_page import SECURITY_HEADERS, language, unsubscribe_page
+from tessera.http.context import AppContext
 from tessera.http.deps import Ctx
 from tessera.http.problems import raises
 
@@ -53,12 +54,7 @@ class UnsubscribeController(Controller):
         accept_language: Annotated[str | None, ACCEPT_LANGUAGE] = None,
     ) -> Response[str]:
         unsubscribe_links.customer_id(token)
-        organization = ctx.settings.apple.organization_name
-        return Response(
-            unsubscribe_page("ask", organization, language(accept_language)),
-            media_type="text/html",
-            headers=SECURITY_HEADERS,
-        )
+        return _page(ctx, "ask", accept_language)
 
     @post(
         "/",
@@ -85,9 +81,9 @@ class UnsubscribeController(Controller):
         customer_id = unsubscribe_links.customer_id(token)
         async with ctx.sessions.begin() as session:
             await withdraw_marketing(session, customer_id, "email", ctx.clock.now())
-        organization = ctx.settings.apple.organization_name
-        return Response(
-            unsubscribe_page("done", organization, language(accept_language)),
-            media_type="text/html",
-            headers=SECURITY_HEADERS,
-        )
+        return _page(ctx, "done", accept_language)
+
+
+def _page(ctx: AppContext, state: Literal["ask", "done"], accept_language: str | None) -> Response[str]:
+    page = unsubscribe_page(state, ctx.settings.apple.organization_name, language(accept_language))
+    return Response(page, media_type="text/html", headers=SECURITY_HEADERS)

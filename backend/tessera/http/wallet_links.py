@@ -15,8 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, PathParameter
 from litestar.response import Redirect
 
-from tessera.campaigns.rules import code_for, discount_of
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for, discount_of
 from tessera.core.errors import TooManyRequests
 from tessera.events.log import record_for_coupon
 from tessera.http.context import AppContext
@@ -91,7 +90,7 @@ class WalletLinkController(Controller):
             campaign=campaign.name,
             description=campaign.description,
             discount=discount_of(campaign),
-            code_display=group(code) if campaign.code_format == "random" else code,
+            code_display=code_display(campaign, code),
             expires_at=coupon.expires_at,
             status=shown.status,
         )

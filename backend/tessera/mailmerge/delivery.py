@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import code_for
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.customers.unsubscribe import UnsubscribeLinks
@@ -166,7 +165,7 @@ class MergeDelivery:
     def _values(self, coupon: Coupon, campaign: Campaign) -> CouponValues:
         code = code_for(self._keys, campaign, coupon.serial)
         return CouponValues(
-            code_display=group(code) if campaign.code_format == "random" else code,
+            code_display=code_display(campaign, code),
             coupon_url=f"{self._app_url}/#coupon-{coupon.id}",
             wallet_link=self._links.url(coupon.id, coupon.expires_at),
         )

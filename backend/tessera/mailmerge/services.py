@@ -18,9 +18,8 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import code_for
+from tessera.campaigns.rules import code_display, code_for
 from tessera.campaigns.segments import members
-from tessera.codes.formats import group
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.core.errors import InvalidValue, Unprocessable
@@ -204,7 +203,7 @@ class MailMerges:
             campaign_id=campaign.id,
             coupon_id=held.coupon_id,
             code=code,
-            code_display=group(code) if campaign.code_format == "random" else code,
+            code_display=code_display(campaign, code),
             expires_at=held.expires_at,
             coupon_url=f"{self._app_url}/#coupon-{held.coupon_id}",
             wallet_link=self._links.url(held.coupon_id, held.expires_at),

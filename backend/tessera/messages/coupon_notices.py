@@ -14,8 +14,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import code_for, discount_of, discount_text
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for, discount_of, discount_text
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.customers.unsubscribe import UnsubscribeLinks
@@ -103,7 +102,7 @@ class CouponNotices:
         lines = [
             texts["offer"].format(campaign=campaign.name, discount=discount_text(discount_of(campaign))),
             texts["code"].format(
-                code=group(code) if campaign.code_format == "random" else code,
+                code=code_display(campaign, code),
                 until=coupon.expires_at.date().isoformat(),
                 link=self._links.url(coupon.id, coupon.expires_at),
             ),

@@ -16,8 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera.campaigns.rules import code_for
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for
 from tessera.codes.keys import CodeKeys
 from tessera.core.clock import Clock
 from tessera.messages.events import Recipient, send_recorded
@@ -113,7 +112,7 @@ class SmsReplies:
         code = code_for(self._keys, campaign, coupon.serial)
         values: dict[str, object] = {
             "campaign": campaign.name,
-            "code": group(code) if campaign.code_format == "random" else code,
+            "code": code_display(campaign, code),
             "until": coupon.expires_at.date().isoformat(),
             "link": self._links.url(coupon.id, coupon.expires_at),
         }

@@ -22,8 +22,7 @@ from email.utils import format_datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.rules import code_for, discount_of, discount_text
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for, discount_of, discount_text
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, NotAuthenticated, NotFound
@@ -220,7 +219,7 @@ class ApplePasses:
             expiring_soon=expiring_soon,
             redeemed_at=coupon.redeemed_at,
             barcode_message=payload_for(code, "apple_wallet"),
-            barcode_alt_text=group(code) if campaign.code_format == "random" else code,
+            barcode_alt_text=code_display(campaign, code),
             details=campaign.description,
             terms=design.terms or "",
             locations=tuple(

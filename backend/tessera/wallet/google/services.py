@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera.campaigns.rules import code_for, discount_of, discount_text
-from tessera.codes.formats import group
+from tessera.campaigns.rules import code_display, code_for, discount_of, discount_text
 from tessera.codes.keys import CodeKeys
 from tessera.codes.payloads import payload_for
 from tessera.core.errors import ConfigurationError, DomainError
@@ -126,7 +125,7 @@ class GoogleWallet:
             logo_url=None,
             callback_url=f"{self._settings.public_url}/wallet/google/callback",
             barcode_value=payload_for(code, "google_wallet"),
-            barcode_alt_text=group(code) if campaign.code_format == "random" else code,
+            barcode_alt_text=code_display(campaign, code),
             valid_from=coupon.starts_at,
             valid_until=coupon.expires_at,
             state=OFFER_STATES[status],
