@@ -134,17 +134,15 @@ class TesseraApp(Litestar):
         if preflight and (allow := allow_for(self, self.allowed_methods, scope["path"])):
             await answer_options(allow, send)
             return
+        beneath = None
         if self.fast_redeem and fast_path.takes(scope):
-            scope["app"] = scope["litestar_app"] = self
-            scope.setdefault("state", {})
-            handed_over = await fast_path.redeem(self, scope, receive, send)
-            if handed_over is None:
-                return
-            receive = handed_over
+            beneath = fast_path.redeem
         elif self.fast_sms and fast_sms.takes(scope):
+            beneath = fast_sms.receive_sms
+        if beneath is not None:
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
-            handed_over = await fast_sms.receive_sms(self, scope, receive, send)
+            handed_over = await beneath(self, scope, receive, send)
             if handed_over is None:
                 return
             receive = handed_over
